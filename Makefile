@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Everything else is their parts.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit postgres-packages clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r demo/requirements.txt
+	PATH=$(CURDIR)/$(BIN):$$PATH bash demo/run.sh
+
+# PostgreSQL from Debian's packages, for the metadata store's conformance suite.
+postgres-packages:
+	bash scripts/install-postgres.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check thresher tests
+	$(BIN)/ruff format --check thresher tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) postgres-packages
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .thresher .pytest_cache .mypy_cache .ruff_cache

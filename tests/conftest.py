@@ -1,0 +1,50 @@
+"""Fixtures shared by every test package. One section per real thing a test can ask for."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from tests.pg import PostgresError, PostgresServer
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL: one throwaway server per test session (tests/pg.py), started on first use.
+# A server that cannot start fails the tests that need it, with its log; it never skips them.
+# ---------------------------------------------------------------------------------------------
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A running PostgreSQL server on 127.0.0.1; stopped and deleted at the end of the session."""
+    try:
+        server = PostgresServer()
+    except PostgresError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        server.start()
+    except PostgresError as exc:
+        server.stop()
+        pytest.fail(f"The test PostgreSQL server did not start:\n{exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """``postgresql+psycopg://...@127.0.0.1:PORT/thresher_test``: one database shared by the session."""
+    return postgres_server.create_database("thresher_test")
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of an empty database of its own for one test, dropped afterwards."""
+    name = f"thresher_t{next(_database_numbers)}"
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)

@@ -1,0 +1,189 @@
+"""``thresher model|environment|data ...``: versioned assets, with az ml's commands and flags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from thresher.cli.common import (
+    FileOpt,
+    OutputOpt,
+    QueryOpt,
+    SetOpt,
+    absolute,
+    build_spec,
+    require,
+    split_name_version,
+    workspace,
+)
+from thresher.cli.output import OutputFormat, emit
+from thresher.sdk import Workspace, asset_document
+from thresher.sdk.assets import _AssetOperations
+
+NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the asset.")]
+VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the next number).")]
+DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="Description.")]
+
+model_app = typer.Typer(help="Register and inspect models (files or folders; MLflow models included).")
+environment_app = typer.Typer(help="Register and inspect Python environments (conda.yaml, requirements.txt).")
+data_app = typer.Typer(help="Register and inspect data assets (uri_file, uri_folder, mltable).")
+
+COLUMNS = ("name", "version", "type", "description", "path")
+
+
+def _add_read_commands(app: typer.Typer, noun: str, operations: Callable[[Workspace], _AssetOperations]) -> None:
+    """show / list / archive / restore, identical for every versioned asset kind."""
+
+    @app.command("show", epilog=f"Example: thresher {noun} show --name my-{noun} --version 1 --query path -o tsv")
+    def show(
+        name_arg: Annotated[
+            str | None, typer.Argument(metavar="NAME[:VERSION]", help="Name, NAME:VER or NAME@latest.")
+        ] = None,
+        name: NameOpt = None,
+        version: VersionOpt = None,
+        label: Annotated[str | None, typer.Option("--label", "-l", help="'latest' for the latest version.")] = None,
+        output: OutputOpt = OutputFormat.json,
+        query: QueryOpt = None,
+    ) -> None:
+        """Show one version (the latest when no version is given)."""
+        base, ver = split_name_version(name or name_arg or "", version)
+        with workspace() as ws:
+            record = operations(ws).get(_named(base, noun), None if label == "latest" else ver)
+            emit(asset_document(record), output, query)
+
+    @app.command("list", epilog=f"Example: thresher {noun} list -o table")
+    def list_(
+        name: NameOpt = None,
+        include_archived: Annotated[
+            bool, typer.Option("--include-archived", help="Also list archived versions.")
+        ] = False,
+        output: OutputOpt = OutputFormat.json,
+        query: QueryOpt = None,
+    ) -> None:
+        """List the latest version of every asset, or every version of --name."""
+        with workspace() as ws:
+            records = operations(ws).list(name, include_archived=include_archived)
+            emit([asset_document(r) for r in records], output, query, columns=COLUMNS)
+
+    @app.command("archive", epilog=f"Example: thresher {noun} archive --name my-{noun} --version 1")
+    def archive(
+        name_arg: Annotated[str | None, typer.Argument(metavar="NAME[:VERSION]")] = None,
+        name: NameOpt = None,
+        version: VersionOpt = None,
+    ) -> None:
+        """Archive a version (or every version): hidden from list and @latest, still usable by version."""
+        base, ver = split_name_version(name or name_arg or "", version)
+        with workspace() as ws:
+            operations(ws).archive(_named(base, noun), ver)
+
+    @app.command("restore", epilog=f"Example: thresher {noun} restore --name my-{noun} --version 1")
+    def restore(
+        name_arg: Annotated[str | None, typer.Argument(metavar="NAME[:VERSION]")] = None,
+        name: NameOpt = None,
+        version: VersionOpt = None,
+    ) -> None:
+        """Restore an archived version (or every version)."""
+        base, ver = split_name_version(name or name_arg or "", version)
+        with workspace() as ws:
+            operations(ws).restore(_named(base, noun), ver)
+
+
+def _named(name: str, noun: str) -> str:
+    return require(name, "--name", f"thresher {noun} show --name my-{noun}")
+
+
+@model_app.command(
+    "create",
+    epilog="Examples:\n\n  thresher model create --name mnist --type custom_model --path ./model\n\n"
+    "  thresher model create -f model.yml --set version=3",
+)
+def model_create(
+    file: FileOpt = None,
+    name: NameOpt = None,
+    version: VersionOpt = None,
+    path: Annotated[str | None, typer.Option("--path", "-p", help="Model file or folder.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", "-t", help="custom_model (default) or mlflow_model.")] = None,
+    description: DescriptionOpt = None,
+    sets: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Register a model version: the files are copied into the workspace (stored once per content)."""
+    flags = {
+        "name": name,
+        "version": version,
+        "path": absolute(path),
+        "type": type_,
+        "description": description,
+    }
+    spec = build_spec("model", file, flags, sets)
+    with workspace() as ws:
+        emit(asset_document(ws.models.create(spec)), output, query)  # type: ignore[arg-type]
+
+
+@environment_app.command(
+    "create",
+    epilog="Examples:\n\n  thresher environment create --name sklearn-env --conda-file environment/conda.yaml\n\n"
+    "  thresher environment create -f environment.yml",
+)
+def environment_create(
+    file: FileOpt = None,
+    name: NameOpt = None,
+    version: VersionOpt = None,
+    conda_file: Annotated[Path | None, typer.Option("--conda-file", help="conda.yaml with a pip: list.")] = None,
+    image: Annotated[str | None, typer.Option("--image", "-i", help="Docker image (recorded, not used).")] = None,
+    description: DescriptionOpt = None,
+    sets: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Register an environment version from its dependency file."""
+    flags = {
+        "name": name,
+        "version": version,
+        "conda_file": str(conda_file.resolve()) if conda_file else None,
+        "image": image,
+        "description": description,
+    }
+    spec = build_spec("environment", file, flags, sets)
+    with workspace() as ws:
+        emit(asset_document(ws.environments.create(spec)), output, query)  # type: ignore[arg-type]
+
+
+@data_app.command(
+    "create",
+    epilog="Examples:\n\n  thresher data create --name heart-data --path ./data --type uri_folder\n\n"
+    "  thresher data create -f data.yml",
+)
+def data_create(
+    file: FileOpt = None,
+    name: NameOpt = None,
+    version: VersionOpt = None,
+    path: Annotated[str | None, typer.Option("--path", "-p", help="File or folder.")] = None,
+    type_: Annotated[
+        str | None, typer.Option("--type", "-t", help="uri_folder (default), uri_file or mltable.")
+    ] = None,
+    description: DescriptionOpt = None,
+    sets: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Register a data asset version: the data is copied into the workspace and fingerprinted."""
+    flags = {
+        "name": name,
+        "version": version,
+        "path": absolute(path),
+        "type": type_,
+        "description": description,
+    }
+    spec = build_spec("data", file, flags, sets)
+    with workspace() as ws:
+        emit(asset_document(ws.data.create(spec)), output, query)  # type: ignore[arg-type]
+
+
+_add_read_commands(model_app, "model", lambda ws: ws.models)
+_add_read_commands(environment_app, "environment", lambda ws: ws.environments)
+_add_read_commands(data_app, "data", lambda ws: ws.data)

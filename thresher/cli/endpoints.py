@@ -1,0 +1,189 @@
+"""``thresher batch-endpoint|batch-deployment ...``: az ml's commands and flags for batch serving."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from thresher.cli.common import (
+    FileOpt,
+    OutputOpt,
+    QueryOpt,
+    SetOpt,
+    YesOpt,
+    build_spec,
+    confirm,
+    require,
+    workspace,
+)
+from thresher.cli.output import OutputFormat, emit
+from thresher.sdk import deployment_document, resource_document
+from thresher.specs import BatchDeploymentSpec, BatchEndpointSpec
+
+NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name.")]
+EndpointOpt = Annotated[str | None, typer.Option("--endpoint-name", "-e", help="Name of the batch endpoint.")]
+
+endpoint_app = typer.Typer(help="Batch endpoints: stable names that scoring jobs are invoked on.")
+deployment_app = typer.Typer(help="Batch deployments: model + scoring script + environment + compute + settings.")
+
+ENDPOINT_COLUMNS = ("name", "description", "provisioning_state")
+DEPLOYMENT_COLUMNS = ("name", "endpoint_name", "model", "compute", "provisioning_state")
+
+
+@endpoint_app.command(
+    "create",
+    epilog="Example: thresher batch-endpoint create --file endpoint.yml --name mnist-batch",
+)
+def endpoint_create(
+    file: FileOpt = None,
+    name: NameOpt = None,
+    sets: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Create (or update) a batch endpoint."""
+    spec = build_spec("batch_endpoint", file, {"name": name}, sets)
+    with workspace() as ws:
+        emit(resource_document(ws.batch_endpoints.create(spec)), output, query)  # type: ignore[arg-type]
+
+
+@endpoint_app.command(
+    "update",
+    epilog="Example: thresher batch-endpoint update --name mnist-batch --set defaults.deployment_name=mnist-torch",
+)
+def endpoint_update(
+    name: NameOpt = None,
+    file: FileOpt = None,
+    sets: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Change an endpoint with --set key=value (or a new YAML file)."""
+    with workspace() as ws:
+        if file is not None:
+            spec = build_spec("batch_endpoint", file, {"name": name}, sets)
+            assert isinstance(spec, BatchEndpointSpec)
+            record = ws.batch_endpoints.update(spec.name, spec=spec)
+        else:
+            named = require(name, "--name", "thresher batch-endpoint update -n NAME --set defaults.deployment_name=D")
+            record = ws.batch_endpoints.update(named, sets or [])
+        emit(resource_document(record), output, query)
+
+
+@endpoint_app.command(
+    "show", epilog="Example: thresher batch-endpoint show --name mnist-batch --query defaults -o json"
+)
+def endpoint_show(name: NameOpt = None, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """Show one batch endpoint."""
+    with workspace() as ws:
+        record = ws.batch_endpoints.get(require(name, "--name", "thresher batch-endpoint show -n NAME"))
+        emit(resource_document(record), output, query)
+
+
+@endpoint_app.command("list", epilog="Example: thresher batch-endpoint list -o table")
+def endpoint_list(output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """List batch endpoints."""
+    with workspace() as ws:
+        emit([resource_document(r) for r in ws.batch_endpoints.list()], output, query, columns=ENDPOINT_COLUMNS)
+
+
+@endpoint_app.command("delete", epilog="Example: thresher batch-endpoint delete --name mnist-batch --yes")
+def endpoint_delete(name: NameOpt = None, yes: YesOpt = False) -> None:
+    """Delete a batch endpoint and its deployments."""
+    named = require(name, "--name", "thresher batch-endpoint delete -n NAME --yes")
+    with workspace() as ws:
+        ws.batch_endpoints.get(named)
+        confirm(f"Delete batch endpoint '{named}' and its deployments", yes)
+        ws.batch_endpoints.delete(named)
+
+
+@deployment_app.command(
+    "create",
+    epilog="Example: thresher batch-deployment create --file deployment.yml --endpoint-name mnist-batch --set-default",
+)
+def deployment_create(
+    file: FileOpt = None,
+    name: NameOpt = None,
+    endpoint_name: EndpointOpt = None,
+    set_default: Annotated[
+        bool, typer.Option("--set-default", help="Make it the endpoint's default deployment.")
+    ] = False,
+    sets: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Create (or update) a batch deployment; its model, environment and compute must exist or be inline."""
+    spec = build_spec("batch_deployment", file, {"name": name, "endpoint_name": endpoint_name}, sets)
+    assert isinstance(spec, BatchDeploymentSpec)
+    with workspace() as ws:
+        record = ws.batch_deployments.create(spec, endpoint_name=endpoint_name, set_default=set_default)
+        emit(deployment_document(record), output, query)
+
+
+@deployment_app.command(
+    "update",
+    epilog="Example: thresher batch-deployment update -n mnist-torch -e mnist-batch --set settings.mini_batch_size=20",
+)
+def deployment_update(
+    name: NameOpt = None,
+    endpoint_name: EndpointOpt = None,
+    file: FileOpt = None,
+    sets: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Change a deployment with --set key=value (or a new YAML file)."""
+    with workspace() as ws:
+        if file is not None:
+            spec = build_spec("batch_deployment", file, {"name": name, "endpoint_name": endpoint_name}, sets)
+            assert isinstance(spec, BatchDeploymentSpec)
+            endpoint = require(endpoint_name or spec.endpoint_name, "--endpoint-name", "-e ENDPOINT")
+            record = ws.batch_deployments.update(spec.name, endpoint, spec=spec)
+        else:
+            named = require(name, "--name", "thresher batch-deployment update -n D -e E --set key=value")
+            endpoint = require(endpoint_name, "--endpoint-name", "thresher batch-deployment update -n D -e E ...")
+            record = ws.batch_deployments.update(named, endpoint, sets or [])
+        emit(deployment_document(record), output, query)
+
+
+@deployment_app.command(
+    "show",
+    epilog="Example: thresher batch-deployment show --name mnist-torch --endpoint-name mnist-batch "
+    "--query settings -o json",
+)
+def deployment_show(
+    name: NameOpt = None,
+    endpoint_name: EndpointOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Show one batch deployment."""
+    named = require(name, "--name", "thresher batch-deployment show -n D -e E")
+    endpoint = require(endpoint_name, "--endpoint-name", "thresher batch-deployment show -n D -e E")
+    with workspace() as ws:
+        emit(deployment_document(ws.batch_deployments.get(named, endpoint)), output, query)
+
+
+@deployment_app.command("list", epilog="Example: thresher batch-deployment list --endpoint-name mnist-batch -o table")
+def deployment_list(
+    endpoint_name: EndpointOpt = None, output: OutputOpt = OutputFormat.json, query: QueryOpt = None
+) -> None:
+    """List the deployments of an endpoint."""
+    endpoint = require(endpoint_name, "--endpoint-name", "thresher batch-deployment list -e E")
+    with workspace() as ws:
+        records = ws.batch_deployments.list(endpoint)
+        emit([deployment_document(r) for r in records], output, query, columns=DEPLOYMENT_COLUMNS)
+
+
+@deployment_app.command(
+    "delete", epilog="Example: thresher batch-deployment delete -n mnist-torch -e mnist-batch --yes"
+)
+def deployment_delete(name: NameOpt = None, endpoint_name: EndpointOpt = None, yes: YesOpt = False) -> None:
+    """Delete a batch deployment (not the endpoint's default one)."""
+    named = require(name, "--name", "thresher batch-deployment delete -n D -e E --yes")
+    endpoint = require(endpoint_name, "--endpoint-name", "thresher batch-deployment delete -n D -e E --yes")
+    with workspace() as ws:
+        ws.batch_deployments.get(named, endpoint)
+        confirm(f"Delete batch deployment '{named}' of endpoint '{endpoint}'", yes)
+        ws.batch_deployments.delete(named, endpoint)

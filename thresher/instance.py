@@ -1,0 +1,81 @@
+"""The composition root: settings in, the store and datastores out. Built by entry points, passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from thresher.errors import NotFoundError, StorageError
+from thresher.settings import Settings
+from thresher.storage import LocalDatastore, split_datastore_uri
+from thresher.store import SqlStore, open_store
+
+
+class Instance:
+    """One workspace opened for use: its settings, metadata store (opened on first use) and datastores."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: SqlStore | None = None
+
+    @property
+    def store(self) -> SqlStore:
+        """The metadata store; the first use creates the workspace folder and migrates the database."""
+        if self._store is None:
+            self.settings.workspace_dir.mkdir(parents=True, exist_ok=True)
+            self._store = open_store(self.settings.resolved_database_url)
+            self._ensure_default_datastore(self._store)
+        return self._store
+
+    def close(self) -> None:
+        """Release the database connections."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def default_datastore_spec(self) -> dict[str, Any]:
+        """The spec of the workspace's built-in default datastore (a folder in the workspace)."""
+        return {
+            "name": self.settings.default_datastore,
+            "type": "local",
+            "path": str(self.settings.datastores_dir / self.settings.default_datastore),
+            "description": "The workspace's default datastore: registered models, data, code and job outputs.",
+        }
+
+    def _ensure_default_datastore(self, store: SqlStore) -> None:
+        name = self.settings.default_datastore
+        if not any(r.name == name for r in store.list_resources("datastore")):
+            store.save_resource("datastore", name, self.default_datastore_spec(), mode="upsert")
+
+    def datastore(self, name: str | None = None) -> LocalDatastore:
+        """A datastore by name (the default one when None), ready for file operations."""
+        record = self.store.get_resource("datastore", name or self.settings.default_datastore)
+        spec = record.spec
+        if spec.get("type", "local") != "local":
+            raise StorageError(
+                f"Datastore '{record.name}' is of type {spec.get('type')!r}; thresher can read and write only "
+                "'local' datastores so far.",
+                fix="Use a local datastore (type: local, path: /some/folder) for now.",
+            )
+        root = Path(str(spec["path"]))
+        root.mkdir(parents=True, exist_ok=True)
+        return LocalDatastore(record.name, root)
+
+    def resolve_local_path(self, path_or_uri: str) -> Path:
+        """A local path for a plain path, a ``file://`` URI or an ``azureml://datastores/...`` URI."""
+        if path_or_uri.startswith("file://"):
+            return Path(path_or_uri[len("file://") :])
+        parts = split_datastore_uri(path_or_uri)
+        if parts is not None:
+            name, relative = parts
+            try:
+                return self.datastore(name).path(relative)
+            except NotFoundError as exc:
+                raise NotFoundError(str(exc), fix="Create it with: thresher datastore create -f datastore.yml") from exc
+        if "://" in path_or_uri:
+            raise StorageError(
+                f"{path_or_uri!r} is a remote location; thresher reads local paths, file:// and "
+                "azureml://datastores/<name>/paths/<path> URIs so far.",
+                fix="Copy the files to a local folder (or a local datastore) and use that path.",
+            )
+        return Path(path_or_uri).expanduser().resolve()

@@ -1,0 +1,167 @@
+"""Versioned assets: models, environments and data. Local content is copied into the default datastore."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from thresher.errors import Problem, SpecError, StorageError
+from thresher.instance import Instance
+from thresher.specs import DataSpec, EnvironmentSpec, ModelSpec
+from thresher.storage import find_mlmodel, fingerprint, read_mlmodel
+from thresher.store import AssetRecord
+
+
+class _AssetOperations:
+    kind: str
+
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+
+    def get(self, name: str, version: str | None = None) -> AssetRecord:
+        """One version (the latest non-archived one when ``version`` is None or ``"latest"``)."""
+        return self._instance.store.get_asset(self.kind, name, version)
+
+    def list(self, name: str | None = None, *, include_archived: bool = False) -> builtins.list[AssetRecord]:
+        """Every version of ``name``; without a name, the latest version of each name (as ``az ml`` lists)."""
+        return self._instance.store.list_assets(
+            self.kind, name, include_archived=include_archived, latest_only=name is None
+        )
+
+    def archive(self, name: str, version: str | None = None) -> builtins.list[AssetRecord]:
+        """Hide a version (or every version) from ``list`` and ``@latest``; it stays usable by exact version."""
+        return self._instance.store.set_asset_archived(self.kind, name, version, True)
+
+    def restore(self, name: str, version: str | None = None) -> builtins.list[AssetRecord]:
+        """Undo ``archive``."""
+        return self._instance.store.set_asset_archived(self.kind, name, version, False)
+
+    def _local_source(self, path: str, what: str) -> Path:
+        source = self._instance.resolve_local_path(path)
+        if not source.exists():
+            raise StorageError(
+                f"The {what} path {path!r} does not exist (looked at {source}).",
+                fix="Check the path; relative paths in a YAML file resolve against the file's folder.",
+            )
+        return source
+
+
+class ModelOperations(_AssetOperations):
+    """``thresher model ...``: register model files (a file or a folder), MLflow models included."""
+
+    kind = "model"
+
+    def create(self, spec: ModelSpec) -> AssetRecord:
+        """Copy the model into the default datastore (once per distinct content) and register a version."""
+        source = self._local_source(spec.path, "model")
+        mlmodel = find_mlmodel(source)
+        if spec.type == "mlflow_model" and mlmodel is None:
+            raise StorageError(
+                f"Model '{spec.name}' is registered as mlflow_model but {source} has no MLmodel file.",
+                fix="Point --path at the folder written by mlflow.<flavor>.save_model, "
+                "or register it with --type custom_model.",
+            )
+        stored = self._instance.datastore().put_content(source)
+        info: dict[str, Any] = {
+            "source": str(source),
+            "path": str(stored.path),
+            "model_dir": str(stored.container),
+            "content_hash": stored.content_hash,
+            "files": stored.files,
+            "bytes": stored.bytes,
+        }
+        if mlmodel is not None:
+            info["mlflow"] = read_mlmodel(stored.path / mlmodel.relative_to(source)).to_dict()
+            if spec.type != "mlflow_model":
+                info["notes"] = [
+                    "This folder is an MLflow model; register it with --type mlflow_model to deploy it with no "
+                    "scoring script."
+                ]
+        return self._instance.store.create_asset(
+            self.kind, spec.name, spec=spec.to_document(), info=info, version=spec.version
+        )
+
+
+class EnvironmentOperations(_AssetOperations):
+    """``thresher environment ...``: Python environments declared by conda.yaml, requirements.txt or python_env.yaml."""
+
+    kind = "environment"
+
+    def create(self, spec: EnvironmentSpec) -> AssetRecord:
+        """Register a version; the dependency files' contents are recorded, so later edits need a new version."""
+        info: dict[str, Any] = {"notes": []}
+        if isinstance(spec.conda_file, dict):
+            info["conda"] = spec.conda_file
+        elif spec.conda_file is not None:
+            info["conda"] = _read_yaml(self._local_source(str(spec.conda_file), "conda_file"))
+        if spec.requirements_file is not None:
+            text = self._local_source(str(spec.requirements_file), "requirements_file").read_text(encoding="utf-8")
+            info["requirements"] = [line.strip() for line in text.splitlines() if line.strip()]
+        if spec.python_env_file is not None:
+            info["python_env"] = _read_yaml(self._local_source(str(spec.python_env_file), "python_env_file"))
+        if spec.image:
+            info["notes"].append(
+                f"image {spec.image!r} is not used: thresher runs workers in a virtualenv built from the "
+                "environment's dependency file, or in the current interpreter when there is none."
+            )
+        if not any(key in info for key in ("conda", "requirements", "python_env")):
+            info["notes"].append("No dependency file: workers run in the interpreter that runs thresher.")
+        return self._instance.store.create_asset(
+            self.kind, spec.name, spec=spec.to_document(), info=info, version=spec.version
+        )
+
+
+class DataOperations(_AssetOperations):
+    """``thresher data ...``: uri_file, uri_folder and mltable data assets with a fingerprint of their content."""
+
+    kind = "data"
+
+    def create(self, spec: DataSpec) -> AssetRecord:
+        """Copy local data into the default datastore and record a fingerprint of what the path held."""
+        source = self._local_source(spec.path, "data")
+        if spec.type == "uri_file" and not source.is_file():
+            raise StorageError(
+                f"Data asset '{spec.name}' has type uri_file but {source} is a folder.",
+                fix="Use --type uri_folder for a folder, or point --path at one file.",
+            )
+        if spec.type in ("uri_folder", "mltable") and not source.is_dir():
+            raise StorageError(
+                f"Data asset '{spec.name}' has type {spec.type} but {source} is a file.",
+                fix="Use --type uri_file for a single file, or point --path at a folder.",
+            )
+        if spec.type == "mltable" and not (source / "MLTable").is_file():
+            raise StorageError(
+                f"Data asset '{spec.name}' has type mltable but {source} has no MLTable file.",
+                fix="Add an MLTable file describing the tables, or register the folder as uri_folder.",
+            )
+        source_fingerprint = fingerprint(source)
+        datastore = self._instance.datastore()
+        stored = datastore.put_content(source)
+        relative = stored.path.relative_to(datastore.root).as_posix()
+        info = {
+            "source": str(source),
+            "path": str(stored.path),
+            "uri": datastore.uri(relative),
+            "content_hash": stored.content_hash,
+            "fingerprint": source_fingerprint.to_dict(),
+        }
+        return self._instance.store.create_asset(
+            self.kind, spec.name, spec=spec.to_document(), info=info, version=spec.version
+        )
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise SpecError(
+            [Problem(str(path), line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")],
+            what=path.name,
+            fix=f"Fix the YAML syntax in {path}.",
+        ) from exc

@@ -1,0 +1,81 @@
+"""Named infrastructure: datastores and computes (create or update, show, list, delete)."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+from typing import Any
+
+from thresher.errors import ConflictError
+from thresher.instance import Instance
+from thresher.specs import ComputeSpec, DatastoreSpec
+from thresher.store import ResourceRecord
+
+
+class _NamedOperations:
+    kind: str
+
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+
+    def get(self, name: str) -> ResourceRecord:
+        """One resource by name."""
+        return self._instance.store.get_resource(self.kind, name)
+
+    def list(self) -> builtins.list[ResourceRecord]:
+        """Every resource of this kind, by name."""
+        return self._instance.store.list_resources(self.kind)
+
+    def delete(self, name: str) -> None:
+        """Remove the resource."""
+        self._instance.store.delete_resource(self.kind, name)
+
+
+class DatastoreOperations(_NamedOperations):
+    """``thresher datastore ...``: named storage roots. The default one lives in the workspace folder."""
+
+    kind = "datastore"
+
+    def create(self, spec: DatastoreSpec) -> ResourceRecord:
+        """Create or update a datastore; a local one's folder is created when missing."""
+        if spec.type == "local" and spec.path is not None:
+            Path(spec.path).mkdir(parents=True, exist_ok=True)
+        return self._instance.store.save_resource(self.kind, spec.name, spec.to_document(), mode="upsert")
+
+    def delete(self, name: str) -> None:
+        """Remove a datastore from the workspace (its files stay); the default one cannot be removed."""
+        if name == self._instance.settings.default_datastore:
+            raise ConflictError(
+                f"Datastore '{name}' is the workspace's default datastore and cannot be deleted.",
+                fix="Delete other datastores only; THRESHER_DEFAULT_DATASTORE names the default.",
+            )
+        self.get(name)
+        super().delete(name)
+
+
+class ComputeOperations(_NamedOperations):
+    """``thresher compute ...``: where workers run. ``amlcompute`` maps onto this machine as simulated nodes."""
+
+    kind = "compute"
+
+    def create(self, spec: ComputeSpec) -> ResourceRecord:
+        """Create or update a compute (as ``az ml compute create`` does)."""
+        return self._instance.store.save_resource(self.kind, spec.name, spec.to_document(), mode="upsert")
+
+    def placement(self, record: ResourceRecord) -> dict[str, Any]:
+        """How the compute maps onto this machine: backend, nodes and workers per node."""
+        spec = record.spec
+        kind = spec.get("type", "local")
+        if kind == "amlcompute":
+            return {
+                "backend": "local",
+                "nodes": int(spec.get("max_instances") or 1),
+                "note": "amlcompute runs on this machine: each instance is a simulated node of local workers.",
+            }
+        if kind == "ray":
+            return {"backend": "ray", "address": spec.get("address")}
+        return {
+            "backend": "local",
+            "nodes": 1,
+            "max_workers": int(spec.get("max_workers") or self._instance.settings.default_max_workers),
+        }

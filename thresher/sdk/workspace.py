@@ -1,0 +1,66 @@
+"""``thresher.Workspace``: the Python SDK. The CLI is a thin layer over it, so both behave the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from thresher.instance import Instance
+from thresher.sdk.assets import DataOperations, EnvironmentOperations, ModelOperations
+from thresher.sdk.endpoints import BatchDeploymentOperations, BatchEndpointOperations
+from thresher.sdk.infra import ComputeOperations, DatastoreOperations
+from thresher.settings import Settings, load_settings
+
+
+class Workspace:
+    """A thresher workspace: the metadata database and default datastore, with one attribute per resource.
+
+    Example::
+
+        from thresher import Workspace
+        from thresher.specs import load_spec
+
+        ws = Workspace("./.thresher")
+        model = ws.models.create(load_spec("model.yml", "model"))
+        ws.batch_endpoints.create(load_spec("endpoint.yml", "batch_endpoint"))
+        ws.batch_deployments.create(load_spec("deployment.yml", "batch_deployment"), set_default=True)
+        print([m.name for m in ws.models.list()])
+    """
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        database_url: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        if settings is None:
+            overrides: dict[str, object] = {}
+            if home is not None:
+                overrides["home"] = Path(home)
+            if database_url is not None:
+                overrides["database_url"] = database_url
+            settings = load_settings(**overrides)
+        self.settings = settings
+        self.instance = Instance(settings)
+        self.models = ModelOperations(self.instance)
+        self.environments = EnvironmentOperations(self.instance)
+        self.data = DataOperations(self.instance)
+        self.datastores = DatastoreOperations(self.instance)
+        self.computes = ComputeOperations(self.instance)
+        self.batch_endpoints = BatchEndpointOperations(self.instance)
+        self.batch_deployments = BatchDeploymentOperations(
+            self.instance, self.batch_endpoints, self.models, self.environments, self.computes
+        )
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.instance.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,74 @@
+"""All of thresher's knobs in one object, read from ``THRESHER_*`` environment variables.
+
+Built once by an entry point (the CLI, ``Workspace()``, the server) and passed down; importing this
+module reads nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from thresher.errors import SettingsError
+
+DEFAULT_DATASTORE = "workspaceblobstore"  # Azure's name for a workspace's default datastore
+
+
+class Settings(BaseSettings):
+    """thresher's configuration. Every field can be set as ``THRESHER_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="THRESHER_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default=Path(".thresher"),
+        description="The workspace folder: metadata database and default datastore live here.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata database; default: a SQLite file in the workspace. "
+        "PostgreSQL: postgresql+psycopg://user@host:port/db",
+    )
+    default_datastore: str = Field(
+        default=DEFAULT_DATASTORE,
+        description="Name of the workspace's default datastore (a folder under THRESHER_HOME).",
+    )
+    default_max_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Workers of a local compute that does not say max_workers (default: the number of cores).",
+    )
+
+    @property
+    def workspace_dir(self) -> Path:
+        """The workspace folder as an absolute path."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: THRESHER_DATABASE_URL, else the workspace's SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.workspace_dir / 'thresher.db'}"
+
+    @property
+    def datastores_dir(self) -> Path:
+        """Where local datastores keep their files."""
+        return self.workspace_dir / "datastores"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with keyword overrides; raise SettingsError if invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        details = "; ".join(
+            f"THRESHER_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        )
+        raise SettingsError(
+            f"Invalid thresher settings: {details}",
+            fix="Correct or unset the THRESHER_* environment variables named above.",
+        ) from None

@@ -1,0 +1,18 @@
+"""The metadata store: thresher's registry of assets, resources and deployments, in SQLite or PostgreSQL.
+
+``open_store(settings.resolved_database_url)`` opens it (migrating the database if needed);
+``MetadataStore`` in ``base.py`` documents every method.
+"""
+
+from thresher.store.base import MetadataStore
+from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord
+from thresher.store.sql import SqlStore, open_store
+
+__all__ = [
+    "AssetRecord",
+    "DeploymentRecord",
+    "MetadataStore",
+    "ResourceRecord",
+    "SqlStore",
+    "open_store",
+]

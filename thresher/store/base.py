@@ -1,0 +1,136 @@
+"""``MetadataStore``: what thresher keeps in its metadata database, as use-case methods.
+
+The registry has three shapes of things:
+
+- versioned assets (``model``, ``environment``, ``code``, ``data``): every create adds a version;
+  versions are never changed, only archived and restored;
+- named resources (``datastore``, ``compute``, ``batch_endpoint``): one row per name, saved whole;
+- deployments, which belong to a batch endpoint.
+
+Every method returns frozen records holding private copies of the data, so a record never changes
+after it is returned. Errors are thresher's: ``NotFoundError`` (its message lists what does exist),
+``AlreadyExistsError``, and ``StoreError`` when the database cannot be used. A wrong ``kind`` or
+``mode`` is a programming error (``ValueError``).
+
+Example::
+
+    store = open_store("sqlite:////tmp/ws/thresher.db")
+    model = store.create_asset("model", "churn", spec={"path": "model/"}, info={"files": 3})
+    assert model.version == "1"
+    store.save_resource("batch_endpoint", "churn-ep", {"description": "nightly"}, mode="create")
+    store.save_deployment("churn-ep", "blue", {"model": "azureml:churn:1"})
+    store.get_asset("model", "churn").version          # "1": the latest active version
+    [d.name for d in store.list_deployments("churn-ep")]  # ["blue"]
+    store.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord, SaveMode
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    """The metadata store's interface; ``thresher.store.SqlStore`` implements it on SQLite and PostgreSQL."""
+
+    def close(self) -> None:
+        """Release the database connections. The store must not be used afterwards."""
+
+    # -- versioned assets: kind is "model", "environment", "code" or "data" --------------------
+
+    def create_asset(
+        self,
+        kind: str,
+        name: str,
+        *,
+        spec: Mapping[str, Any],
+        info: Mapping[str, Any],
+        version: str | None = None,
+    ) -> AssetRecord:
+        """Add a version of an asset and return it.
+
+        With ``version=None`` the version is the next integer for this kind and name: 1 + the
+        highest integer version ever created, archived ones included ("1" first). Non-integer
+        versions ("1.2-beta") may be given explicitly; auto-numbering ignores them. Two processes
+        creating at once never get the same number. A given version that exists raises
+        AlreadyExistsError; ``"latest"`` cannot be a version (ResourceError). ``spec`` and ``info``
+        must be JSON data.
+        """
+        ...
+
+    def get_asset(self, kind: str, name: str, version: str | None = None) -> AssetRecord:
+        """One version; ``None`` or ``"latest"`` means the latest active (non-archived) version.
+
+        Latest is the highest integer version; when no active version is an integer, the most
+        recently created one. An explicit version is returned even when archived. NotFoundError lists
+        the existing names of the kind (unknown name) or the name's versions (unknown version).
+        """
+        ...
+
+    def list_assets(
+        self,
+        kind: str,
+        name: str | None = None,
+        *,
+        include_archived: bool = False,
+        latest_only: bool = False,
+    ) -> list[AssetRecord]:
+        """Versions of a kind (or of one name), sorted by name, then version (1 < 2 < 10).
+
+        ``latest_only`` keeps, per name, the version ``get_asset`` resolves to as latest; with
+        ``include_archived`` a name whose versions are all archived shows its newest one. An unknown
+        name gives an empty list.
+        """
+        ...
+
+    def set_asset_archived(self, kind: str, name: str, version: str | None, archived: bool) -> list[AssetRecord]:
+        """Archive (or restore) one version, or every version when ``version`` is None.
+
+        Returns the changed versions, sorted. Archived versions are hidden from lists and from
+        "latest" but stay readable by explicit version. NotFoundError as in ``get_asset``.
+        """
+        ...
+
+    # -- named resources: kind is "datastore", "compute" or "batch_endpoint" -------------------
+
+    def save_resource(
+        self, kind: str, name: str, spec: Mapping[str, Any], *, mode: SaveMode = "upsert"
+    ) -> ResourceRecord:
+        """Store a resource's spec whole. ``create``: AlreadyExistsError if the name is taken;
+        ``update``: NotFoundError if it is not; ``upsert``: either. Updating keeps ``created_at``."""
+        ...
+
+    def get_resource(self, kind: str, name: str) -> ResourceRecord:
+        """One resource; NotFoundError listing the existing names of that kind."""
+        ...
+
+    def list_resources(self, kind: str) -> list[ResourceRecord]:
+        """Every resource of a kind, sorted by name."""
+        ...
+
+    def delete_resource(self, kind: str, name: str) -> None:
+        """Delete a resource; a batch endpoint takes its deployments with it. NotFoundError if absent."""
+        ...
+
+    # -- deployments of a batch endpoint (which must exist: NotFoundError otherwise) ------------
+
+    def save_deployment(
+        self, endpoint_name: str, name: str, spec: Mapping[str, Any], *, mode: SaveMode = "upsert"
+    ) -> DeploymentRecord:
+        """Store a deployment's spec whole, with the same ``mode`` rules as ``save_resource``."""
+        ...
+
+    def get_deployment(self, endpoint_name: str, name: str) -> DeploymentRecord:
+        """One deployment; NotFoundError listing the endpoint's deployments (or the endpoints)."""
+        ...
+
+    def list_deployments(self, endpoint_name: str) -> list[DeploymentRecord]:
+        """The endpoint's deployments, sorted by name."""
+        ...
+
+    def delete_deployment(self, endpoint_name: str, name: str) -> None:
+        """Delete one deployment; NotFoundError if it (or its endpoint) does not exist."""
+        ...

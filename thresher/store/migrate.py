@@ -1,0 +1,65 @@
+"""Bringing a metadata database to the schema this thresher expects, with Alembic, from code.
+
+No ``alembic.ini`` is needed: the config is built here with ``script_location`` pointing at the
+``migrations`` folder shipped inside the package. Opening a store calls ``upgrade_to_head``; when the
+database is already at head (the usual case) that is one read, with no lock taken.
+
+Two processes may open a fresh database at the same moment. Migrating happens in one transaction
+that first takes a lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock,
+its DDL being transactional too), and Alembic reads the current revision only after that, so the
+second process finds the work done and does nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Connection, Engine, text
+
+from thresher.errors import StoreError
+from thresher.store.engine import WRITE_OPTION, mask
+from thresher.store.schema import VERSION_TABLE
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_PG_LOCK_KEY = 0x7468726573686572  # "thresher" in ASCII: an advisory lock id no other app should use
+
+
+def alembic_config() -> Config:
+    """An Alembic config for thresher's migrations, built in code (no ini file)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def current_revisions(connection: Connection) -> set[str]:
+    """The revisions the database is at (empty for a new database)."""
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return set(context.get_current_heads())
+
+
+def upgrade_to_head(engine: Engine, url: URL) -> None:
+    """Migrate the database to head if it is behind; StoreError if it is ahead of this thresher."""
+    config = alembic_config()
+    script = ScriptDirectory.from_config(config)
+    heads = set(script.get_heads())
+    with engine.connect() as connection:
+        current = current_revisions(connection)
+    if current == heads:
+        return
+    unknown = current - {revision.revision for revision in script.walk_revisions()}
+    if unknown:
+        raise StoreError(
+            f"The metadata database {mask(url)} is at schema revision {', '.join(sorted(unknown))}, "
+            f"which this thresher does not know (it knows up to {', '.join(sorted(heads))}). "
+            "A newer thresher has migrated it.",
+            fix="Upgrade thresher (pip install -U thresher), or point THRESHER_DATABASE_URL at another database.",
+        )
+    with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
