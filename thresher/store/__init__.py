@@ -5,13 +5,25 @@
 """
 
 from thresher.store.base import MetadataStore
-from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord
+from thresher.store.records import (
+    TERMINAL,
+    AssetRecord,
+    DeploymentRecord,
+    JobRecord,
+    JobStatus,
+    MiniBatchRecord,
+    ResourceRecord,
+)
 from thresher.store.sql import SqlStore, open_store
 
 __all__ = [
+    "TERMINAL",
     "AssetRecord",
     "DeploymentRecord",
+    "JobRecord",
+    "JobStatus",
     "MetadataStore",
+    "MiniBatchRecord",
     "ResourceRecord",
     "SqlStore",
     "open_store",

@@ -26,10 +26,19 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord, SaveMode
+from thresher.store.records import (
+    AssetRecord,
+    DeploymentRecord,
+    JobRecord,
+    JobStatus,
+    MiniBatchRecord,
+    ResourceRecord,
+    SaveMode,
+)
 
 
 @runtime_checkable
@@ -133,4 +142,74 @@ class MetadataStore(Protocol):
 
     def delete_deployment(self, endpoint_name: str, name: str) -> None:
         """Delete one deployment; NotFoundError if it (or its endpoint) does not exist."""
+        ...
+
+    # -- jobs: the queue, the status machine (records.TRANSITIONS) and committed mini-batches ----
+
+    def create_job(
+        self,
+        name: str,
+        *,
+        spec: Mapping[str, Any],
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
+        progress: Mapping[str, Any] | None = None,
+        kind: str = "batch_scoring",
+    ) -> JobRecord:
+        """Queue a job (status Queued); AlreadyExistsError if the name is taken."""
+        ...
+
+    def get_job(self, name: str) -> JobRecord:
+        """One job; NotFoundError naming the most recent jobs."""
+        ...
+
+    def list_jobs(
+        self,
+        *,
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
+        statuses: Collection[str] = (),
+        limit: int | None = 50,
+    ) -> list[JobRecord]:
+        """Jobs, newest first, optionally of one endpoint/deployment or in some statuses."""
+        ...
+
+    def claim_job(
+        self, runner: str, *, stale_before: datetime, dead_runners: Collection[str] = (), name: str | None = None
+    ) -> JobRecord | None:
+        """Take the oldest Queued job, or an orphaned Running/Finalizing one (its runner is in
+        ``dead_runners`` or its heartbeat is older than ``stale_before``), for ``runner``; None if none.
+        Two claimers never get the same job."""
+        ...
+
+    def heartbeat(self, name: str, runner: str) -> JobRecord:
+        """Record that ``runner`` is alive on the job; ConflictError if another runner took it over."""
+        ...
+
+    def set_job_status(
+        self,
+        name: str,
+        status: JobStatus,
+        *,
+        runner: str | None = None,
+        headline: str | None = None,
+        error: Mapping[str, Any] | None = None,
+        progress: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
+        """Move a job to ``status`` if TRANSITIONS allows it (ConflictError otherwise); with ``runner``,
+        only while that runner owns the job."""
+        ...
+
+    def request_cancel(self, name: str) -> JobRecord:
+        """Cancel a Queued job at once, or ask the runner of a Running one to stop."""
+        ...
+
+    def commit_mini_batches(
+        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: Mapping[str, Any]
+    ) -> None:
+        """Record finished mini-batches and the job's progress in one transaction (idempotent per index)."""
+        ...
+
+    def mini_batches(self, name: str) -> list[MiniBatchRecord]:
+        """The job's committed mini-batches, by index."""
         ...

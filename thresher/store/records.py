@@ -44,6 +44,7 @@ KIND_NAMES: Mapping[str, KindNames] = {
     "compute": KindNames("compute", "computes", "compute"),
     "batch_endpoint": KindNames("batch endpoint", "batch endpoints", "batch-endpoint"),
     "deployment": KindNames("deployment", "deployments", "batch-deployment"),
+    "job": KindNames("job", "jobs", "job"),
 }
 
 
@@ -97,3 +98,61 @@ def version_sort_key(version: str) -> tuple[tuple[tuple[int, int | str], ...], s
     parts = _CHUNKS.split(version)
     chunks = tuple((0, int(part)) if i % 2 else (1, part) for i, part in enumerate(parts) if part)
     return chunks, version
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+
+JobStatus = Literal["Queued", "Running", "Finalizing", "Completed", "Failed", "Canceled"]
+"""Azure's job status names (``az ml job show --query status -o tsv`` prints them)."""
+
+TERMINAL: tuple[JobStatus, ...] = ("Completed", "Failed", "Canceled")
+
+TRANSITIONS: Mapping[JobStatus, tuple[JobStatus, ...]] = {
+    # The one table of legal status changes. A Running job whose runner died is claimed again
+    # while Running (see claim_job); `job resume` puts a Failed or Canceled job back in the queue.
+    "Queued": ("Running", "Canceled", "Failed"),
+    "Running": ("Finalizing", "Failed", "Canceled"),
+    "Finalizing": ("Completed", "Failed", "Canceled"),
+    "Completed": (),
+    "Failed": ("Queued",),
+    "Canceled": ("Queued",),
+}
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One batch scoring job: what to run (``spec``), where it stands, and how far it got."""
+
+    name: str
+    kind: str  # "batch_scoring"
+    status: JobStatus
+    endpoint_name: str | None
+    deployment_name: str | None
+    spec: Mapping[str, Any]  # everything the runner needs: settings, input, output, worker config
+    progress: Mapping[str, Any]  # counts: mini_batches, done, failed, items, succeeded, failed_items, ...
+    headline: str | None  # why it failed or was canceled, or its one-line summary when done
+    error: Mapping[str, Any] | None  # first failures, thresholds, where the logs are
+    runner: str | None  # "host:pid" of the runner working on it
+    attempt: int  # 1 for the first run, +1 per resume
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    heartbeat_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MiniBatchRecord:
+    """The committed outcome of one mini-batch: its rows are in ``parts`` (in item order)."""
+
+    job: str
+    index: int
+    status: Literal["succeeded", "failed"]  # failed: every item of it failed
+    items: int
+    succeeded: int
+    failed: int
+    attempts: int
+    worker: str | None
+    seconds: float
+    parts: list[str]
+    error: str | None  # the headline of its (first) error

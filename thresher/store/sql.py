@@ -9,7 +9,7 @@ winner's row, which either gives the next number or the error a user should see.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
@@ -22,6 +22,7 @@ from thresher.errors import ResourceError, StoreError
 from thresher.store import messages
 from thresher.store.base import MetadataStore
 from thresher.store.engine import WRITE_OPTION, create_store_engine, mask, parse_url, unusable
+from thresher.store.jobs import JobRows
 from thresher.store.migrate import upgrade_to_head
 from thresher.store.records import (
     ASSET_KINDS,
@@ -31,6 +32,9 @@ from thresher.store.records import (
     SAVE_MODES,
     AssetRecord,
     DeploymentRecord,
+    JobRecord,
+    JobStatus,
+    MiniBatchRecord,
     ResourceRecord,
     SaveMode,
     version_number,
@@ -61,6 +65,7 @@ class SqlStore(MetadataStore):
             self._engine.dispose()
             raise
         self._named = NamedRows(self._read, self._write)
+        self._jobs = JobRows(self._read, self._write, skip_locked=self._url.get_backend_name() == "postgresql")
 
     @property
     def url(self) -> str:
@@ -253,6 +258,81 @@ class SqlStore(MetadataStore):
 
     def delete_deployment(self, endpoint_name: str, name: str) -> None:
         self._named.delete_deployment(endpoint_name, name)
+
+    # -- jobs (rows kept by JobRows) -------------------------------------------------------------
+
+    def create_job(
+        self,
+        name: str,
+        *,
+        spec: Mapping[str, Any],
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
+        progress: Mapping[str, Any] | None = None,
+        kind: str = "batch_scoring",
+    ) -> JobRecord:
+        _check_name("job", "name", name)
+        return self._jobs.create_job(
+            name,
+            kind=kind,
+            spec=plain_json(spec, f"job {name!r} spec"),
+            endpoint_name=endpoint_name,
+            deployment_name=deployment_name,
+            progress=plain_json(progress or {}, f"job {name!r} progress"),
+        )
+
+    def get_job(self, name: str) -> JobRecord:
+        return self._jobs.get_job(name)
+
+    def list_jobs(
+        self,
+        *,
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
+        statuses: Collection[str] = (),
+        limit: int | None = 50,
+    ) -> list[JobRecord]:
+        return self._jobs.list_jobs(
+            endpoint_name=endpoint_name, deployment_name=deployment_name, statuses=statuses, limit=limit
+        )
+
+    def claim_job(
+        self, runner: str, *, stale_before: datetime, dead_runners: Collection[str] = (), name: str | None = None
+    ) -> JobRecord | None:
+        return self._jobs.claim_job(runner, stale_before=stale_before, dead_runners=dead_runners, name=name)
+
+    def heartbeat(self, name: str, runner: str) -> JobRecord:
+        return self._jobs.heartbeat(name, runner)
+
+    def set_job_status(
+        self,
+        name: str,
+        status: JobStatus,
+        *,
+        runner: str | None = None,
+        headline: str | None = None,
+        error: Mapping[str, Any] | None = None,
+        progress: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
+        return self._jobs.set_status(
+            name,
+            status,
+            runner=runner,
+            headline=headline,
+            error=None if error is None else plain_json(error, f"job {name!r} error"),
+            progress=None if progress is None else plain_json(progress, f"job {name!r} progress"),
+        )
+
+    def request_cancel(self, name: str) -> JobRecord:
+        return self._jobs.request_cancel(name)
+
+    def commit_mini_batches(
+        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: Mapping[str, Any]
+    ) -> None:
+        self._jobs.commit_mini_batches(name, runner, results, plain_json(progress, f"job {name!r} progress"))
+
+    def mini_batches(self, name: str) -> list[MiniBatchRecord]:
+        return self._jobs.mini_batches(name)
 
 
 def open_store(url: str) -> SqlStore:

@@ -1,0 +1,272 @@
+"""Jobs in the metadata database: the queue, the status machine and the committed mini-batches.
+
+The database is the queue. A runner claims a job in one write transaction (PostgreSQL: ``FOR UPDATE
+SKIP LOCKED``, so several runners never take the same job; SQLite: the write lock serialises
+claimers). Every later write by the runner names it, and is refused once another runner has taken
+the job over, so a runner that was presumed dead can never write over its successor's work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from typing import Any, cast
+
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from thresher.errors import AlreadyExistsError, ConflictError, NotFoundError
+from thresher.store.records import TERMINAL, TRANSITIONS, JobRecord, JobStatus, MiniBatchRecord
+from thresher.store.schema import job_mini_batches, jobs
+
+Transaction = Callable[[], AbstractContextManager[Connection]]
+_ACTIVE: tuple[JobStatus, ...] = ("Running", "Finalizing")
+
+
+class JobRows:
+    """Reads and writes of the ``jobs`` and ``job_mini_batches`` tables, one transaction each."""
+
+    def __init__(self, read: Transaction, write: Transaction, *, skip_locked: bool) -> None:
+        self._read = read
+        self._write = write
+        self._skip_locked = skip_locked
+
+    def create_job(
+        self,
+        name: str,
+        *,
+        kind: str,
+        spec: dict[str, Any],
+        endpoint_name: str | None,
+        deployment_name: str | None,
+        progress: dict[str, Any],
+    ) -> JobRecord:
+        now = _now()
+        try:
+            with self._write() as connection:
+                connection.execute(
+                    insert(jobs).values(
+                        name=name,
+                        kind=kind,
+                        status="Queued",
+                        endpoint_name=endpoint_name,
+                        deployment_name=deployment_name,
+                        spec=spec,
+                        progress=progress,
+                        attempt=0,
+                        cancel_requested=False,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            raise AlreadyExistsError(
+                f"A job named '{name}' already exists.",
+                fix="Leave --job-name out to get a fresh name, or choose another one.",
+            ) from None
+        return self.get_job(name)
+
+    def get_job(self, name: str) -> JobRecord:
+        with self._read() as connection:
+            row = connection.execute(select(jobs).where(jobs.c.name == name)).first()
+            if row is None:
+                recent = connection.execute(select(jobs.c.name).order_by(jobs.c.created_at.desc()).limit(5))
+                names = list(recent.scalars())
+                listed = ", ".join(names) if names else "none yet"
+                raise NotFoundError(
+                    f"Job '{name}' does not exist. Most recent jobs: {listed}.",
+                    fix="List jobs with: thresher job list",
+                )
+        return _job(row)
+
+    def list_jobs(
+        self,
+        *,
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
+        statuses: Collection[str] = (),
+        limit: int | None = 50,
+    ) -> list[JobRecord]:
+        query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.name.desc())
+        if endpoint_name is not None:
+            query = query.where(jobs.c.endpoint_name == endpoint_name)
+        if deployment_name is not None:
+            query = query.where(jobs.c.deployment_name == deployment_name)
+        if statuses:
+            query = query.where(jobs.c.status.in_(list(statuses)))
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as connection:
+            return [_job(row) for row in connection.execute(query)]
+
+    def claim_job(
+        self, runner: str, *, stale_before: datetime, dead_runners: Collection[str] = (), name: str | None = None
+    ) -> JobRecord | None:
+        orphaned = jobs.c.status.in_(list(_ACTIVE)) & or_(
+            jobs.c.heartbeat_at.is_(None),
+            jobs.c.heartbeat_at < stale_before,
+            jobs.c.runner.in_(list(dead_runners)) if dead_runners else jobs.c.runner.is_(None),
+        )
+        query = select(jobs).where(or_(jobs.c.status == "Queued", orphaned)).order_by(jobs.c.created_at).limit(1)
+        if name is not None:
+            query = query.where(jobs.c.name == name)
+        if self._skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        now = _now()
+        with self._write() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                return None
+            values: dict[str, Any] = {"runner": runner, "heartbeat_at": now, "attempt": row.attempt + 1}
+            if row.status == "Queued":
+                values["status"] = "Running"
+                values["started_at"] = row.started_at or now
+            connection.execute(update(jobs).where(jobs.c.name == row.name).values(**values))
+        return self.get_job(row.name)
+
+    def heartbeat(self, name: str, runner: str) -> JobRecord:
+        with self._write() as connection:
+            result = connection.execute(
+                update(jobs).where(jobs.c.name == name, jobs.c.runner == runner).values(heartbeat_at=_now())
+            )
+            if result.rowcount == 0:
+                raise _lost(name, runner)
+        return self.get_job(name)
+
+    def set_status(
+        self,
+        name: str,
+        status: JobStatus,
+        *,
+        runner: str | None = None,
+        headline: str | None = None,
+        error: dict[str, Any] | None = None,
+        progress: dict[str, Any] | None = None,
+    ) -> JobRecord:
+        now = _now()
+        with self._write() as connection:
+            current = connection.execute(select(jobs).where(jobs.c.name == name)).first()
+            if current is None:
+                raise NotFoundError(f"Job '{name}' does not exist.", fix="List jobs with: thresher job list")
+            if runner is not None and current.runner != runner:
+                raise _lost(name, runner)
+            if status != current.status and status not in TRANSITIONS[cast(JobStatus, current.status)]:
+                raise ConflictError(
+                    f"Job '{name}' is {current.status}; it cannot become {status}.",
+                    fix="See its state with: thresher job show -n " + name,
+                )
+            values: dict[str, Any] = {"status": status}
+            if headline is not None:
+                values["headline"] = headline
+            if error is not None:
+                values["error"] = error
+            if progress is not None:
+                values["progress"] = progress
+            if status in TERMINAL:
+                values["ended_at"] = now
+            if status == "Queued":  # resume: a fresh start for the next runner
+                values.update(runner=None, heartbeat_at=None, ended_at=None, cancel_requested=False, headline=None)
+                values["error"] = None
+            connection.execute(update(jobs).where(jobs.c.name == name).values(**values))
+        return self.get_job(name)
+
+    def request_cancel(self, name: str) -> JobRecord:
+        job = self.get_job(name)
+        if job.status in TERMINAL:
+            raise ConflictError(f"Job '{name}' is already {job.status}.", fix="Nothing to cancel.")
+        if job.status == "Queued":
+            return self.set_status(name, "Canceled", headline="Canceled before it started.")
+        with self._write() as connection:
+            connection.execute(update(jobs).where(jobs.c.name == name).values(cancel_requested=True))
+        return self.get_job(name)
+
+    def commit_mini_batches(
+        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: dict[str, Any]
+    ) -> None:
+        with self._write() as connection:
+            owned = connection.execute(
+                update(jobs)
+                .where(jobs.c.name == name, jobs.c.runner == runner)
+                .values(progress=progress, heartbeat_at=_now())
+            )
+            if owned.rowcount == 0:
+                raise _lost(name, runner)
+            if not results:
+                return
+            indexes = [result.index for result in results]
+            # Idempotent: a mini-batch committed twice (a duplicated delivery) keeps one row.
+            connection.execute(
+                delete(job_mini_batches).where(job_mini_batches.c.job == name, job_mini_batches.c.idx.in_(indexes))
+            )
+            connection.execute(
+                insert(job_mini_batches),
+                [
+                    {
+                        "job": name,
+                        "idx": r.index,
+                        "status": r.status,
+                        "items": r.items,
+                        "succeeded": r.succeeded,
+                        "failed": r.failed,
+                        "attempts": r.attempts,
+                        "worker": r.worker,
+                        "seconds": r.seconds,
+                        "parts": list(r.parts),
+                        "error": r.error,
+                    }
+                    for r in results
+                ],
+            )
+
+    def mini_batches(self, name: str) -> list[MiniBatchRecord]:
+        query = select(job_mini_batches).where(job_mini_batches.c.job == name).order_by(job_mini_batches.c.idx)
+        with self._read() as connection:
+            return [_mini_batch(row) for row in connection.execute(query)]
+
+
+def _lost(name: str, runner: str) -> ConflictError:
+    return ConflictError(
+        f"Job '{name}' is no longer run by {runner}: another runner took it over.",
+        fix="Nothing to do: the other runner carries on from the committed mini-batches.",
+    )
+
+
+def _job(row: Row[Any]) -> JobRecord:
+    return JobRecord(
+        name=row.name,
+        kind=row.kind,
+        status=row.status,
+        endpoint_name=row.endpoint_name,
+        deployment_name=row.deployment_name,
+        spec=row.spec,
+        progress=row.progress,
+        headline=row.headline,
+        error=row.error,
+        runner=row.runner,
+        attempt=row.attempt,
+        cancel_requested=bool(row.cancel_requested),
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        heartbeat_at=row.heartbeat_at,
+    )
+
+
+def _mini_batch(row: Row[Any]) -> MiniBatchRecord:
+    return MiniBatchRecord(
+        job=row.job,
+        index=row.idx,
+        status=row.status,
+        items=row.items,
+        succeeded=row.succeeded,
+        failed=row.failed,
+        attempts=row.attempts,
+        worker=row.worker,
+        seconds=row.seconds,
+        parts=list(row.parts),
+        error=row.error,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
