@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The demo: the register part of an Azure ML batch deploy script, with `az ml` replaced by `thresher`.
+# The demo: an Azure ML batch deploy-and-run script with `az ml` replaced by `thresher`: register a
+# model trained on scikit-learn's bundled diabetes data, deploy it with a scoring script, score a
+# folder of CSV files, and show where the predictions and logs are.
 set -euo pipefail
 cd "$(dirname "$0")"
 rm -rf out
@@ -25,5 +27,13 @@ for kind in model environment data compute batch-endpoint; do
 done
 echo "-- batch-deployment"
 thresher batch-deployment list --endpoint-name diabetes-batch -o table
-echo "== deployment settings"
-thresher batch-deployment show --name diabetes-hgb --endpoint-name diabetes-batch --query settings -o yaml
+
+echo "== score the data asset"
+JOB_NAME=$(thresher batch-endpoint invoke --name diabetes-batch --input azureml:diabetes-data@latest --query name -o tsv)
+thresher job stream --name "$JOB_NAME"
+thresher job show --name "$JOB_NAME" --query "{status: status, items: items_succeeded, seconds: elapsed_seconds, rate: items_per_second}" -o table
+thresher job download --name "$JOB_NAME" --output-name score --download-path out/download
+echo "== first predictions (file row prediction), in input order"
+head -n 5 out/download/named-outputs/score/predictions.csv
+echo "outputs: out/download/named-outputs/score/predictions.csv"
+echo "logs:    $(thresher job show --name "$JOB_NAME" --query logs -o tsv)"

@@ -10,6 +10,7 @@ from thresher import __version__
 from thresher.cli.assets import data_app, environment_app, model_app
 from thresher.cli.endpoints import deployment_app, endpoint_app
 from thresher.cli.infra import compute_app, datastore_app
+from thresher.cli.jobs import batch_app, job_app
 
 app = typer.Typer(
     name="thresher",
@@ -27,6 +28,8 @@ app.add_typer(datastore_app, name="datastore")
 app.add_typer(compute_app, name="compute")
 app.add_typer(endpoint_app, name="batch-endpoint")
 app.add_typer(deployment_app, name="batch-deployment")
+app.add_typer(job_app, name="job")
+app.add_typer(batch_app, name="batch")
 
 
 def _print_version(value: bool) -> None:

@@ -34,7 +34,7 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 # az options that select an Azure subscription or workspace, or change how az waits: accepted so that
 # Azure scripts run unchanged, and ignored (the workspace is THRESHER_HOME).
 _IGNORED_WITH_VALUE = {"--resource-group", "-g", "--workspace-name", "-w", "--subscription"}
-_IGNORED_FLAGS = {"--no-wait", "--only-show-errors"}
+_IGNORED_FLAGS = {"--no-wait", "--only-show-errors", "--web"}
 
 
 def normalize_argv(argv: Sequence[str]) -> list[str]:

@@ -9,6 +9,7 @@ from thresher.instance import Instance
 from thresher.sdk.assets import DataOperations, EnvironmentOperations, ModelOperations
 from thresher.sdk.endpoints import BatchDeploymentOperations, BatchEndpointOperations
 from thresher.sdk.infra import ComputeOperations, DatastoreOperations
+from thresher.sdk.jobs import JobOperations
 from thresher.settings import Settings, load_settings
 
 
@@ -52,6 +53,7 @@ class Workspace:
         self.batch_deployments = BatchDeploymentOperations(
             self.instance, self.batch_endpoints, self.models, self.environments, self.computes
         )
+        self.jobs = JobOperations(self.instance)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -7,6 +7,7 @@ stored copy never changes after it is written (it appears by one atomic rename).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -65,7 +66,8 @@ class LocalDatastore:
                 f"Cannot upload {source}: it does not exist.",
                 fix="Check the path; relative paths in a YAML file resolve against the file's folder.",
             )
-        digest = content_hash(source, ignore=ignore)
+        # The copy keeps its folder name (Azure's layout), so the name is part of what is stored.
+        digest = hashlib.sha256(f"{source.name}\0{content_hash(source, ignore=ignore)}".encode()).hexdigest()
         listed = [path for _, path in iter_files(source, ignore=ignore)]
         size = sum(path.stat().st_size for path in listed)
         container = self.root / UPLOADS / digest

@@ -1,0 +1,200 @@
+"""``thresher job ...``, ``batch-endpoint invoke`` / ``list-jobs``, ``batch-deployment list-jobs``, ``batch score``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from thresher.cli.common import OutputOpt, QueryOpt, SetOpt, require, workspace
+from thresher.cli.endpoints import deployment_app, endpoint_app
+from thresher.cli.output import OutputFormat, emit
+from thresher.cli.progress import stream
+from thresher.sdk.job_documents import job_document
+from thresher.store import JobRecord
+
+NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the job.")]
+JOB_COLUMNS = ("name", "status", "deployment_name", "items_succeeded", "items_failed", "elapsed_seconds")
+
+job_app = typer.Typer(help="Batch jobs: list, show, stream, cancel, resume and download them.")
+batch_app = typer.Typer(help="Quick local scoring without registering anything.")
+
+
+def _finish(job: JobRecord) -> None:
+    if job.status != "Completed":
+        raise typer.Exit(1)
+
+
+@endpoint_app.command(
+    "invoke",
+    epilog="Examples:\n\n  thresher batch-endpoint invoke --name mnist-batch --input ./data --stream\n\n"
+    "  JOB=$(thresher batch-endpoint invoke -n mnist-batch --input azureml:digits@latest --query name -o tsv)",
+)
+def endpoint_invoke(
+    name_arg: Annotated[str | None, typer.Argument(metavar="NAME", help="The batch endpoint.")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="The batch endpoint.")] = None,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="Folder, file, azureml:<data>:<version> or datastore URI.")
+    ] = None,
+    input_type: Annotated[str | None, typer.Option("--input-type", help="uri_folder or uri_file.")] = None,
+    deployment_name: Annotated[
+        str | None, typer.Option("--deployment-name", "-d", help="Deployment (default: the endpoint's).")
+    ] = None,
+    output_path: Annotated[str | None, typer.Option("--output-path", help="Folder for the score output.")] = None,
+    mini_batch_size: Annotated[str | None, typer.Option("--mini-batch-size", help="Files per mini-batch.")] = None,
+    instance_count: Annotated[int | None, typer.Option("--instance-count", help="Nodes to use.")] = None,
+    sets: SetOpt = None,
+    job_name: Annotated[str | None, typer.Option("--job-name", help="Name for the job.")] = None,
+    follow: Annotated[bool, typer.Option("--stream", help="Follow the job until it ends.")] = False,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Queue a batch scoring job and print it; it runs in the background (follow it with --stream)."""
+    endpoint = require(name or name_arg, "--name", "thresher batch-endpoint invoke -n ENDPOINT --input ./data")
+    source = require(input, "--input", f"thresher batch-endpoint invoke -n {endpoint} --input ./data")
+    with workspace() as ws:
+        job = ws.jobs.invoke(
+            endpoint,
+            input=source,
+            input_type=input_type,
+            deployment_name=deployment_name,
+            output_path=output_path,
+            mini_batch_size=mini_batch_size,
+            instance_count=instance_count,
+            overrides=sets or [],
+            job_name=job_name,
+        )
+        emit(job_document(job), output, query)
+        if follow:
+            _finish(stream(ws, job.name))
+
+
+@endpoint_app.command("list-jobs", epilog="Example: thresher batch-endpoint list-jobs --name mnist-batch -o table")
+def endpoint_list_jobs(
+    name: Annotated[str | None, typer.Option("--name", "-n", help="The batch endpoint.")] = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """List the jobs of an endpoint, newest first."""
+    endpoint = require(name, "--name", "thresher batch-endpoint list-jobs -n ENDPOINT")
+    with workspace() as ws:
+        ws.batch_endpoints.get(endpoint.lower())
+        emit([job_document(j) for j in ws.jobs.list(endpoint_name=endpoint)], output, query, columns=JOB_COLUMNS)
+
+
+@deployment_app.command(
+    "list-jobs", epilog="Example: thresher batch-deployment list-jobs --name mnist-torch --endpoint-name mnist-batch"
+)
+def deployment_list_jobs(
+    name: Annotated[str | None, typer.Option("--name", "-n", help="The deployment.")] = None,
+    endpoint_name: Annotated[str | None, typer.Option("--endpoint-name", "-e", help="The batch endpoint.")] = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """List the jobs of one deployment, newest first."""
+    deployment = require(name, "--name", "thresher batch-deployment list-jobs -n D -e E")
+    endpoint = require(endpoint_name, "--endpoint-name", "thresher batch-deployment list-jobs -n D -e E")
+    with workspace() as ws:
+        ws.batch_deployments.get(deployment, endpoint)
+        jobs = ws.jobs.list(endpoint_name=endpoint, deployment_name=deployment)
+        emit([job_document(j) for j in jobs], output, query, columns=JOB_COLUMNS)
+
+
+@job_app.command("list", epilog="Example: thresher job list -o table")
+def job_list(
+    limit: Annotated[int, typer.Option("--max-results", "-r", help="How many jobs, newest first.")] = 50,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """List jobs, newest first."""
+    with workspace() as ws:
+        emit([job_document(j) for j in ws.jobs.list(limit=limit)], output, query, columns=JOB_COLUMNS)
+
+
+@job_app.command("show", epilog="Example: thresher job show -n mnist-20261125-0412-ab12 --query status -o tsv")
+def job_show(name: NameOpt = None, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """Show a job: status, headline, counts, throughput, first failures, outputs and logs."""
+    with workspace() as ws:
+        emit(job_document(ws.jobs.get(require(name, "--name", "thresher job show -n JOB"))), output, query)
+
+
+@job_app.command("stream", epilog="Example: thresher job stream -n mnist-20261125-0412-ab12")
+def job_stream(name: NameOpt = None) -> None:
+    """Follow a job with a progress bar until it ends; exits non-zero unless it completed."""
+    with workspace() as ws:
+        _finish(stream(ws, require(name, "--name", "thresher job stream -n JOB")))
+
+
+@job_app.command("cancel", epilog="Example: thresher job cancel -n mnist-20261125-0412-ab12")
+def job_cancel(name: NameOpt = None, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """Cancel a job: workers stop promptly; what finished stays recorded (resume continues it)."""
+    with workspace() as ws:
+        emit(job_document(ws.jobs.cancel(require(name, "--name", "thresher job cancel -n JOB"))), output, query)
+
+
+@job_app.command("resume", epilog="Example: thresher job resume -n mnist-20261125-0412-ab12 --stream")
+def job_resume(
+    name: NameOpt = None,
+    follow: Annotated[bool, typer.Option("--stream", help="Follow the job until it ends.")] = False,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Continue a failed, canceled or interrupted job from its committed mini-batches."""
+    named = require(name, "--name", "thresher job resume -n JOB")
+    with workspace() as ws:
+        emit(job_document(ws.jobs.resume(named)), output, query)
+        if follow:
+            _finish(stream(ws, named))
+
+
+@job_app.command(
+    "download",
+    epilog="Example: thresher job download --name mnist-20261125-0412-ab12 --output-name score --download-path ./out",
+)
+def job_download(
+    name: NameOpt = None,
+    output_name: Annotated[str, typer.Option("--output-name", help="The output: score.")] = "score",
+    download_path: Annotated[str, typer.Option("--download-path", "-p", help="Where to put it.")] = ".",
+    everything: Annotated[bool, typer.Option("--all", help="Also download the logs.")] = False,
+) -> None:
+    """Copy a job's output to DOWNLOAD_PATH/named-outputs/score/ (as az ml job download does)."""
+    with workspace() as ws:
+        target = ws.jobs.download(
+            require(name, "--name", "thresher job download -n JOB --download-path DIR"),
+            download_path,
+            output_name=output_name,
+            all=everything,
+        )
+    Console(stderr=True).print(f"Downloaded to {target}")
+
+
+@batch_app.command(
+    "score",
+    epilog="Example: thresher batch score --model ./model --code ./code --scoring-script score.py --input ./data "
+    "--output ./predictions",
+)
+def batch_score(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model file or folder.")],
+    input: Annotated[str, typer.Option("--input", "-i", help="Folder or file to score.")],
+    code: Annotated[str | None, typer.Option("--code", help="Folder holding the scoring script.")] = None,
+    scoring_script: Annotated[str | None, typer.Option("--scoring-script", help="init()/run() script.")] = None,
+    output_folder: Annotated[str | None, typer.Option("--output", help="Folder for the score output.")] = None,
+    mini_batch_size: Annotated[int, typer.Option("--mini-batch-size", help="Files per mini-batch.")] = 10,
+    concurrency: Annotated[int, typer.Option("--max-concurrency", help="Worker processes.")] = 1,
+    output_format: Annotated[str, typer.Option("--output-format", help="azure, csv, parquet or jsonl.")] = "azure",
+) -> None:
+    """Score files with a model and a scoring script now, in this process; nothing is registered."""
+    settings = {
+        "mini_batch_size": mini_batch_size,
+        "max_concurrency_per_instance": concurrency,
+        "output_format": output_format,
+    }
+    with workspace() as ws:
+        job = ws.jobs.score(
+            model=model, input=input, code=code, scoring_script=scoring_script, output=output_folder, settings=settings
+        )
+        thread = ws.jobs.run_here(job.name)
+        ended = stream(ws, job.name)
+        thread.join()
+        _finish(ended)

@@ -1,0 +1,58 @@
+"""Following a job in the terminal: a live progress bar, then a summary of how it ended."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from thresher.sdk import Workspace
+from thresher.sdk.job_documents import job_document
+from thresher.store import TERMINAL, JobRecord
+
+POLL_SECONDS = 0.25
+
+
+def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecord:
+    """Show the job's progress until it ends; return the ended job."""
+    console = console or Console(stderr=True, highlight=False)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("mini-batches · {task.fields[items]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task(escape(name), total=None, items="waiting for a runner")
+        while True:
+            job = ws.jobs.get(name)
+            document = job_document(job)
+            rate = document["items_per_second"]
+            items = (
+                f"{document['items_succeeded']:,} items ok, {document['items_failed']:,} failed"
+                + (f", {rate:,.1f}/s" if rate else "")
+                + f" · {job.status}"
+            )
+            progress.update(bar, total=document["mini_batches"], completed=document["mini_batches_done"], items=items)
+            if job.status in TERMINAL:
+                break
+            time.sleep(POLL_SECONDS)
+    summarize(job, console)
+    return job
+
+
+def summarize(job: JobRecord, console: Console) -> None:
+    """The end of a job in a few lines: headline, first failures, where outputs and logs are."""
+    document = job_document(job)
+    color = {"Completed": "green", "Failed": "red", "Canceled": "yellow"}.get(job.status, "white")
+    console.print(f"[bold {color}]{job.status}[/]: {escape(job.headline or '')}")
+    for failure in document["first_failures"][:5]:
+        console.print(f"  [red]✗[/] {escape(str(failure.get('item')))}: {escape(str(failure.get('error')))}")
+        if failure.get("log"):
+            console.print(f"    traceback: {escape(str(failure['log']))}")
+    console.print(f"  logs:   {escape(str(document['logs']))}")

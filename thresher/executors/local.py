@@ -1,0 +1,223 @@
+"""The ``local`` executor: workers are OS processes on this machine, spoken to with JSON lines over pipes.
+
+Each worker is ``python -m thresher.runtime.worker`` in a session of its own, with a task pipe and an
+event pipe (protocol: ``thresher.runtime.protocol``) and its stdout/stderr appended to Azure's log
+files. ``poll`` waits on the event pipes and, on Linux, on a pidfd per worker, so a worker that dies
+(even one whose children still hold its pipes) is noticed at once; no threads, no busy loop.
+
+    executor = LocalExecutor()
+    executor.start(config, nodes=1, per_node=2)     # workers node-0/process000, node-0/process001
+    ...                                             # submit / poll as in thresher.executors.base
+    executor.shutdown()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import time
+from typing import Any
+
+from thresher.executors.base import (
+    Event,
+    Task,
+    TaskDone,
+    TaskFailed,
+    WorkerConfig,
+    WorkerInitFailed,
+    WorkerLost,
+    WorkerReady,
+)
+from thresher.executors.worker_process import WorkerProcess, exit_reason, spawn_worker
+from thresher.runtime import protocol
+
+_FALLBACK_CHECK_SECONDS = 0.05  # without pidfds, how often exits are looked for
+
+
+class LocalExecutor:
+    """Runs tasks on worker processes on this machine (see the module docstring)."""
+
+    def __init__(self, *, eof_grace: float = 5.0) -> None:
+        self._config: dict[str, Any] | None = None
+        self._workers: dict[str, WorkerProcess] = {}
+        self._idle: dict[str, None] = {}  # insertion-ordered set: the longest idle is used first
+        self._numbers: dict[str, int] = {}
+        self._selector = selectors.DefaultSelector()
+        self._stopping = False
+        self._eof_grace = eof_grace
+
+    # -- the Executor interface -----------------------------------------------------------------
+
+    def start(self, config: WorkerConfig, *, nodes: int, per_node: int) -> None:
+        """Start ``nodes * per_node`` workers; each reports ``WorkerReady`` after its ``init()``."""
+        if self._config is not None:
+            raise RuntimeError("LocalExecutor.start() was already called; use a new executor per job.")
+        self._config = config.to_dict()
+        os.makedirs(config.output_dir, exist_ok=True)
+        for node in range(nodes):
+            for _ in range(per_node):
+                self._spawn(f"node-{node}")
+
+    def idle_workers(self) -> int:
+        """Workers that are ready and have no task."""
+        return len(self._idle)
+
+    def live_workers(self) -> int:
+        """Workers starting, ready or busy (a lost worker counts until its replacement is started)."""
+        return sum(1 for w in self._workers.values() if not w.init_failed)
+
+    def submit(self, task: Task) -> str:
+        """Send ``task`` to the worker idle the longest; returns its name."""
+        if not self._idle:
+            raise RuntimeError("No idle worker: submit at most idle_workers() tasks between polls.")
+        name = next(iter(self._idle))
+        del self._idle[name]
+        worker = self._workers[name]
+        worker.state, worker.task = "busy", task.id
+        with contextlib.suppress(OSError):  # it died: poll() reports WorkerLost with this task
+            worker.send({"op": "run", "task": vars(task)})
+        return name
+
+    def poll(self, timeout: float) -> list[Event]:
+        """Events since the last poll, waiting up to ``timeout`` seconds for the first one."""
+        events: list[Event] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            self._wait(max(0.0, deadline - time.monotonic()), events)
+            if events or time.monotonic() >= deadline:
+                return events
+
+    def kill(self, worker: str, reason: str) -> None:
+        """SIGKILL the worker (and its process group); ``WorkerLost`` with ``reason`` follows."""
+        process = self._workers.get(worker)
+        if process is None or process.finished:
+            return
+        process.kill_reason = process.kill_reason or reason
+        process.state = "exiting"
+        self._idle.pop(worker, None)
+        process.signal_group(signal.SIGKILL)
+
+    def shutdown(self, *, graceful: bool = True, timeout: float = 10.0) -> None:
+        """Graceful: ask every worker to run ``shutdown()`` and wait up to ``timeout``; then kill the rest."""
+        self._stopping = True
+        if graceful:
+            for process in self._workers.values():
+                if not process.finished and process.kill_reason is None:
+                    with contextlib.suppress(OSError):
+                        process.send({"op": "shutdown"})
+            deadline = time.monotonic() + timeout
+            while self._workers and time.monotonic() < deadline:
+                self._wait(deadline - time.monotonic(), [])
+        for name in list(self._workers):
+            self.kill(name, "was stopped: the executor shut down")
+        for process in list(self._workers.values()):
+            self._finish(process, [])
+        self._selector.close()
+
+    def pid(self, worker: str) -> int | None:
+        """The worker's process id, while it runs (tests kill workers from outside with it)."""
+        process = self._workers.get(worker)
+        return None if process is None or process.finished else process.popen.pid
+
+    # -- processes ------------------------------------------------------------------------------
+
+    def _spawn(self, node: str) -> None:
+        assert self._config is not None
+        number = self._numbers.get(node, 0)
+        self._numbers[node] = number + 1
+        process = spawn_worker(self._config, protocol.worker_name(node, number))
+        self._workers[process.name] = process
+        self._selector.register(process.events_fd, selectors.EVENT_READ, (process, "events"))
+        if process.exit_fd is not None:
+            self._selector.register(process.exit_fd, selectors.EVENT_READ, (process, "exit"))
+
+    def _wait(self, timeout: float, events: list[Event]) -> None:
+        """One wait on the pipes and exits, handling whatever became ready."""
+        now = time.monotonic()
+        # Wake up for a worker whose pipe closed but which has not exited, and (without pidfds) to look for exits.
+        wakeups = [
+            p.eof_at + self._eof_grace - now
+            for p in self._workers.values()
+            if p.eof_at is not None and p.kill_reason is None
+        ]
+        if any(p.exit_fd is None for p in self._workers.values()):
+            wakeups.append(_FALLBACK_CHECK_SECONDS)
+        timeout = min([timeout, *wakeups])
+        for key, _ in self._selector.select(max(0.0, timeout)):
+            process, kind = key.data
+            if process.finished:
+                continue  # its fd was closed (and maybe reused) earlier in this round
+            if kind == "events":
+                self._read(process, events)
+            else:
+                self._finish(process, events)
+        now = time.monotonic()
+        for process in list(self._workers.values()):
+            if process.exit_fd is None and process.popen.poll() is not None:
+                self._finish(process, events)
+            elif process.eof_at is not None and process.kill_reason is None and now - process.eof_at >= self._eof_grace:
+                self.kill(process.name, "closed its event pipe without exiting, so it was killed")
+
+    def _read(self, process: WorkerProcess, events: list[Event]) -> None:
+        for line in process.read_lines():
+            self._message(process, line, events)
+        if process.eof_at is not None and process.events_fd >= 0:
+            self._selector.unregister(process.events_fd)
+            process.close_events()
+            self._idle.pop(process.name, None)
+            if process.state in ("idle", "busy"):
+                process.state = "exiting"
+
+    def _message(self, process: WorkerProcess, line: bytes, events: list[Event]) -> None:
+        if process.kill_reason is not None:
+            return  # killed: whatever it still says does not count
+        try:
+            message = json.loads(line)
+            kind = message["event"]
+        except (ValueError, KeyError, TypeError):
+            self.kill(process.name, f"sent an unreadable message {line[:200]!r}, so it was killed")
+            return
+        name = process.name
+        if kind == "ready":
+            process.state = "idle"
+            self._idle[name] = None
+            events.append(WorkerReady(worker=name, seconds=message["seconds"]))
+        elif kind in ("done", "failed"):
+            process.state, process.task = "idle", None
+            self._idle[name] = None
+            if kind == "done":
+                fields = ("items", "succeeded", "rows", "part", "seconds", "columns")
+                events.append(TaskDone(task=message["task"], worker=name, **{f: message.get(f) for f in fields}))
+            else:
+                events.append(TaskFailed(message["task"], name, message["error"], message["seconds"]))
+        elif kind == "init_failed":
+            process.init_failed, process.state = True, "exiting"
+            events.append(WorkerInitFailed(worker=name, error=message["error"]))
+        elif kind == "bye":
+            process.state = "exiting"
+
+    def _finish(self, process: WorkerProcess, events: list[Event]) -> None:
+        """The process exited (or is being reaped at shutdown): read its last words, reap, report, replace."""
+        if process.finished:
+            return
+        if process.events_fd >= 0:
+            self._read(process, events)
+            if process.events_fd >= 0:
+                self._selector.unregister(process.events_fd)
+        if process.exit_fd is not None:
+            self._selector.unregister(process.exit_fd)
+        code = process.reap()
+        self._workers.pop(process.name, None)
+        self._idle.pop(process.name, None)
+        if self._stopping or process.init_failed:
+            return
+        reason = exit_reason(process, code)
+        if process.state == "starting" and process.kill_reason is None:
+            # Died inside init() (a segfault, an OOM kill, os._exit): a replacement would die the same way.
+            events.append(WorkerInitFailed(worker=process.name, error=process.crash_error(reason)))
+            return
+        events.append(WorkerLost(worker=process.name, task=process.task, exit_code=code, reason=reason))
+        self._spawn(process.node)

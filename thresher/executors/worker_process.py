@@ -1,0 +1,161 @@
+"""One local worker process: how it is started, spoken to, read from, and reaped.
+
+``spawn_worker`` starts ``python -m thresher.runtime.worker`` in a new session (so the whole process
+group, children included, can be killed), with stdin from /dev/null, stdout and stderr appended to
+``logs/user/{stdout,stderr}/<node>/<process>...txt`` (C-level output and crashes included), and two
+pipes passed by fd number (``THRESHER_WORKER_FDS``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from thresher.runtime import protocol
+
+_STDERR_TAIL_BYTES = 3000
+
+
+@dataclass(eq=False)
+class WorkerProcess:
+    """A worker process and the parent's ends of its pipes. ``state``: starting, idle, busy, exiting."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    tasks_fd: int  # parent -> worker (write end)
+    events_fd: int  # worker -> parent (read end, non-blocking); -1 once closed
+    exit_fd: int | None  # a pidfd, readable once the process exits (Linux); None elsewhere
+    stderr_path: str
+    state: str = "starting"
+    task: str | None = None
+    kill_reason: str | None = None
+    init_failed: bool = False
+    eof_at: float | None = None  # when the event pipe reached end of file
+    finished: bool = False
+    _buffer: bytes = b""
+
+    @property
+    def node(self) -> str:
+        """``node-0`` of ``node-0/process003``."""
+        return self.name.partition("/")[0]
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one message (blocks only while a large task fills the pipe, which the worker drains)."""
+        data = memoryview(protocol.encode(message))
+        while data:
+            data = data[os.write(self.tasks_fd, data) :]
+
+    def read_lines(self) -> list[bytes]:
+        """The complete lines available on the event pipe now; sets ``eof_at`` at end of file."""
+        chunks = [self._buffer]
+        while self.eof_at is None:
+            try:
+                chunk = os.read(self.events_fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not chunk:
+                self.eof_at = time.monotonic()
+            chunks.append(chunk)
+        *lines, self._buffer = b"".join(chunks).split(b"\n")
+        return [line for line in lines if line.strip()]
+
+    def close_events(self) -> None:
+        """Close the parent's end of the event pipe."""
+        if self.events_fd >= 0:
+            os.close(self.events_fd)
+            self.events_fd = -1
+
+    def signal_group(self, sig: int) -> None:
+        """Signal the worker's process group (it leads its own session), or the worker alone."""
+        if self.popen.returncode is not None:
+            return  # reaped: its pid may belong to someone else now
+        try:
+            os.killpg(self.popen.pid, sig)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.kill(self.popen.pid, sig)
+
+    def reap(self) -> int:
+        """Kill what is left of the process group, wait for the worker, close every fd; its exit code."""
+        self.signal_group(signal.SIGKILL)  # its orphaned children; the worker itself is a zombie or dying
+        code = self.popen.wait()
+        self.close_events()
+        for fd in (self.tasks_fd, self.exit_fd):
+            if fd is not None:
+                os.close(fd)
+        self.finished = True
+        return code
+
+    def crash_error(self, reason: str) -> dict[str, Any]:
+        """The error of a worker that died before ``init()`` finished, with the end of its stderr."""
+        try:
+            with open(self.stderr_path, "rb") as stderr:
+                stderr.seek(max(0, os.path.getsize(self.stderr_path) - _STDERR_TAIL_BYTES))
+                tail = stderr.read().decode("utf-8", "replace")
+        except OSError:
+            tail = ""
+        message = f"worker {self.name} {reason}, while loading the scoring script or running init()"
+        return {"type": "WorkerLost", "message": message, "traceback": tail, "log": self.stderr_path}
+
+
+def exit_reason(process: WorkerProcess, code: int) -> str:
+    """Why a worker went away, readable after its name: "killed by signal 9 (SIGKILL), ..."."""
+    if process.kill_reason is not None:
+        return process.kill_reason
+    if code < 0:
+        try:
+            signame = signal.Signals(-code).name
+        except ValueError:
+            signame = "unknown signal"
+        reason = f"killed by signal {-code} ({signame})"
+        if -code == signal.SIGKILL:
+            reason += ", possibly out of memory (the kernel's OOM killer sends SIGKILL)"
+    else:
+        reason = f"exited with code {code}"
+    return f"{reason}; see {process.stderr_path}"
+
+
+def spawn_worker(config: dict[str, Any], name: str) -> WorkerProcess:
+    """Start the worker process ``name`` (``node-0/process000``) for ``config`` (``WorkerConfig.to_dict()``)."""
+    logs = config["logs_dir"]
+    stdout_path, stderr_path = (protocol.worker_log(logs, kind, name) for kind in ("stdout", "stderr"))
+    os.makedirs(os.path.dirname(stdout_path), exist_ok=True)
+    os.makedirs(os.path.dirname(stderr_path), exist_ok=True)
+    task_read, task_write = os.pipe()
+    event_read, event_write = os.pipe()
+    env = protocol.worker_environ(config, name, os.environ)
+    env[protocol.FDS_ENV] = f"{task_read},{event_write}"
+    python = config.get("python") or sys.executable
+    try:
+        with open(stdout_path, "ab") as stdout, open(stderr_path, "ab") as stderr:
+            popen = subprocess.Popen(
+                [python, "-m", "thresher.runtime.worker"],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                cwd=config.get("code_dir") or config["output_dir"],
+                env=env,
+                pass_fds=(task_read, event_write),
+                start_new_session=True,
+            )
+    except BaseException:
+        for fd in (task_write, event_read):
+            os.close(fd)
+        raise
+    finally:
+        os.close(task_read)
+        os.close(event_write)
+    os.set_blocking(event_read, False)
+    exit_fd: int | None = None
+    if hasattr(os, "pidfd_open"):
+        try:
+            exit_fd = os.pidfd_open(popen.pid)
+        except OSError:  # kernels before 5.3: fall back to polling
+            exit_fd = None
+    return WorkerProcess(name, popen, task_write, event_read, exit_fd, stderr_path)

@@ -1,0 +1,207 @@
+"""``python -m thresher.runtime.worker``: one worker process of a batch job.
+
+It loads the scoring script, calls ``init()`` once, then runs the tasks that arrive on its task pipe
+one at a time, writing each task's result part itself and answering with one small event per task
+(see ``thresher.runtime.protocol``). ``Worker`` holds the logic without the pipes, so that other
+executors can drive it in-process::
+
+    worker = Worker(config, "node-0/process000")
+    worker.start()                      # {"event": "ready", ...} or {"event": "init_failed", ...}
+    worker.run_task(task)               # {"event": "done", ...} or {"event": "failed", ...}
+    worker.stop()                       # {"event": "bye"}
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from thresher.runtime import protocol
+from thresher.runtime.entry import MiniBatchContext, ScoringScript, UserCodeError, error_boundary
+from thresher.runtime.formats import FORMATS, write_part
+from thresher.runtime.results import normalise
+
+_LEVELS = {"warn": "WARNING", "fatal": "CRITICAL"}
+
+
+def _configure_logging(config: dict[str, Any], name: str) -> None:
+    """Root logger to stdout (the worker's stdout log); the entry script logger to its own file."""
+    level = str(config.get("logging_level") or "info").lower()
+    level = _LEVELS.get(level, level.upper())
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    path = protocol.worker_log(config["logs_dir"], "entry_script_log", name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    file_handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    entry_logger = logging.getLogger(protocol.ENTRY_SCRIPT_LOGGER)
+    entry_logger.handlers[:] = [file_handler]
+    entry_logger.propagate = False
+
+
+class Worker:
+    """One worker: a loaded scoring script and the configuration it runs under."""
+
+    def __init__(self, config: dict[str, Any], name: str) -> None:
+        self.config = config
+        self.name = name
+        self.error_log = protocol.worker_log(config["logs_dir"], "error", name)
+        self.script: ScoringScript | None = None
+        self._read_slices: Callable[[list[dict[str, Any]]], Any] | None = None
+
+    def _prepare_process(self) -> None:
+        """``sys.argv`` for argparse, the script's folders importable, Azure's env vars present."""
+        os.environ.update(protocol.azure_environ(self.config, self.name))
+        script = self.config.get("script")
+        sys.argv = [script or "thresher-mlflow-driver", *self.config.get("program_arguments", [])]
+        # Shims before any installed azureml; the script's folders before everything.
+        for folder in (protocol.shims_dir(), self.config.get("code_dir"), script and os.path.dirname(script)):
+            if folder and folder not in sys.path[:3]:
+                sys.path.insert(0, folder)
+        os.makedirs(self.config["parts_dir"], exist_ok=True)
+
+    def start(self) -> dict[str, Any]:
+        """Load the script and call ``init()``: the ``ready`` or ``init_failed`` event."""
+        began = time.perf_counter()
+        script = self.config.get("script") or "the built-in MLflow driver"
+        try:
+            with error_boundary(self.error_log, f"{self.name}: loading {script} failed"):
+                self._prepare_process()
+                self.script = ScoringScript.load(self.config.get("script"))
+            with error_boundary(self.error_log, f"{self.name}: init() failed"):
+                self.script.init()
+            with error_boundary(self.error_log, f"{self.name}: the output format cannot be written"):
+                self._check_output()
+        except UserCodeError as failure:
+            return {"event": "init_failed", "error": failure.error}
+        return {"event": "ready", "seconds": time.perf_counter() - began}
+
+    def _check_output(self) -> None:
+        """Fail at start, not at every task, when the output format is unknown or cannot be written."""
+        fmt = self.config.get("output_format", "azure")
+        if self.config.get("output_action", "append_row") != "append_row":
+            return
+        if fmt not in FORMATS:
+            raise ValueError(f"output_format is {fmt!r}; it must be one of {', '.join(FORMATS)}.")
+        if fmt == "parquet":
+            try:
+                importlib.import_module("pyarrow.parquet")  # loaded once here, not per task
+            except ImportError as exc:
+                raise ImportError(
+                    "output_format parquet needs pyarrow in the model's environment; add pyarrow to it."
+                ) from exc
+
+    def _mini_batch(self, items: list[Any]) -> tuple[Any, int]:
+        if self.config.get("input_kind", "files") != "tabular":
+            return items, len(items)
+        if self._read_slices is None:
+            self._read_slices = importlib.import_module("thresher.runtime.tabular").read_slices
+        frame = self._read_slices(items)
+        return frame, len(frame)
+
+    def run_task(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Run one task: ``run()`` on its items, then its part written. The ``done`` or ``failed`` event."""
+        assert self.script is not None, "start() must succeed before run_task()"
+        began = time.perf_counter()
+        items = task["items"]
+
+        def header() -> str:  # built only when run() fails
+            return (
+                f"{self.name}: run() failed on task {task['id']} (mini-batch {task['mini_batch']}, "
+                f"items {task['start']}..{task['stop']}, {len(items)} items)\n" + _list_items(items)
+            )
+
+        try:
+            with error_boundary(self.error_log, header):
+                mini_batch, count = self._mini_batch(items)
+                context = MiniBatchContext(task.get("partition"), task["mini_batch"])
+                result = normalise(self.script.run(mini_batch, context))
+                part, rows, columns = None, 0, None
+                if self.config.get("output_action", "append_row") == "append_row":
+                    fmt = self.config.get("output_format", "azure")
+                    rows, columns = write_part(result, fmt, self.config["parts_dir"], task["part"])
+                    part = task["part"]
+        except UserCodeError as failure:
+            seconds = time.perf_counter() - began
+            return {"event": "failed", "task": task["id"], "error": failure.error, "seconds": seconds}
+        return {
+            "event": "done",
+            "task": task["id"],
+            "items": count,
+            "succeeded": min(len(result), count),
+            "rows": rows,
+            "part": part,
+            "seconds": time.perf_counter() - began,
+            "columns": columns,
+        }
+
+    def stop(self) -> dict[str, Any]:
+        """Call the script's ``shutdown()`` (a failure is logged, not raised): the ``bye`` event."""
+        if self.script is not None:
+            try:
+                with error_boundary(self.error_log, f"{self.name}: shutdown() failed"):
+                    self.script.shutdown()
+            except UserCodeError as failure:
+                logging.getLogger(__name__).error("shutdown() failed: %s", failure)
+        return {"event": "bye"}
+
+
+def _list_items(items: list[Any], limit: int = 20) -> str:
+    lines = [f"  {item}" for item in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"  ... and {len(items) - limit} more")
+    return "\n".join(lines)
+
+
+def _send(fd: int, message: dict[str, Any]) -> None:
+    data = protocol.encode(message)
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def main() -> int:
+    """Run a worker on the pipes named in the environment until told to shut down (or the parent goes)."""
+    config = json.loads(os.environ[protocol.WORKER_ENV])
+    read_fd, write_fd = (int(fd) for fd in os.environ.pop(protocol.FDS_ENV).split(","))
+    for fd in (read_fd, write_fd):  # programs the script starts must not hold the pipes open
+        os.set_inheritable(fd, False)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # print() output survives a crash
+    faulthandler.enable(sys.stderr)  # a segfault's Python traceback lands in the stderr log
+    _configure_logging(config, config["worker"])
+    worker = Worker(config, config["worker"])
+    first = worker.start()
+    _send(write_fd, first)
+    if first["event"] == "init_failed":
+        # Exit now: threads or atexit hooks that a half-initialised script left behind must not hold the exit up.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(protocol.INIT_FAILED_EXIT_CODE)
+    with os.fdopen(read_fd, "rb") as tasks:
+        for line in tasks:
+            message = json.loads(line)
+            if message["op"] == "run":
+                _send(write_fd, worker.run_task(message["task"]))
+            elif message["op"] == "shutdown":
+                _send(write_fd, worker.stop())
+                return 0
+    worker.stop()  # the parent is gone: finish politely, nobody is listening
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.exit(code)

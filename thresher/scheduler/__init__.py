@@ -1,0 +1,1 @@
+"""Planning, dispatch and output assembly of batch jobs (DESIGN.md section 4)."""

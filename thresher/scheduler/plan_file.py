@@ -1,0 +1,142 @@
+"""The persisted plan: mini-batches as JSON Lines, and the fingerprint of the inputs they were cut from.
+
+One line per mini-batch, ``{"index": 0, "items": [...], "partition": null}``, written to a temp file
+beside the target and renamed into place, so a plan file is complete or absent. The fingerprint is
+computed while the plan is written, statting each input file once; ``plan_fingerprint(root)``
+recomputes it from the folder alone, for the check that a resumed job's inputs did not change.
+
+The fingerprint covers (relative path, size, mtime_ns) of every input file. Each file's triple is
+hashed with SHA-256 and the hashes are summed modulo 2**256 (a multiset hash), so the result does
+not depend on the order a plan visits files in: partitioned plans visit them out of path order.
+Every planner puts every input file into at least one item, so the two computations agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from thresher.errors import StorageError
+from thresher.scheduler.input_files import iter_input_files
+from thresher.scheduler.minibatch import MiniBatch
+
+_MODULUS = 1 << 256
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a written plan holds. ``items`` counts files, or rows when every slice's rows are known."""
+
+    mini_batches: int
+    items: int | None
+    files: int
+    bytes: int
+    fingerprint: str
+
+
+class _Fingerprint:
+    """Accumulates the input fingerprint one file at a time (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        top = os.path.abspath(root)
+        self._base = top if os.path.isdir(top) else os.path.dirname(top)
+        self._prefix = self._base.rstrip(os.sep) + os.sep
+        self._sum = self.files = self.bytes = 0
+        self._last: str | None = None
+        self._seen: set[str] | None = None  # only partitioned plans revisit files out of order
+
+    def add(self, path: str, *, revisits: bool = False) -> None:
+        if path == self._last:
+            return
+        self._last = path
+        if revisits and self._seen is None:
+            self._seen = set()
+        if self._seen is not None:
+            if path in self._seen:
+                return
+            self._seen.add(path)
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            raise StorageError(
+                f"Input file {path} cannot be read while planning: {exc.strerror or exc}.",
+                fix="Don't change the input folder while a job is being planned; invoke the job again.",
+            ) from exc
+        if path.startswith(self._prefix):  # the usual case, and much cheaper than relpath
+            relative = path[len(self._prefix) :].replace(os.sep, "/")
+        else:
+            relative = os.path.relpath(path, self._base).replace(os.sep, "/")
+        digest = hashlib.sha256(f"{relative}\0{info.st_size}\0{info.st_mtime_ns}".encode()).digest()
+        self._sum = (self._sum + int.from_bytes(digest, "big")) % _MODULUS
+        self.files += 1
+        self.bytes += info.st_size
+
+    def hexdigest(self) -> str:
+        return hashlib.sha256(f"{self.files}\0{self.bytes}\0{self._sum:064x}".encode()).hexdigest()
+
+
+def write_plan(batches: Iterable[MiniBatch], path: Path, *, root: Path) -> PlanSummary:
+    """Stream ``batches`` to ``path`` (JSON Lines, atomically) and summarise them and their input files.
+
+    ``root`` is the input folder (or file) the batches were planned from: fingerprinted paths are
+    relative to it.
+    """
+    fingerprint = _Fingerprint(root)
+    count = 0
+    items: int | None = 0
+    descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            for batch in batches:
+                line = {"index": batch.index, "items": batch.items, "partition": batch.partition}
+                handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+                count += 1
+                for item in batch.items:
+                    if isinstance(item, dict):
+                        fingerprint.add(item["path"], revisits=batch.partition is not None)
+                        rows = item.get("rows")
+                        items = None if items is None or rows is None else items + rows
+                    else:
+                        fingerprint.add(item, revisits=batch.partition is not None)
+                        items = None if items is None else items + 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return PlanSummary(count, items, fingerprint.files, fingerprint.bytes, fingerprint.hexdigest())
+
+
+def read_plan(path: Path) -> Iterator[MiniBatch]:
+    """Stream the mini-batches of a plan written by ``write_plan``, in order."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(
+            f"Plan file {path} cannot be read: {exc.strerror or exc}.",
+            fix="Plan the job again (thresher job resume re-plans a job whose plan is missing).",
+        ) from exc
+    with handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                data = json.loads(line)
+                yield MiniBatch(data["index"], data["items"], data.get("partition"))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StorageError(
+                    f"{path}:{number}: not a mini-batch line ({exc}); the plan file was changed after it was written.",
+                    fix="Plan the job again.",
+                ) from exc
+
+
+def plan_fingerprint(root: Path) -> str:
+    """The fingerprint of the input files under ``root`` now, comparable with ``PlanSummary.fingerprint``."""
+    fingerprint = _Fingerprint(root)
+    for path in iter_input_files(root):
+        fingerprint.add(str(path))
+    return fingerprint.hexdigest()

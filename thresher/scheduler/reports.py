@@ -1,0 +1,80 @@
+"""The job's reports, in Azure's log layout: progress overview, result, error, processed mini-batches."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timezone
+from typing import Any
+
+from thresher.scheduler.jobspec import JobSpec
+from thresher.scheduler.loop import Counters
+from thresher.store import SqlStore
+
+PROCESSED_COLUMNS = ["mini_batch", "items", "succeeded", "failed", "attempts", "worker", "seconds", "error"]
+
+
+def progress_line(counters: Counters) -> str:
+    """One timestamped line of ``job_progress_overview.txt``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    total = counters.mini_batches if counters.mini_batches is not None else "?"
+    return (
+        f"{stamp} mini-batches: {counters.done:,} of {total} processed, {counters.failed:,} with failures; "
+        f"items: {counters.succeeded_items:,} succeeded, {counters.failed_items:,} failed"
+    )
+
+
+def finalize_reports(
+    store: SqlStore, name: str, spec: JobSpec, counters: Counters, headline: str, error: dict[str, Any] | None
+) -> None:
+    """Write the end-of-job files: processed mini-batches, result, error (when failed), overview line."""
+    folder = spec.job_folder
+    temporary = folder.processed_mini_batches.with_suffix(".tmp")
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(PROCESSED_COLUMNS)
+        for record in store.mini_batches(name):
+            writer.writerow(
+                [
+                    record.index,
+                    record.items,
+                    record.succeeded,
+                    record.failed,
+                    record.attempts,
+                    record.worker or "",
+                    f"{record.seconds:.3f}",
+                    record.error or "",
+                ]
+            )
+    temporary.replace(folder.processed_mini_batches)
+    job = store.get_job(name)
+    elapsed = None
+    if job.started_at is not None:
+        elapsed = (datetime.now(timezone.utc) - job.started_at).total_seconds()
+    lines = [headline, ""]
+    lines.append(
+        f"mini-batches: {counters.done:,} of {counters.mini_batches} processed, {counters.failed:,} with failures"
+    )
+    lines.append(f"items: {counters.succeeded_items:,} succeeded, {counters.failed_items:,} failed")
+    if spec.output_file:
+        lines.append(f"rows written: {counters.rows:,} to {spec.output_file}")
+    else:
+        lines.append(f"outputs (summary_only): {spec.output_dir}")
+    if elapsed:
+        rate = (counters.succeeded_items + counters.failed_items) / elapsed
+        lines.append(f"elapsed: {elapsed:.1f} s ({rate:,.1f} items/s)")
+    folder.result.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with folder.progress_overview.open("a", encoding="utf-8") as handle:
+        handle.write(progress_line(counters) + "\n" + headline + "\n")
+    if error is not None or counters.first_failures:
+        failures = [
+            f"- {f['item']} (mini-batch {f['mini_batch']}): {f['error']}"
+            + (f"\n  traceback: {f['log']}" if f.get("log") else "")
+            for f in counters.first_failures
+        ]
+        text = [headline, ""]
+        if error and error.get("init"):
+            init = error["init"]
+            text += ["init() failed:", str(init.get("traceback") or init.get("message")), f"log: {init.get('log')}", ""]
+        if failures:
+            text += ["First failed items:", *failures, "", f"All tracebacks: {folder.user_errors}"]
+        folder.error.write_text("\n".join(text) + "\n", encoding="utf-8")

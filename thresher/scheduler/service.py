@@ -1,0 +1,166 @@
+"""The detached local runner: claims queued (or orphaned) jobs from the metadata DB, exits when idle.
+
+``invoke`` stores a queued job and calls ``ensure_runner``, which starts
+``python -m thresher.scheduler.service`` in its own session unless a runner of this workspace is
+alive (it holds ``runner.lock``). Before exiting, a runner releases the lock and looks at the queue
+once more, so a job queued while it was leaving is never stranded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from thresher.errors import ConflictError
+from thresher.executors import load_executor
+from thresher.executors.base import Executor
+from thresher.instance import Instance
+from thresher.scheduler.runner import run_job, stale_before
+from thresher.settings import Settings, load_settings
+from thresher.store import SqlStore
+
+IDLE_EXIT_SECONDS = 3.0
+POLL_SECONDS = 0.2
+
+
+def runner_id() -> str:
+    """This process as a runner: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def dead_local_runners(store: SqlStore) -> list[str]:
+    """Runners on this host, named by running jobs, whose process no longer exists."""
+    host = socket.gethostname()
+    dead = []
+    for job in store.list_jobs(statuses=("Running", "Finalizing"), limit=None):
+        if not job.runner or not job.runner.startswith(host + ":"):
+            continue
+        pid = int(job.runner.rsplit(":", 1)[1])
+        if not _alive(pid):
+            dead.append(job.runner)
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is dead for our purpose
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def local_executor() -> Executor:
+    """A new executor of the local process pool."""
+    executor: Executor = load_executor("local")()
+    return executor
+
+
+def _lock_path(settings: Settings) -> Path:
+    return settings.workspace_dir / "runner.lock"
+
+
+@contextmanager
+def _try_lock(settings: Settings) -> Iterator[IO[str] | None]:
+    settings.workspace_dir.mkdir(parents=True, exist_ok=True)
+    handle = _lock_path(settings).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        yield None
+        return
+    try:
+        yield handle
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def runner_alive(settings: Settings) -> bool:
+    """Whether a runner of this workspace holds the lock now."""
+    with _try_lock(settings) as handle:
+        return handle is None
+
+
+def ensure_runner(settings: Settings) -> None:
+    """Start a detached runner for the workspace unless one is alive."""
+    if runner_alive(settings):
+        return
+    log = (settings.workspace_dir / "runner.log").open("a", encoding="utf-8")
+    environment = dict(os.environ)
+    environment["THRESHER_HOME"] = str(settings.workspace_dir)
+    if settings.database_url:
+        environment["THRESHER_DATABASE_URL"] = settings.database_url
+    subprocess.Popen(
+        [sys.executable, "-m", "thresher.scheduler.service"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=environment,
+        close_fds=True,
+    )
+    log.close()
+
+
+def serve(settings: Settings, *, idle_exit: float = IDLE_EXIT_SECONDS) -> None:
+    """Claim and run jobs until the queue has been empty for ``idle_exit`` seconds."""
+    instance = Instance(settings)
+    runner = runner_id()
+    try:
+        while True:
+            with _try_lock(settings) as lock:
+                if lock is None:
+                    return  # another runner serves this workspace
+                _drain(instance.store, runner, idle_exit)
+            # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
+            if instance.store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(instance.store):
+                continue
+            return
+    finally:
+        instance.close()
+
+
+def _drain(store: SqlStore, runner: str, idle_exit: float) -> None:
+    idle_since = time.monotonic()
+    while time.monotonic() - idle_since < idle_exit:
+        job = store.claim_job(runner, stale_before=stale_before(), dead_runners=dead_local_runners(store))
+        if job is None:
+            time.sleep(POLL_SECONDS)
+            continue
+        _log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
+        try:
+            finished = run_job(store, job, runner, local_executor)
+            _log(f"job {job.name}: {finished.status}: {finished.headline}")
+        except ConflictError as exc:
+            _log(f"job {job.name}: {exc}")
+        idle_since = time.monotonic()
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", flush=True)
+
+
+def main() -> None:
+    """Entry point of the detached runner process."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    serve(load_settings())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""Batch jobs: invoke an endpoint, follow, cancel, resume and download jobs.
+
+``invoke`` validates everything (deployment, input, output, settings) before it queues anything, then
+returns the queued job at once; a detached local runner picks it up. ``score`` runs one job from
+plain paths without registering anything, in this process.
+"""
+
+from __future__ import annotations
+
+import builtins
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from thresher.errors import ConflictError, NotFoundError, ThresherError
+from thresher.instance import Instance
+from thresher.scheduler.jobspec import JobSpec
+from thresher.scheduler.layout import JobFolder
+from thresher.sdk.inputs import resolve_input
+from thresher.specs import BatchDeploymentSpec, BatchSettings, parse_spec
+from thresher.store import TERMINAL, JobRecord
+
+# az ml batch-endpoint invoke --set keys (BatchJobSchema) and where they live in a deployment.
+_JOB_OVERRIDES = {
+    "mini_batch_size": "settings.mini_batch_size",
+    "error_threshold": "settings.error_threshold",
+    "output_file_name": "settings.output_file_name",
+    "max_retries": "settings.retry_settings.max_retries",
+    "timeout": "settings.retry_settings.timeout",
+    "retry_settings.max_retries": "settings.retry_settings.max_retries",
+    "retry_settings.timeout": "settings.retry_settings.timeout",
+    "instance_count": "resources.instance_count",
+    "compute.instance_count": "resources.instance_count",
+    "allowed_failed_count": "settings.allowed_failed_count",
+    "allowed_failed_percent": "settings.allowed_failed_percent",
+    "output_format": "settings.output_format",
+    "isolate_failures": "settings.isolate_failures",
+}
+
+
+class JobOperations:
+    """``thresher job ...`` and ``thresher batch-endpoint invoke``."""
+
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+
+    # -- starting jobs ----------------------------------------------------------------------------
+
+    def invoke(
+        self,
+        endpoint_name: str,
+        *,
+        input: str,
+        input_type: str | None = None,
+        deployment_name: str | None = None,
+        output_path: str | None = None,
+        mini_batch_size: int | str | None = None,
+        instance_count: int | None = None,
+        overrides: Sequence[str] = (),
+        job_name: str | None = None,
+        start_runner: bool = True,
+    ) -> JobRecord:
+        """Validate and queue a batch scoring job on an endpoint's (default) deployment."""
+        store = self._instance.store
+        endpoint = store.get_resource("batch_endpoint", endpoint_name.lower())
+        deployment_name = deployment_name or (endpoint.spec.get("defaults") or {}).get("deployment_name")
+        if not deployment_name:
+            existing = [d.name for d in store.list_deployments(endpoint.name)]
+            raise ConflictError(
+                f"Batch endpoint '{endpoint.name}' has no default deployment, so there is no deployment to route "
+                f"the job to (its deployments: {', '.join(existing) or 'none'}).",
+                fix=f"Pass --deployment-name, or: thresher batch-endpoint update -n {endpoint.name} "
+                "--set defaults.deployment_name=<deployment>",
+            )
+        deployment = store.get_deployment(endpoint.name, deployment_name)
+        sets = list(overrides)
+        if mini_batch_size is not None:
+            sets.append(f"mini_batch_size={mini_batch_size}")
+        if instance_count is not None:
+            sets.append(f"instance_count={instance_count}")
+        spec = parse_spec(
+            deployment.spec, "batch_deployment", base_dir=Path.cwd(), overrides=_deployment_overrides(sets)
+        )
+        assert isinstance(spec, BatchDeploymentSpec)
+        name = job_name or _job_name(spec.name)
+        job_spec = self._job_spec(name, spec, input, input_type, output_path)
+        record = store.create_job(
+            name, spec=job_spec.to_dict(), endpoint_name=endpoint.name, deployment_name=deployment.name
+        )
+        if start_runner:
+            from thresher.scheduler.service import ensure_runner
+
+            ensure_runner(self._instance.settings)
+        return record
+
+    def score(
+        self,
+        *,
+        model: str,
+        input: str,
+        code: str | None = None,
+        scoring_script: str | None = None,
+        output: str | None = None,
+        settings: dict[str, Any] | None = None,
+        job_name: str | None = None,
+    ) -> JobRecord:
+        """Queue a job from plain paths (nothing registered) and claim it for this process; see ``run``."""
+        model_path = Path(model).expanduser().resolve()
+        if not model_path.exists():
+            raise NotFoundError(f"--model {model!r} does not exist.", fix="Pass the model file or folder.")
+        if scoring_script is None:
+            raise ThresherError(
+                "batch score needs --scoring-script (the no-code MLflow driver is not available yet).",
+                fix="Pass --code DIR --scoring-script score.py.",
+            )
+        code_dir = Path(code or Path(scoring_script).parent or ".").expanduser().resolve()
+        script = (code_dir / scoring_script) if code else Path(scoring_script).expanduser().resolve()
+        if not script.is_file():
+            raise NotFoundError(f"Scoring script {script} does not exist.", fix="Check --code and --scoring-script.")
+        name = job_name or _job_name("score")
+        batch_settings = BatchSettings.model_validate(settings or {}).model_dump(mode="json")
+        folder = JobFolder.create(self._job_root(name), Path(output).resolve() if output else None)
+        container = folder.root / "model"
+        container.mkdir(parents=True, exist_ok=True)
+        link = container / model_path.name
+        if not link.exists():
+            link.symlink_to(model_path, target_is_directory=model_path.is_dir())
+        job_input = resolve_input(self._instance, input, None)
+        job_spec = JobSpec(
+            input=job_input,
+            settings=batch_settings,
+            nodes=1,
+            per_node=int(batch_settings.get("max_concurrency_per_instance", 1)),
+            folder=str(folder.root),
+            output_dir=str(folder.output_dir),
+            output_file=_output_file(folder.output_dir, batch_settings),
+            script=str(script),
+            code_dir=str(script.parent),
+            model_dir=str(container),
+        )
+        return self._instance.store.create_job(name, spec=job_spec.to_dict())
+
+    def run_here(self, name: str) -> threading.Thread:
+        """Claim a queued job for this process and run it in a background thread (``batch score``)."""
+        from thresher.scheduler.runner import run_job, stale_before
+        from thresher.scheduler.service import local_executor, runner_id
+
+        runner = f"{runner_id()}:{threading.get_ident()}"
+        job = self._instance.store.claim_job(runner, stale_before=stale_before(), name=name)
+        if job is None:
+            raise ConflictError(f"Job '{name}' is not queued.", fix=f"See it with: thresher job show -n {name}")
+        thread = threading.Thread(
+            target=run_job, args=(self._instance.store, job, runner, local_executor), name=f"job-{name}", daemon=True
+        )
+        thread.start()
+        return thread
+
+    # -- following jobs ---------------------------------------------------------------------------
+
+    def get(self, name: str) -> JobRecord:
+        """One job."""
+        return self._instance.store.get_job(name)
+
+    def list(
+        self, *, endpoint_name: str | None = None, deployment_name: str | None = None, limit: int | None = 50
+    ) -> builtins.list[JobRecord]:
+        """Jobs, newest first."""
+        return self._instance.store.list_jobs(
+            endpoint_name=endpoint_name.lower() if endpoint_name else None,
+            deployment_name=deployment_name,
+            limit=limit,
+        )
+
+    def wait(self, name: str, *, timeout: float | None = None, poll: float = 0.25) -> JobRecord:
+        """Block until the job ends (or ``timeout`` seconds pass) and return it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(name)
+            if job.status in TERMINAL or (deadline is not None and time.monotonic() > deadline):
+                return job
+            time.sleep(poll)
+
+    def cancel(self, name: str) -> JobRecord:
+        """Cancel a queued job, or ask its runner to stop workers and end it Canceled."""
+        return self._instance.store.request_cancel(name)
+
+    def resume(self, name: str, *, start_runner: bool = True) -> JobRecord:
+        """Continue a Failed, Canceled or orphaned job from its committed mini-batches."""
+        from thresher.scheduler.service import dead_local_runners, ensure_runner
+
+        store = self._instance.store
+        job = store.get_job(name)
+        if job.status == "Completed":
+            raise ConflictError(f"Job '{name}' completed; there is nothing to resume.", fix="Invoke a new job.")
+        if job.status in ("Failed", "Canceled"):
+            job = store.set_job_status(name, "Queued")
+        elif job.status in ("Running", "Finalizing") and job.runner not in dead_local_runners(store):
+            stale = job.heartbeat_at is None or (datetime.now(timezone.utc) - job.heartbeat_at).total_seconds() > 30
+            if not stale:
+                raise ConflictError(
+                    f"Job '{name}' is {job.status} on runner {job.runner}, which is alive.",
+                    fix=f"Follow it with: thresher job stream -n {name}",
+                )
+        if start_runner:
+            ensure_runner(self._instance.settings)
+        return job
+
+    def download(self, name: str, download_path: str | Path, *, output_name: str = "score", all: bool = False) -> Path:
+        """Copy the job's output to ``<download_path>/named-outputs/<output_name>/`` (and logs with ``all``)."""
+        if output_name != "score":
+            raise NotFoundError(
+                f"Job '{name}' has no output named {output_name!r}; a batch scoring job has one output, 'score'.",
+                fix="Use --output-name score.",
+            )
+        spec = JobSpec.from_dict(dict(self.get(name).spec))
+        target = Path(download_path) / "named-outputs" / output_name
+        shutil.copytree(spec.output_dir, target, dirs_exist_ok=True)
+        if all:
+            shutil.copytree(Path(spec.folder) / "logs", Path(download_path) / "logs", dirs_exist_ok=True)
+        return target
+
+    # -- building the job ---------------------------------------------------------------------------
+
+    def _job_root(self, name: str) -> Path:
+        return self._instance.datastore().path(f"jobs/{name}")
+
+    def _job_spec(
+        self, name: str, spec: BatchDeploymentSpec, input: str, input_type: str | None, output_path: str | None
+    ) -> JobSpec:
+        store = self._instance.store
+        settings = spec.settings.model_dump(mode="json")
+        job_input = resolve_input(self._instance, input, input_type)
+        if spec.code_configuration is None:
+            raise ThresherError(
+                f"Deployment '{spec.name}' has no scoring script; no-code MLflow deployments are not available yet.",
+                fix="Add code_configuration {code, scoring_script} to the deployment.",
+            )
+        if spec.model is None or not hasattr(spec.model, "version"):
+            raise ThresherError(
+                f"Deployment '{spec.name}' has no registered model.", fix="Set model: azureml:<name>:<v>"
+            )
+        model = store.get_asset("model", spec.model.name, spec.model.version)
+        nodes = spec.resources.instance_count if spec.resources else 1
+        self._check_nodes(spec, nodes)
+        output_dir = self._instance.resolve_local_path(output_path) if output_path else None
+        folder = JobFolder.create(self._job_root(name), output_dir)
+        output_file = _output_file(folder.output_dir, settings)
+        if output_file and Path(output_file).exists():
+            raise ConflictError(
+                f"Output file {output_file} already exists; thresher never overwrites outputs.",
+                fix="Choose another --output-path, another --set output_file_name=..., or delete the file.",
+            )
+        code = Path(spec.code_configuration.code)
+        return JobSpec(
+            input=job_input,
+            settings=settings,
+            nodes=nodes,
+            per_node=settings["max_concurrency_per_instance"],
+            folder=str(folder.root),
+            output_dir=str(folder.output_dir),
+            output_file=output_file,
+            script=str(code / spec.code_configuration.scoring_script),
+            code_dir=str(code),
+            model_dir=str(model.info.get("model_dir")),
+            model=f"azureml:{model.name}:{model.version}",
+            environment=str(spec.environment) if spec.environment else None,
+        )
+
+    def _check_nodes(self, spec: BatchDeploymentSpec, nodes: int) -> None:
+        if spec.compute is None:
+            return
+        compute = self._instance.store.get_resource("compute", spec.compute.name).spec
+        most = compute.get("max_instances") if compute.get("type") == "amlcompute" else None
+        if most is not None and nodes > int(most):
+            raise ConflictError(
+                f"instance_count is {nodes} but compute '{spec.compute.name}' has max_instances {most}.",
+                fix=f"Use --instance-count {most} or less, or raise the compute's --max-instances.",
+            )
+
+
+def _deployment_overrides(sets: Sequence[str]) -> list[str]:
+    mapped = []
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ThresherError(
+                f"--set {item!r} has no '='.", fix="Write --set key=value, e.g. --set mini_batch_size=5"
+            )
+        if key.startswith(("settings.", "resources.")):
+            mapped.append(item)
+        elif key.startswith("environment_variables."):
+            mapped.append(f"settings.{item}")
+        elif key in _JOB_OVERRIDES:
+            mapped.append(f"{_JOB_OVERRIDES[key]}={value}")
+        else:
+            raise ThresherError(
+                f"--set {key} cannot be changed per job.",
+                fix="Keys a job can override: " + ", ".join(sorted(_JOB_OVERRIDES)) + ", environment_variables.<NAME>; "
+                "change anything else with thresher batch-deployment update.",
+            )
+    return mapped
+
+
+def _output_file(output_dir: Path, settings: dict[str, Any]) -> str | None:
+    if settings.get("output_action") == "summary_only":
+        return None
+    return str(output_dir / (settings.get("output_file_name") or "predictions.csv"))
+
+
+def _job_name(prefix: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{prefix}-{stamp}-{secrets.token_hex(2)}"
