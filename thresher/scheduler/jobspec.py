@@ -46,7 +46,8 @@ class JobSpec:
     code_dir: str | None
     model_dir: str | None
     model: str | None = None  # azureml:name:version, for show
-    environment: str | None = None
+    environment: str | None = None  # azureml:name:version of the deployment's environment
+    environment_files_dir: str | None = None  # a folder whose python_env/conda/requirements files define it
     python: str | None = None  # the workers' interpreter; None: the runner's own
 
     def to_dict(self) -> dict[str, Any]:
