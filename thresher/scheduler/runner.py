@@ -59,7 +59,8 @@ def run_job(store: SqlStore, job: JobRecord, runner: str, executor_factory: Exec
         raise  # another runner owns the job now: leave everything to it
     except ThresherError as exc:
         headline = f"Job '{job.name}' failed: {exc.message}"
-        store.set_job_status(job.name, "Failed", runner=runner, headline=headline, error={"fix": exc.fix})
+        error = {"fix": exc.fix, "resumable": False}
+        store.set_job_status(job.name, "Failed", runner=runner, headline=headline, error=error)
         folder.error.write_text(headline + ("\n" + exc.fix if exc.fix else "") + "\n", encoding="utf-8")
         return store.get_job(job.name)
     if outcome.status == "Canceled":
@@ -208,16 +209,18 @@ def _abort_outcome(name: str, loop: JobLoop, counters: Counters) -> _Outcome:
         error = loop.init_error
         headline = (
             f"Job '{name}' failed: init() failed on every worker: {error.get('type')}: {error.get('message')}. "
-            f"Traceback: {error.get('log')}"
+            f"Traceback: {error.get('log')}. Fix init() or the model, then resume with: "
+            f"thresher job resume --name {name}"
         )
-        return _Outcome("Failed", headline, {"init": error})
+        return _Outcome("Failed", headline, {"init": error, "resumable": True})
     first = counters.first_failures[0] if counters.first_failures else None
     detail = f" First failure: {first['item']}: {first['error']}." if first else ""
     headline = (
-        f"Job '{name}' failed: {loop.abort}.{detail} "
-        f"Resume with: thresher job resume --name {name} (after raising the threshold or fixing the inputs)"
+        f"Job '{name}' failed: {loop.abort}.{detail} All failures: logs/user/error/ and logs/job_error.txt. "
+        "Fix the failing inputs, or raise the threshold (thresher batch-deployment update ... --set "
+        "settings.error_threshold=N), and invoke again."
     )
-    return _Outcome("Failed", headline, {"reason": loop.abort})
+    return _Outcome("Failed", headline, {"reason": loop.abort, "resumable": False})
 
 
 def _finalize(
@@ -262,7 +265,10 @@ def _assemble(store: SqlStore, name: str, runner: str, spec: JobSpec, counters: 
 def _no_success_headline(name: str, counters: Counters) -> str:
     first = counters.first_failures[0] if counters.first_failures else None
     detail = f" First failure: {first['item']}: {first['error']}." if first else ""
-    return f"Job '{name}' failed: no item succeeded ({counters.failed_items:,} failed).{detail}"
+    return (
+        f"Job '{name}' failed: no item succeeded ({counters.failed_items:,} failed).{detail} "
+        "Full tracebacks: logs/user/error/. Fix the scoring script or the inputs and invoke again."
+    )
 
 
 def _success_headline(name: str, spec: JobSpec, counters: Counters) -> str:

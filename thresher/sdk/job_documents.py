@@ -45,6 +45,7 @@ def job_document(job: JobRecord) -> dict[str, Any]:
             "ended_at": job.ended_at.isoformat() if job.ended_at else None,
         },
     }
-    if job.status in ("Failed", "Canceled"):
+    resumable = job.status == "Canceled" or (job.status == "Failed" and (job.error or {}).get("resumable", True))
+    if resumable:
         document["resume"] = f"thresher job resume --name {job.name}"
     return document
