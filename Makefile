@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit postgres-packages clean
+.PHONY: demo test lint typecheck unit postgres-packages bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ postgres-packages:
 	bash scripts/install-postgres.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check thresher tests
-	$(BIN)/ruff format --check thresher tests
+	$(BIN)/ruff check thresher tests bench
+	$(BIN)/ruff format --check thresher tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -31,6 +31,12 @@ unit: $(STAMP) postgres-packages
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# thresher against the baselines a user would pick instead (Ray, multiprocessing, mlflow models
+# predict), side by side: writes docs/benchmarks.md and bench/results.json. About 15 minutes here.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf $(VENV) .thresher .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ timeouts, lost workers, thresholds and backpressure. Real processes are tested e
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from thresher.executors.base import (
@@ -75,10 +76,8 @@ class FakeExecutor:
 
 
 def _as_from(event: Event, worker: str) -> Event:
-    if isinstance(event, TaskDone):
-        return TaskDone(event.task, worker, event.items, event.succeeded, event.rows, event.part, event.seconds)
-    if isinstance(event, TaskFailed):
-        return TaskFailed(event.task, worker, event.error, event.seconds)
+    if isinstance(event, TaskDone | TaskFailed):
+        return replace(event, worker=worker)
     return event
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,8 +20,10 @@ from thresher.cli.common import (
     workspace,
 )
 from thresher.cli.output import OutputFormat, emit
+from thresher.errors import ThresherError
 from thresher.sdk import Workspace, asset_document
 from thresher.sdk.assets import _AssetOperations
+from thresher.store import AssetRecord
 
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the asset.")]
 VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the next number).")]
@@ -34,8 +36,16 @@ data_app = typer.Typer(help="Register and inspect data assets (uri_file, uri_fol
 COLUMNS = ("name", "version", "type", "description", "path")
 
 
-def _add_read_commands(app: typer.Typer, noun: str, operations: Callable[[Workspace], _AssetOperations]) -> None:
-    """show / list / archive / restore, identical for every versioned asset kind."""
+def _add_read_commands(
+    app: typer.Typer,
+    noun: str,
+    operations: Callable[[Workspace], _AssetOperations],
+    describe: Callable[[Workspace, AssetRecord], dict[str, Any]] | None = None,
+) -> None:
+    """show / list / archive / restore, identical for every versioned asset kind.
+
+    ``describe`` makes the document that ``show`` prints (default: ``asset_document``).
+    """
 
     @app.command("show", epilog=f"Example: thresher {noun} show --name my-{noun} --version 1 --query path -o tsv")
     def show(
@@ -52,7 +62,7 @@ def _add_read_commands(app: typer.Typer, noun: str, operations: Callable[[Worksp
         base, ver = split_name_version(name or name_arg or "", version)
         with workspace() as ws:
             record = operations(ws).get(_named(base, noun), None if label == "latest" else ver)
-            emit(asset_document(record), output, query)
+            emit(describe(ws, record) if describe else asset_document(record), output, query)
 
     @app.command("list", epilog=f"Example: thresher {noun} list -o table")
     def list_(
@@ -153,6 +163,42 @@ def environment_create(
         emit(asset_document(ws.environments.create(spec)), output, query)  # type: ignore[arg-type]
 
 
+@environment_app.command(
+    "build",
+    epilog="Examples:\n\n  thresher environment build sklearn-env:1\n\n"
+    "  thresher environment build --name sklearn-env --version 1 --query python -o tsv",
+)
+def environment_build(
+    name_arg: Annotated[
+        str | None, typer.Argument(metavar="NAME[:VERSION]", help="Name, NAME:VER or NAME@latest.")
+    ] = None,
+    name: NameOpt = None,
+    version: Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the latest).")] = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Build the environment's virtualenv now, so that the first job on it starts at once.
+
+    A built environment is reused by every job and build asking for the same packages and Python.
+    """
+    base, ver = split_name_version(name or name_arg or "", version)
+    with workspace() as ws:
+        record = ws.environments.get(_named(base, "environment"), ver)
+        built = ws.environments.build(record.name, record.version)
+        emit({"id": f"azureml:{record.name}:{record.version}", **built.to_dict()}, output, query)
+
+
+def _environment_document(ws: Workspace, record: AssetRecord) -> dict[str, Any]:
+    """An environment version with whether it is built, its size and its path (under ``build``)."""
+    document = asset_document(record)
+    try:
+        status = ws.environments.build_status(record.name, record.version).to_dict()
+    except ThresherError as exc:  # e.g. its Python version is not installed: show says why
+        status = {"built": False, "error": exc.message, "fix": exc.fix}
+    document["build"] = status
+    return document
+
+
 @data_app.command(
     "create",
     epilog="Examples:\n\n  thresher data create --name heart-data --path ./data --type uri_folder\n\n"
@@ -185,5 +231,5 @@ def data_create(
 
 
 _add_read_commands(model_app, "model", lambda ws: ws.models)
-_add_read_commands(environment_app, "environment", lambda ws: ws.environments)
+_add_read_commands(environment_app, "environment", lambda ws: ws.environments, _environment_document)
 _add_read_commands(data_app, "data", lambda ws: ws.data)

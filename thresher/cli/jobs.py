@@ -178,13 +178,16 @@ def batch_score(
     model: Annotated[str, typer.Option("--model", "-m", help="Model file or folder.")],
     input: Annotated[str, typer.Option("--input", "-i", help="Folder or file to score.")],
     code: Annotated[str | None, typer.Option("--code", help="Folder holding the scoring script.")] = None,
-    scoring_script: Annotated[str | None, typer.Option("--scoring-script", help="init()/run() script.")] = None,
+    scoring_script: Annotated[
+        str | None,
+        typer.Option("--scoring-script", help="init()/run() script; leave out for an MLflow model (built-in driver)."),
+    ] = None,
     output_folder: Annotated[str | None, typer.Option("--output", help="Folder for the score output.")] = None,
     mini_batch_size: Annotated[int, typer.Option("--mini-batch-size", help="Files per mini-batch.")] = 10,
     concurrency: Annotated[int, typer.Option("--max-concurrency", help="Worker processes.")] = 1,
     output_format: Annotated[str, typer.Option("--output-format", help="azure, csv, parquet or jsonl.")] = "azure",
 ) -> None:
-    """Score files with a model and a scoring script now, in this process; nothing is registered."""
+    """Score files with a model and a scoring script (none for an MLflow model) now; nothing is registered."""
     settings = {
         "mini_batch_size": mini_batch_size,
         "max_concurrency_per_instance": concurrency,

@@ -37,7 +37,7 @@ class WorkerConfig:
     parts_dir: str  # where workers write result parts, one file per task
     logs_dir: str  # the job's logs/ folder (Azure's layout below it)
     output_action: str = "append_row"  # or "summary_only"
-    output_format: str = "azure"  # azure | csv | parquet | jsonl
+    output_format: str = "azure"  # azure | csv | parquet | jsonl | mlflow
     logging_level: str = "info"
     environment_variables: dict[str, str] = field(default_factory=dict)
     program_arguments: list[str] = field(default_factory=list)
@@ -86,7 +86,8 @@ class WorkerInitFailed:
 
 @dataclass(frozen=True)
 class TaskDone:
-    """``run()`` returned. ``succeeded`` counts returned elements, capped at ``items``."""
+    """``run()`` returned. ``succeeded`` counts returned elements, capped at ``items``, or the items not
+    listed in ``failures`` when ``run()`` said which items failed (``{"item", "error"}``, at most 100)."""
 
     task: str
     worker: str
@@ -96,6 +97,7 @@ class TaskDone:
     part: str | None  # part file name written, None when nothing was written
     seconds: float
     columns: list[str] | None = None  # column names, for formats with a header or schema
+    failures: list[dict[str, Any]] = field(default_factory=list)  # items run() reported as failed
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,9 @@ class LocalExecutor:
             self._idle[name] = None
             if kind == "done":
                 fields = ("items", "succeeded", "rows", "part", "seconds", "columns")
-                events.append(TaskDone(task=message["task"], worker=name, **{f: message.get(f) for f in fields}))
+                values = {f: message.get(f) for f in fields}
+                failures = [f for f in message.get("failures") or [] if isinstance(f, dict)]
+                events.append(TaskDone(task=message["task"], worker=name, **values, failures=failures))
             else:
                 events.append(TaskFailed(message["task"], name, message["error"], message["seconds"]))
         elif kind == "init_failed":

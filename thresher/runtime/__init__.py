@@ -7,7 +7,11 @@ thresher's own dependencies. Nothing here imports the store, the scheduler, the 
     protocol   what the control plane and a worker agree on: env vars, messages, log paths
     worker     ``python -m thresher.runtime.worker``: the worker main loop
     entry      loads the scoring script and calls it inside one error boundary
-    results    normalises what ``run()`` returns
-    formats    writes a result part in the output format, atomically
+    results    normalises what ``run()`` returns (``ItemResults``: which items failed)
+    formats    writes a result part in the output format, atomically; takes back a failed item's rows
+    parquet_part  a Parquet part written in row groups, with that take-back
+    mlflow_driver the built-in driver of no-code MLflow deployments (``script`` None)
+    signature  the signature policy: fitting a file's data to an MLflow model's input signature
+    convert    lossless conversion of numeric data, value by value
     shims/     ``azureml_user.parallel_run`` and ``azureml.core``, first on the worker's PYTHONPATH
 """

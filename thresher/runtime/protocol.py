@@ -9,11 +9,14 @@ Messages are JSON lines::
     worker -> parent   {"event": "ready", "seconds": s}
                        {"event": "init_failed", "error": {...}}            (then exits with code 3)
                        {"event": "done", "task": id, "items": n, "succeeded": k, "rows": r,
-                        "part": name | null, "seconds": s, "columns": [...] | null}
+                        "part": name | null, "seconds": s, "columns": [...] | null,
+                        "failures": [{"item": path, "error": "Type: message", "log"?: path}]}  (optional)
                        {"event": "failed", "task": id, "error": {...}, "seconds": s}
                        {"event": "bye"}                                     (after shutdown() ran)
 
 Errors are ``{"type", "message", "traceback", "log"}``; result data never travels in a message.
+``failures`` lists the items ``run()`` reported as failed (at most 100, each error one short line); the
+number of failed items is always ``items - succeeded``.
 """
 
 from __future__ import annotations
@@ -107,6 +110,9 @@ def worker_environ(config: Mapping[str, Any], worker: str, base: Mapping[str, st
     env = {**base, **azure_environ(config, worker)}
     # mlflow.log_* calls in scripts must work offline and never write into the code snapshot (the cwd).
     env.setdefault("MLFLOW_TRACKING_URI", Path(config["logs_dir"], "mlruns").absolute().as_uri())
+    # Importing mlflow may phone home (config.mlflow-telemetry.io); a batch worker never should.
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    env.setdefault("DO_NOT_TRACK", "true")
     node, _, process = worker.partition("/")
     env[WORKER_ENV] = json.dumps({**config, "node": node, "process": process, "worker": worker})
     paths = [shims_dir(), package_root()]

@@ -1,7 +1,7 @@
 """Assembling the ``append_row`` output file from the workers' parts, in input order.
 
-Parts are what workers wrote, one per task (``thresher.runtime.formats``): text parts (azure, csv,
-jsonl) hold whole lines with no header; Parquet parts are complete files. Text parts are
+Parts are what workers wrote, one per task (``thresher.runtime.formats``): text parts (azure, mlflow,
+csv, jsonl) hold whole lines with no header; Parquet parts are complete files. Text parts are
 concatenated byte for byte (a csv output first gets a header line built from ``columns``); Parquet
 parts are streamed row group by row group into one ``ParquetWriter`` whose schema is the first
 non-empty part's. A part with other column types is cast when no value can change (null to any type,
@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from thresher.errors import ConflictError, StorageError, ThresherError
 
-OutputFormat = Literal["azure", "csv", "jsonl", "parquet"]
+OutputFormat = Literal["azure", "mlflow", "csv", "jsonl", "parquet"]
 _CHUNK = 1 << 20
 _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV, errno.EMLINK}
 
@@ -54,12 +54,15 @@ def assemble(parts: Iterable[Path], target: Path, *, format: OutputFormat, colum
     parts are all empty; other formats ignore it. Raises ConflictError if ``target`` exists and
     StorageError if a part is missing; ``target`` is never left half-written.
     """
-    if format not in ("azure", "csv", "jsonl", "parquet"):
+    if format not in ("azure", "mlflow", "csv", "jsonl", "parquet"):
         raise ThresherError(f"Output format '{format}' is unknown.", fix="Use azure, csv, jsonl or parquet.")
     if target.exists():
         raise _exists_error(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)  # an ordinary file, as the user's tools would create it (mkstemp: 0600)
     try:
         if format == "parquet":
             os.close(descriptor)

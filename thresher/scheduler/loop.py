@@ -207,7 +207,20 @@ class JobLoop:
             self.counters.columns = list(event.columns)
         if event.part is not None:
             state.parts[flight.piece.start] = event.part
-        if event.succeeded < event.items:
+        failed = event.items - event.succeeded
+        for failure in event.failures:
+            entry = {"item": str(failure.get("item")), "mini_batch": state.index, "error": str(failure.get("error"))}
+            state.errors.append({**entry, "log": failure["log"]} if failure.get("log") else entry)
+        unlisted = failed - len(event.failures)
+        if event.failures and unlisted > 0:
+            state.errors.append(
+                {
+                    "item": describe_items(state.items[flight.piece.start : flight.piece.stop]),
+                    "mini_batch": state.index,
+                    "error": f"{unlisted} more items failed; their errors are in the worker's error log",
+                }
+            )
+        elif not event.failures and failed > 0:
             state.errors.append(
                 {
                     "item": describe_items(state.items[flight.piece.start : flight.piece.stop]),

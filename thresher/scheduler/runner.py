@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from thresher.environments import envs_dir, job_python
 from thresher.errors import ConflictError, ThresherError
 from thresher.executors.base import Executor
 from thresher.scheduler import planner
@@ -21,6 +22,7 @@ from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.loop import Counters, JobLoop
 from thresher.scheduler.policies import RetryPolicy, Thresholds
 from thresher.scheduler.reports import finalize_reports, progress_line
+from thresher.settings import Settings, load_settings
 from thresher.store import JobRecord, JobStatus, SqlStore
 
 HEARTBEAT_SECONDS = 2.0
@@ -43,18 +45,40 @@ def stale_before() -> datetime:
     return datetime.now(timezone.utc) - timedelta(seconds=STALE_SECONDS)
 
 
-def run_job(store: SqlStore, job: JobRecord, runner: str, executor_factory: ExecutorFactory) -> JobRecord:
-    """Run a job this runner has claimed until it is Completed, Failed or Canceled."""
+def run_job(
+    store: SqlStore,
+    job: JobRecord,
+    runner: str,
+    executor_factory: ExecutorFactory,
+    *,
+    settings: Settings | None = None,
+) -> JobRecord:
+    """Run a job this runner has claimed until it is Completed, Failed or Canceled.
+
+    ``settings`` locate the workspace's built environments (default: read from THRESHER_* variables).
+    """
     spec = JobSpec.from_dict(dict(job.spec))
     folder = spec.job_folder
     try:
         if job.status == "Finalizing":  # the previous runner died while assembling: just finish
             return _finalize(store, job.name, runner, spec, _committed_counters(store, job), None)
-        plan_info = _ensure_plan(store, job, runner, spec)
+        # The workers' environment, built first if needed (heartbeating: a first build can take minutes).
+        python = job_python(
+            store, envs_dir(settings or load_settings()), spec, heartbeat=lambda: store.heartbeat(job.name, runner)
+        )
+        spec = replace(spec, python=python or spec.python)
+        # Workers import the script and run init() while the input is planned.
+        executor = executor_factory()
+        executor.start(spec.worker_config(job.name), nodes=spec.nodes, per_node=spec.per_node)
+        try:
+            plan_info = _ensure_plan(store, job, runner, spec)
+        except BaseException:
+            executor.shutdown(graceful=False)
+            raise
         job = store.get_job(job.name)  # with the plan recorded in its progress
         counters = _committed_counters(store, job)
         counters.mini_batches = plan_info["mini_batches"]
-        outcome = _dispatch_all(store, job, runner, spec, counters, executor_factory)
+        outcome = _dispatch_all(store, job, runner, spec, counters, executor)
     except ConflictError:
         raise  # another runner owns the job now: leave everything to it
     except ThresherError as exc:
@@ -135,8 +159,9 @@ def _dispatch_all(
     runner: str,
     spec: JobSpec,
     counters: Counters,
-    executor_factory: ExecutorFactory,
+    executor: Executor,
 ) -> _Outcome:
+    """Run every uncommitted mini-batch on the started ``executor``, which this shuts down."""
     settings = spec.settings
     retry_settings = settings.get("retry_settings") or {}
     committed = {record.index for record in store.mini_batches(job.name)}
@@ -148,7 +173,7 @@ def _dispatch_all(
     workers = spec.nodes * spec.per_node
     loop = JobLoop(
         job.name,
-        executor := executor_factory(),
+        executor,
         plan,
         retry=RetryPolicy(int(retry_settings.get("max_retries", 3)), bool(settings.get("isolate_failures", True))),
         thresholds=Thresholds(
@@ -162,7 +187,6 @@ def _dispatch_all(
         counters=counters,
     )
     overview = spec.job_folder.progress_overview
-    executor.start(spec.worker_config(job.name), nodes=spec.nodes, per_node=spec.per_node)
     last_commit = last_beat = last_line = time.monotonic()
     canceled = False
     try:

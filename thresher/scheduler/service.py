@@ -127,7 +127,7 @@ def serve(settings: Settings, *, idle_exit: float = IDLE_EXIT_SECONDS) -> None:
             with _try_lock(settings) as lock:
                 if lock is None:
                     return  # another runner serves this workspace
-                _drain(instance.store, runner, idle_exit)
+                _drain(instance.store, runner, idle_exit, settings)
             # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
             if instance.store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(instance.store):
                 continue
@@ -136,7 +136,7 @@ def serve(settings: Settings, *, idle_exit: float = IDLE_EXIT_SECONDS) -> None:
         instance.close()
 
 
-def _drain(store: SqlStore, runner: str, idle_exit: float) -> None:
+def _drain(store: SqlStore, runner: str, idle_exit: float, settings: Settings) -> None:
     idle_since = time.monotonic()
     while time.monotonic() - idle_since < idle_exit:
         job = store.claim_job(runner, stale_before=stale_before(), dead_runners=dead_local_runners(store))
@@ -145,7 +145,7 @@ def _drain(store: SqlStore, runner: str, idle_exit: float) -> None:
             continue
         _log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
         try:
-            finished = run_job(store, job, runner, local_executor)
+            finished = run_job(store, job, runner, local_executor, settings=settings)
             _log(f"job {job.name}: {finished.status}: {finished.headline}")
         except ConflictError as exc:
             _log(f"job {job.name}: {exc}")

@@ -6,10 +6,17 @@ import builtins
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
-from thresher.errors import Problem, SpecError, StorageError
+from thresher.environments import (
+    EnvironmentBuild,
+    EnvironmentCache,
+    asset_environment,
+    build_environment,
+    current_environment,
+    envs_dir,
+)
+from thresher.environments.conda import load_conda_file
+from thresher.environments.resolve import from_asset_info, read_python_env, read_requirements
+from thresher.errors import StorageError
 from thresher.instance import Instance
 from thresher.specs import DataSpec, EnvironmentSpec, ModelSpec
 from thresher.storage import find_mlmodel, fingerprint, read_mlmodel
@@ -87,32 +94,68 @@ class ModelOperations(_AssetOperations):
 
 
 class EnvironmentOperations(_AssetOperations):
-    """``thresher environment ...``: Python environments declared by conda.yaml, requirements.txt or python_env.yaml."""
+    """``thresher environment ...``: Python environments declared by conda.yaml, requirements.txt or python_env.yaml.
+
+    Example::
+
+        env = ws.environments.create(load_spec("environment.yml", "environment"))
+        built = ws.environments.build(env.name, env.version)  # a virtualenv under <workspace>/envs/
+        print(built.python, built.size_bytes)
+    """
 
     kind = "environment"
 
     def create(self, spec: EnvironmentSpec) -> AssetRecord:
-        """Register a version; the dependency files' contents are recorded, so later edits need a new version."""
+        """Register a version; the dependency files' contents are recorded, so later edits need a new version.
+
+        Conda-only packages are an error here already; packages that only talk to Azure's runtime are noted
+        as left out.
+        """
         info: dict[str, Any] = {"notes": []}
         if isinstance(spec.conda_file, dict):
             info["conda"] = spec.conda_file
         elif spec.conda_file is not None:
-            info["conda"] = _read_yaml(self._local_source(str(spec.conda_file), "conda_file"))
+            info["conda"] = load_conda_file(self._local_source(str(spec.conda_file), "conda_file"))
         if spec.requirements_file is not None:
-            text = self._local_source(str(spec.requirements_file), "requirements_file").read_text(encoding="utf-8")
-            info["requirements"] = [line.strip() for line in text.splitlines() if line.strip()]
+            info["requirements"] = read_requirements(
+                self._local_source(str(spec.requirements_file), "requirements_file")
+            )
         if spec.python_env_file is not None:
-            info["python_env"] = _read_yaml(self._local_source(str(spec.python_env_file), "python_env_file"))
+            info["python_env"] = read_python_env(self._local_source(str(spec.python_env_file), "python_env_file"))
         if spec.image:
             info["notes"].append(
                 f"image {spec.image!r} is not used: thresher runs workers in a virtualenv built from the "
                 "environment's dependency file, or in the current interpreter when there is none."
             )
-        if not any(key in info for key in ("conda", "requirements", "python_env")):
+        resolved = from_asset_info(info, f"'{spec.name}'")
+        if resolved is None:
             info["notes"].append("No dependency file: workers run in the interpreter that runs thresher.")
+        else:
+            info["notes"].extend(resolved.notes)
         return self._instance.store.create_asset(
             self.kind, spec.name, spec=spec.to_document(), info=info, version=spec.version
         )
+
+    def build(self, name: str, version: str | None = None) -> EnvironmentBuild:
+        """Build the environment's virtualenv now (a job would build it on first use); reuse it if built."""
+        record = self.get(name, version)
+        resolved = asset_environment(record)
+        if resolved is None:
+            return current_environment(list(record.info.get("notes") or []))
+        label = f"environment '{record.name}:{record.version}'"
+        retry = f"thresher environment build {record.name}:{record.version}"
+        return build_environment(self._cache(), resolved, label, retry=retry)
+
+    def build_status(self, name: str, version: str | None = None) -> EnvironmentBuild:
+        """Whether the environment is built, where, and how big it is, without building it."""
+        record = self.get(name, version)
+        resolved = asset_environment(record)
+        if resolved is None:
+            return current_environment(list(record.info.get("notes") or []))
+        return build_environment(self._cache(), resolved, f"environment '{record.name}:{record.version}'", build=False)
+
+    def _cache(self) -> EnvironmentCache:
+        return EnvironmentCache(envs_dir(self._instance.settings))
 
 
 class DataOperations(_AssetOperations):
@@ -152,16 +195,3 @@ class DataOperations(_AssetOperations):
         return self._instance.store.create_asset(
             self.kind, spec.name, spec=spec.to_document(), info=info, version=spec.version
         )
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise SpecError(
-            [Problem(str(path), line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")],
-            what=path.name,
-            fix=f"Fix the YAML syntax in {path}.",
-        ) from exc

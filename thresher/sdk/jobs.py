@@ -1,7 +1,8 @@
 """Batch jobs: invoke an endpoint, follow, cancel, resume and download jobs.
 
 ``invoke`` validates everything (deployment, input, output, settings) before it queues anything, then
-returns the queued job at once; a detached local runner picks it up. ``score`` runs one job from
+returns the queued job at once; a detached local runner picks it up. A deployment without a scoring
+script runs the built-in MLflow driver (``thresher.sdk.no_code``). ``score`` runs one job from
 plain paths without registering anything, in this process.
 """
 
@@ -21,6 +22,7 @@ from thresher.errors import ConflictError, NotFoundError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.layout import JobFolder
+from thresher.sdk import no_code
 from thresher.sdk.inputs import resolve_input
 from thresher.specs import BatchDeploymentSpec, BatchSettings, parse_spec
 from thresher.store import TERMINAL, JobRecord
@@ -113,24 +115,28 @@ class JobOperations:
         model_path = Path(model).expanduser().resolve()
         if not model_path.exists():
             raise NotFoundError(f"--model {model!r} does not exist.", fix="Pass the model file or folder.")
-        if scoring_script is None:
-            raise ThresherError(
-                "batch score needs --scoring-script (the no-code MLflow driver is not available yet).",
-                fix="Pass --code DIR --scoring-script score.py.",
-            )
-        code_dir = Path(code or Path(scoring_script).parent or ".").expanduser().resolve()
-        script = (code_dir / scoring_script) if code else Path(scoring_script).expanduser().resolve()
-        if not script.is_file():
-            raise NotFoundError(f"Scoring script {script} does not exist.", fix="Check --code and --scoring-script.")
-        name = job_name or _job_name("score")
         batch_settings = BatchSettings.model_validate(settings or {}).model_dump(mode="json")
+        job_input = resolve_input(self._instance, input, None)
+        script: Path | None = None
+        environment_files_dir = None
+        if scoring_script is None:  # the built-in MLflow driver, in the model's own environment
+            environment_files_dir = str(no_code.model_folder_at(model_path))
+            no_code.check_input(job_input)
+            batch_settings = no_code.no_code_settings(batch_settings)
+        else:
+            code_dir = Path(code or Path(scoring_script).parent or ".").expanduser().resolve()
+            script = (code_dir / scoring_script) if code else Path(scoring_script).expanduser().resolve()
+            if not script.is_file():
+                raise NotFoundError(
+                    f"Scoring script {script} does not exist.", fix="Check --code and --scoring-script."
+                )
+        name = job_name or _job_name("score")
         folder = JobFolder.create(self._job_root(name), Path(output).resolve() if output else None)
         container = folder.root / "model"
         container.mkdir(parents=True, exist_ok=True)
         link = container / model_path.name
         if not link.exists():
             link.symlink_to(model_path, target_is_directory=model_path.is_dir())
-        job_input = resolve_input(self._instance, input, None)
         job_spec = JobSpec(
             input=job_input,
             settings=batch_settings,
@@ -139,9 +145,10 @@ class JobOperations:
             folder=str(folder.root),
             output_dir=str(folder.output_dir),
             output_file=_output_file(folder.output_dir, batch_settings),
-            script=str(script),
-            code_dir=str(script.parent),
+            script=str(script) if script else None,
+            code_dir=str(script.parent) if script else None,
             model_dir=str(container),
+            environment_files_dir=environment_files_dir,
         )
         return self._instance.store.create_job(name, spec=job_spec.to_dict())
 
@@ -150,12 +157,16 @@ class JobOperations:
         from thresher.scheduler.runner import run_job, stale_before
         from thresher.scheduler.service import local_executor, runner_id
 
-        runner = f"{runner_id()}:{threading.get_ident()}"
+        runner = runner_id()
         job = self._instance.store.claim_job(runner, stale_before=stale_before(), name=name)
         if job is None:
             raise ConflictError(f"Job '{name}' is not queued.", fix=f"See it with: thresher job show -n {name}")
         thread = threading.Thread(
-            target=run_job, args=(self._instance.store, job, runner, local_executor), name=f"job-{name}", daemon=True
+            target=run_job,
+            args=(self._instance.store, job, runner, local_executor),
+            kwargs={"settings": self._instance.settings},
+            name=f"job-{name}",
+            daemon=True,
         )
         thread.start()
         return thread
@@ -235,16 +246,20 @@ class JobOperations:
         store = self._instance.store
         settings = spec.settings.model_dump(mode="json")
         job_input = resolve_input(self._instance, input, input_type)
-        if spec.code_configuration is None:
-            raise ThresherError(
-                f"Deployment '{spec.name}' has no scoring script; no-code MLflow deployments are not available yet.",
-                fix="Add code_configuration {code, scoring_script} to the deployment.",
-            )
         if spec.model is None or not hasattr(spec.model, "version"):
             raise ThresherError(
                 f"Deployment '{spec.name}' has no registered model.", fix="Set model: azureml:<name>:<v>"
             )
         model = store.get_asset("model", spec.model.name, spec.model.version)
+        script = code_dir = environment_files_dir = None
+        if spec.code_configuration is None:  # the built-in MLflow driver
+            model_folder = no_code.registered_model_folder(model, spec.name)
+            no_code.check_input(job_input)
+            settings = no_code.no_code_settings(settings)
+            environment_files_dir = None if spec.environment else str(model_folder)
+        else:
+            code_dir = spec.code_configuration.code
+            script = str(Path(code_dir) / spec.code_configuration.scoring_script)
         nodes = spec.resources.instance_count if spec.resources else 1
         self._check_nodes(spec, nodes)
         output_dir = self._instance.resolve_local_path(output_path) if output_path else None
@@ -255,7 +270,6 @@ class JobOperations:
                 f"Output file {output_file} already exists; thresher never overwrites outputs.",
                 fix="Choose another --output-path, another --set output_file_name=..., or delete the file.",
             )
-        code = Path(spec.code_configuration.code)
         return JobSpec(
             input=job_input,
             settings=settings,
@@ -264,11 +278,12 @@ class JobOperations:
             folder=str(folder.root),
             output_dir=str(folder.output_dir),
             output_file=output_file,
-            script=str(code / spec.code_configuration.scoring_script),
-            code_dir=str(code),
+            script=script,
+            code_dir=code_dir,
             model_dir=str(model.info.get("model_dir")),
             model=f"azureml:{model.name}:{model.version}",
             environment=str(spec.environment) if spec.environment else None,
+            environment_files_dir=environment_files_dir,
         )
 
     def _check_nodes(self, spec: BatchDeploymentSpec, nodes: int) -> None:

@@ -1,0 +1,284 @@
+"""P3. Start latency: from invoke to the first mini-batch done, and the whole job for 1 file.
+
+The P1 deployment (the diabetes model, its scoring script) with an environment of its own (scikit-learn
+and pandas, pinned to the versions that trained the model), on one CSV file of 5,000 rows:
+
+- environment build: ``thresher environment build`` with no built environment (uv's package cache warm:
+  the first build ever also downloads the packages), and again with it built (the reuse).
+- thresher, warm environment: ``invoke`` through the SDK; the first mini-batch is done when ``run()``
+  returns in a worker (the scoring script notes the time, on the system-wide monotonic clock); the
+  whole job ends when the job is Completed; the process time adds Python start, imports and exit.
+- floor: a bare Python process that loads the model, scores the file and writes the output.
+- Ray: ``ray.init``, one actor that loads the model and scores the file, ``ray.shutdown``.
+
+    python -m bench.p3_start --reps 3
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench import common, p1_tabular
+
+CONTENDERS = ("thresher", "floor", "ray", "build")
+
+NOTE_DONE = """
+
+# The benchmark's addition: note when run() returns (the first mini-batch done).
+import time as _time
+
+_score_run = run
+
+
+def run(mini_batch):
+    result = _score_run(mini_batch)
+    open(os.path.join(os.environ["BENCH_STAMPS"], f"{os.getpid()}-{_time.monotonic_ns()}"), "w").close()
+    return result
+"""
+
+
+def conda_yaml() -> str:
+    """The environment: the Python and package versions that trained the model (a pickle needs them)."""
+    python = ".".join(map(str, sys.version_info[:2]))
+    pins = [f"{p}=={metadata.version(p)}" for p in ("scikit-learn", "pandas")]
+    return "\n".join(
+        [
+            "name: bench-sklearn",
+            "channels: [conda-forge]",
+            "dependencies:",
+            f"  - python={python}",
+            "  - pip",
+            "  - pip:",
+            *(f"      - {pin}" for pin in pins),
+            "",
+        ]
+    )
+
+
+# -- contenders -----------------------------------------------------------------------------------
+
+
+def run_thresher(args: dict[str, Any]) -> None:
+    result = common.thresher_invoke(args["home"], "start", args["data"], output_path=args["out"])
+    stamps = [int(name.split("-")[1]) for name in os.listdir(args["stamps"])]
+    if not stamps:
+        raise SystemExit("run() noted no mini-batch")
+    first = (min(stamps) / 1e9) - result["invoked_at"]
+    common.report(first_minibatch_s=first, **result)
+
+
+def run_floor(args: dict[str, Any]) -> None:
+    import score  # type: ignore[import-not-found]
+
+    model = score.load_model(args["model"])
+    with open(os.path.join(args["out"], "predictions.csv"), "w", encoding="utf-8", newline="") as out:
+        for path in sorted(Path(args["data"]).iterdir()):
+            score.write_rows(score.score_file(model, str(path)), out)
+    common.report()
+
+
+def run_ray(args: dict[str, Any]) -> None:
+    started = time.monotonic()
+    import ray
+    import score
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    initialized = time.monotonic()
+
+    @ray.remote(num_cpus=1)
+    class Scorer:
+        def __init__(self, model_dir: str) -> None:
+            self.model = score.load_model(model_dir)
+
+        def score(self, path: str) -> Any:
+            return score.score_file(self.model, path)
+
+    actor = Scorer.remote(args["model"])  # type: ignore[attr-defined]
+    path = str(next(Path(args["data"]).iterdir()))
+    frame = ray.get(actor.score.remote(path))
+    done = time.monotonic()
+    with open(os.path.join(args["out"], "predictions.csv"), "w", encoding="utf-8", newline="") as out:
+        score.write_rows(frame, out)
+    ray.shutdown()
+    common.report(ray_init_s=initialized - started, first_minibatch_s=done - started)
+
+
+def run_build(args: dict[str, Any]) -> None:
+    env = dict(os.environ, THRESHER_HOME=args["home"])
+    command = [os.path.join(os.path.dirname(sys.executable), "thresher"), "environment", "build", args["env"]]
+    started = time.monotonic()
+    process = subprocess.run([*command, "-o", "json"], env=env, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{process.stdout}\n{process.stderr}")
+    common.report(seconds=seconds, build=json.loads(process.stdout))
+
+
+# -- the benchmark --------------------------------------------------------------------------------
+
+
+def main_bench(options: Any) -> dict[str, Any]:
+    reps = 1 if options.smoke else options.reps
+    rows = 50 if options.smoke else 5000
+    work = common.work_dir("p3", options.work, smoke=options.smoke)
+    paths = p1_tabular.prepare(work, 1, rows)
+    (paths["code"] / "score.py").write_text(p1_tabular.SCORE_PY + NOTE_DONE)
+    env_dir = work / "environment"
+    env_dir.mkdir(exist_ok=True)
+    (env_dir / "conda.yaml").write_text(conda_yaml())
+    stamps = work / "stamps"
+    home = work / "ws"
+    from thresher.specs import parse_spec
+
+    ws = common.workspace(home)
+    ws.environments.create(
+        parse_spec({"name": "bench-sklearn", "conda_file": str(env_dir / "conda.yaml")}, "environment", base_dir=work)
+    )
+    settings = {
+        "mini_batch_size": 1,
+        "max_concurrency_per_instance": 2,
+        "environment_variables": {"BENCH_STAMPS": str(stamps)},
+    }
+    common.deploy(
+        ws,
+        work,
+        endpoint="start",
+        model_dir=paths["model"],
+        code_dir=paths["code"],
+        settings=settings,
+        environment="azureml:bench-sklearn@latest",
+    )
+    ws.close()
+    envs = home / "envs"
+    module = "bench.p3_start"
+    outputs = {name: work / "out" / name for name in ("thresher", "floor", "ray")}
+    base = {"data": str(paths["data"]), "model": str(paths["model"])}
+    code = [str(paths["code"])]
+    build_args = {"home": str(home), "env": "bench-sklearn@latest"}
+    contenders = [
+        common.Contender("build", "environment build (nothing built)", module, build_args, baseline=False),
+        common.Contender("build", "environment build (built: reuse)", module, build_args, baseline=False),
+        common.Contender(
+            "thresher",
+            "thresher, warm environment",
+            module,
+            {**base, "home": str(home), "stamps": str(stamps), "out": str(outputs["thresher"])},
+            baseline=False,
+        ),
+        common.Contender(
+            "floor", "bare process (floor)", module, {**base, "out": str(outputs["floor"])}, pythonpath=code
+        ),
+        common.Contender(
+            "ray", "Ray: ray.init + 1 actor", module, {**base, "out": str(outputs["ray"])}, pythonpath=code
+        ),
+    ]
+    labels = [c.label for c in contenders]
+    results: dict[str, list[common.Measured]] = {label: [] for label in labels}
+
+    def before(contender: common.Contender, rep: int) -> None:
+        if contender.label == labels[0]:
+            shutil.rmtree(envs, ignore_errors=True)  # nothing built: the next build builds
+        elif contender.name == "thresher":
+            shutil.rmtree(outputs["thresher"], ignore_errors=True)
+            common.fresh(stamps)
+        elif contender.name in outputs:
+            common.fresh(outputs[contender.name])
+
+    def after(contender: common.Contender, rep: int, measured: common.Measured) -> None:
+        if contender.name == "build":
+            built = measured.report["build"]
+            reused = contender.label == labels[1]
+            if bool(built.get("reused")) != reused:
+                raise common.BenchError(f"{contender.label}: thresher reported reused={built.get('reused')}")
+        if contender.name == "thresher":
+            common.wait_for_exit(common.runner_pid(measured.report.get("runner")))
+        if contender.name in outputs and contender.name != "floor":
+            ours = (outputs[contender.name] / "predictions.csv").read_bytes()
+            if ours != (outputs["floor"] / "predictions.csv").read_bytes():
+                raise common.BenchError(f"{contender.label}'s output differs from the floor's")
+        results[contender.label].append(measured)
+
+    order = [contenders[0], contenders[1], contenders[3], contenders[2], contenders[4]]  # floor before checks
+    common.measure(order, reps, before=before, after=after)
+
+    def med(label: str, key: str | None = None) -> float:
+        runs = results[label]
+        return common.median(m.seconds if key is None else m.report[key] for m in runs)
+
+    thresher = labels[2]
+    first = med(thresher, "first_minibatch_s")
+    job = med(thresher, "invoke_to_done_s")
+    build, reuse = med(labels[0], "seconds"), med(labels[1], "seconds")
+    ray_first = med(labels[4], "first_minibatch_s")
+    table = [
+        ["thresher, warm environment (SDK invoke)", first, job, med(thresher)],
+        ["bare process (floor)", None, None, med(labels[3])],
+        ["Ray: ray.init + 1 actor", ray_first, None, med(labels[4])],
+    ]
+    section: dict[str, Any] = {
+        "verified": True,  # every check above passed
+        "title": "Start latency",
+        "description": (
+            f"One CSV file of {rows:,} rows through the P1 model and scoring script, in an environment of "
+            "its own (a conda.yaml pinning scikit-learn and pandas), 2 workers. *First mini-batch*: from "
+            "`invoke` (or the process start, for Ray) to the first `run()` returning. *Whole job*: from "
+            "`invoke` to the job Completed (output assembled). *Process*: the whole client process, Python "
+            "start and imports included. Every output is byte-identical to the floor's."
+        ),
+        "reps": reps,
+        "first_minibatch_s": common.rounded(first),
+        "job_1_file_s": common.rounded(job),
+        "process_1_file_s": common.rounded(med(thresher)),
+        "env_build_s": common.rounded(build),
+        "env_reuse_s": common.rounded(reuse),
+        "ray_first_minibatch_s": common.rounded(ray_first),
+        "ray_init_s": common.rounded(med(labels[4], "ray_init_s")),
+        "figures": ["first_minibatch_s", "job_1_file_s", "env_build_s", "env_reuse_s"],
+        "tables": [
+            {
+                "columns": ["contender", "first mini-batch s", "whole job s", "process s"],
+                "rows": table,
+            },
+            common.timeline_table(results[thresher], "thresher's job for 1 file, step by step"),
+            {
+                "title": "Environments (`thresher environment build`, the whole CLI process)",
+                "columns": ["", "seconds"],
+                "rows": [["build (nothing built; uv package cache warm)", build], ["reuse (built)", reuse]],
+            },
+        ],
+        "notes": [
+            "The `build` commands time `THRESHER_HOME=$WORK/ws .venv/bin/thresher environment build "
+            "bench-sklearn@latest -o json` (the CLI process, from spawn to exit); before the first, the "
+            "workspace's built environments (`$WORK/ws/envs`) are deleted."
+        ],
+        "commands": [c.shown(work) for c in contenders],
+        "targets": [
+            common.target(
+                "B3: first mini-batch done within 1 s of invoke (warm environment)", f"{first:.2f} s", first <= 1.0
+            )
+        ],
+    }
+    return section
+
+
+def main() -> None:
+    parser = common.arguments(__doc__.splitlines()[0], CONTENDERS)
+    options = parser.parse_args()
+    if options.contender:
+        globals()[f"run_{options.contender}"](json.loads(options.args))
+        return
+    section = main_bench(options)
+    common.save_section(common.results_path(options), "p3", section)
+    print(json.dumps({k: section[k] for k in section["figures"]}, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Every benchmark runs, tiny, with thresher and every baseline, so that none of them can rot.
+
+The five ``python -m bench.pN_* --smoke`` processes start together (most of their time is waiting
+for processes to start: ``ray.init``, workers, environments) and each test waits for its own. A
+benchmark checks its own answers (thresher's output equals the floor's, every count matches) and exits
+non-zero when one is wrong; here we check that it did, and that it wrote the figures that
+``docs/benchmarks.md`` and ``bench/results.json`` are made of. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from bench import common
+from bench.run_all import BENCHMARKS
+
+FIGURES = {
+    "p1": ["ratio_to_ideal", "speedup_vs_ray_data", "speedup_vs_ray_core", "speedup_vs_mp_pool"],
+    "p2": ["ms_per_minibatch", "ms_per_minibatch_p99", "floor_ms_per_minibatch", "minibatches_per_s"],
+    "p3": ["first_minibatch_s", "job_1_file_s", "env_build_s", "env_reuse_s", "ray_first_minibatch_s"],
+    "p4": ["plan_s", "peak_rss_mb"],
+    "p5": ["ratio_to_ideal", "speedup_vs_mlflow_predict", "speedup_vs_ray_data"],
+}
+
+
+@dataclass
+class SmokeRun:
+    process: subprocess.Popen[bytes]
+    results: Path
+    log: Path
+    handle: IO[bytes]
+
+    def finish(self, timeout: float = 600) -> str:
+        """Wait for the benchmark; its log."""
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            self.handle.close()
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SmokeRun]]:
+    root = tmp_path_factory.mktemp("bench-smoke")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THRESHER_")}
+    runs = {}
+    for key, (module, _) in BENCHMARKS.items():
+        work = root / key
+        work.mkdir()
+        results, log = work / "results.json", work / "log.txt"
+        handle = log.open("wb")
+        command = [sys.executable, "-m", module, "--smoke", "--work", str(work), "--results", str(results)]
+        process = subprocess.Popen(command, cwd=common.REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        runs[key] = SmokeRun(process, results, log, handle)
+    yield runs
+    for run in runs.values():
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()
+        run.handle.close()
+
+
+@pytest.mark.parametrize("key", list(BENCHMARKS))
+def test_benchmark_runs_every_contender_and_reports_its_figures(smoke_runs: dict[str, SmokeRun], key: str) -> None:
+    run = smoke_runs[key]
+    log = run.finish()
+    assert run.process.returncode == 0, f"python -m {BENCHMARKS[key][0]} --smoke failed:\n{log[-6000:]}"
+    document = json.loads(run.results.read_text())
+    section = document[key]
+    assert section["verified"] is True
+    for name in FIGURES[key]:
+        value = common.lookup(document, f"{key}.{name}")
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, f"{key}.{name} is {value!r}"
+    machine = document["machine"]
+    assert machine["cores"] >= 1 and machine["memory_gib"] > 0 and machine["python"]
+    table = section["tables"][0]
+    assert all(len(row) == len(table["columns"]) for row in table["rows"])
+    assert section["commands"] and all("python -m bench." in command for command in section["commands"])
+
+
+def test_p1_thresher_output_is_byte_identical_to_the_floor(smoke_runs: dict[str, SmokeRun]) -> None:
+    run = smoke_runs["p1"]
+    run.finish()
+    section = json.loads(run.results.read_text())["p1"]
+    assert section["outputs_identical"] is True
+    assert section["rows"] == 4 * 50
+    labels = [row[0] for row in section["tables"][0]["rows"]]
+    assert len(labels) == 6  # the ideal and five contenders: thresher, floor, Pool, Ray Core, Ray Data
+
+
+def test_markdown_shows_machine_every_section_and_the_targets(smoke_runs: dict[str, SmokeRun]) -> None:
+    document: dict[str, object] = {}
+    for run in smoke_runs.values():
+        run.finish()
+        if run.process.returncode == 0:
+            document.update(json.loads(run.results.read_text()))
+    text = common.markdown(document)
+    assert "## Machine" in text and f"| Python | {sys.version.split()[0]} |" in text
+    for key, (_, title) in BENCHMARKS.items():
+        if key in document:
+            assert f"## {key.upper()}. {title}" in text
+    assert "## Targets" in text and "B1: at least 0.9 of ideal" in text
