@@ -64,6 +64,25 @@ def work_dir(name: str, override: Path | None = None, *, smoke: bool = False) ->
     return path
 
 
+def main(
+    key: str,
+    doc: str | None,
+    contenders: Sequence[str],
+    namespace: dict[str, Any],
+    main_bench: Callable[[argparse.Namespace], dict[str, Any]],
+) -> None:
+    """A benchmark script's command line: run one contender (``run_<name>`` in ``namespace``) in this
+    process, or the whole benchmark, saving its section under ``key`` and printing its figures."""
+    parser = arguments((doc or key).splitlines()[0], contenders)
+    options = parser.parse_args()
+    if options.contender:
+        namespace[f"run_{options.contender}"](json.loads(options.args))
+        return
+    section = main_bench(options)
+    save_section(results_path(options), key, section)
+    print(json.dumps({k: section[k] for k in section["figures"]}, indent=2))
+
+
 def results_path(options: argparse.Namespace) -> Path:
     """Where results go: ``--results``, else bench/results.json (smoke runs never touch it)."""
     if options.results is not None:

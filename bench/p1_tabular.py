@@ -18,7 +18,6 @@ compared with the floor's.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import textwrap
@@ -389,15 +388,7 @@ def main_bench(options: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = common.arguments(__doc__.splitlines()[0], CONTENDERS)
-    options = parser.parse_args()
-    if options.contender:
-        args = json.loads(options.args)
-        globals()[f"run_{options.contender}"](args)
-        return
-    section = main_bench(options)
-    common.save_section(common.results_path(options), "p1", section)
-    print(json.dumps({k: v for k, v in section.items() if k not in ("tables", "commands", "notes")}, indent=2))
+    common.main("p1", __doc__, CONTENDERS, globals(), main_bench)
 
 
 if __name__ == "__main__":

@@ -308,14 +308,7 @@ def main_bench(options: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = common.arguments(__doc__.splitlines()[0], CONTENDERS)
-    options = parser.parse_args()
-    if options.contender:
-        globals()[f"run_{options.contender}"](json.loads(options.args))
-        return
-    section = main_bench(options)
-    common.save_section(common.results_path(options), "p5", section)
-    print(json.dumps({k: section[k] for k in section["figures"]}, indent=2))
+    common.main("p5", __doc__, CONTENDERS, globals(), main_bench)
 
 
 if __name__ == "__main__":
