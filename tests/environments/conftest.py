@@ -142,7 +142,12 @@ def py38_model(tmp_path_factory: pytest.TempPathFactory) -> Py38Model:
         frame.iloc[rows].to_csv(data / name, index=False)
     script = Path(__file__).with_name("py38_training.py")
     done = subprocess.run(
-        [python, str(script), str(root / "model"), str(data)], capture_output=True, text=True, env=environ, timeout=300
+        [python, str(script), str(root / "model"), str(data)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=root,  # MLflow 2.x creates ./mlruns when it saves a model
+        timeout=300,
     )
     assert done.returncode == 0, f"training in Python 3.8 failed:\n{done.stderr}"
     return Py38Model(root / "model", data, json.loads(done.stdout.splitlines()[-1]))
