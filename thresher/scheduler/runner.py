@@ -243,7 +243,7 @@ class _JobRun:
         )
         overview = spec.job_folder.progress_overview
         last_commit = last_beat = last_line = time.monotonic()
-        canceled = committed_once = False
+        canceled = False
         try:
             while not loop.finished and loop.abort is None:
                 loop.plan_next()
@@ -252,11 +252,8 @@ class _JobRun:
                 now = time.monotonic()
                 due = now - last_commit >= COMMIT_EVERY_SECONDS or len(loop.finished_states) >= COMMIT_EVERY_BATCHES
                 if loop.finished_states and due:
-                    self.store.commit_mini_batches(self.name, self.runner, loop.take_commits(), self.progress)
+                    self._commit(loop)
                     last_commit = now
-                    if not committed_once:
-                        committed_once = True
-                        self.reached("committed")
                 if now - last_beat >= HEARTBEAT_SECONDS:
                     last_beat = now
                     if self.store.heartbeat(self.name, self.runner).cancel_requested:
@@ -268,7 +265,7 @@ class _JobRun:
                         handle.write(progress_line(self.progress) + "\n")
         finally:
             executor.shutdown(graceful=loop.finished, timeout=10.0)
-            self.store.commit_mini_batches(self.name, self.runner, loop.take_commits(), self.progress)
+            self._commit(loop)
         if canceled:
             total = self.progress.mini_batches_total
             return _Outcome(
@@ -280,6 +277,13 @@ class _JobRun:
         if loop.abort is not None:
             return self._abort_outcome(loop.abort)
         return _Outcome("Completed", "")
+
+    def _commit(self, loop: JobLoop) -> None:
+        """Commit the finished mini-batches (and the progress) in one transaction."""
+        records = loop.take_commits()
+        self.store.commit_mini_batches(self.name, self.runner, records, self.progress)
+        if records and self.phase != "committed":
+            self.reached("committed")
 
     def _abort_outcome(self, abort: Abort) -> _Outcome:
         name = self.name
