@@ -8,6 +8,7 @@ from typing import Any
 from thresher.errors import NotFoundError, StorageError
 from thresher.settings import Settings
 from thresher.storage import LocalDatastore, split_datastore_uri
+from thresher.storage.disk import RESERVE_FILE, Reserve
 from thresher.store import SqlStore, open_store
 
 
@@ -25,6 +26,7 @@ class Instance:
             self.settings.workspace_dir.mkdir(parents=True, exist_ok=True)
             self._store = open_store(self.settings.resolved_database_url)
             self._ensure_default_datastore(self._store)
+            Reserve(self.settings.workspace_dir / RESERVE_FILE).ensure()
         return self._store
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 from thresher.errors import ConflictError, StorageError, ThresherError
 from thresher.runtime.protocol import OutputFormat
+from thresher.storage.disk import writing
 
 _CHUNK = 1 << 20
 _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV, errno.EMLINK}
@@ -85,13 +86,14 @@ def write_partial(
     partial.parent.mkdir(parents=True, exist_ok=True)
     partial.unlink(missing_ok=True)
     try:
-        if fmt is OutputFormat.PARQUET:
-            rows = _write_parquet(parts, str(partial), columns)
-        else:
-            # An ordinary file, as the user's tools would create it (umask applies).
-            with partial.open("wb") as out:
-                rows = _write_text(parts, out, columns if fmt is OutputFormat.CSV else None)
-        _fsync(str(partial))
+        with writing(partial):
+            if fmt is OutputFormat.PARQUET:
+                rows = _write_parquet(parts, str(partial), columns)
+            else:
+                # An ordinary file, as the user's tools would create it (umask applies).
+                with partial.open("wb") as out:
+                    rows = _write_text(parts, out, columns if fmt is OutputFormat.CSV else None)
+            _fsync(str(partial))
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -24,6 +24,7 @@ from pathlib import Path
 from thresher.errors import StorageError
 from thresher.scheduler.input_files import iter_input_files
 from thresher.scheduler.minibatch import MiniBatch
+from thresher.storage.disk import writing
 
 _MODULUS = 1 << 256
 
@@ -91,7 +92,7 @@ def write_plan(batches: Iterable[MiniBatch], path: Path, *, root: Path) -> PlanS
     items: int | None = 0
     descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        with writing(path), os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             for batch in batches:
                 line = {"index": batch.index, "items": batch.items, "partition": batch.partition}
                 handle.write(json.dumps(line, separators=(",", ":")) + "\n")

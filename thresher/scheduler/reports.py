@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from thresher.scheduler.jobspec import JobSpec
+from thresher.storage.disk import writing
 from thresher.store import JobProgress, SqlStore
 
 PROCESSED_COLUMNS = ["mini_batch", "items", "succeeded", "failed", "attempts", "worker", "seconds", "error"]
@@ -27,6 +28,13 @@ def finalize_reports(
     store: SqlStore, name: str, spec: JobSpec, progress: JobProgress, headline: str, error: dict[str, Any] | None
 ) -> None:
     """Write the end-of-job files: processed mini-batches, result, error (when failed), overview line."""
+    with writing(spec.job_folder.logs):
+        _write_reports(store, name, spec, progress, headline, error)
+
+
+def _write_reports(
+    store: SqlStore, name: str, spec: JobSpec, progress: JobProgress, headline: str, error: dict[str, Any] | None
+) -> None:
     folder = spec.job_folder
     temporary = folder.processed_mini_batches.with_suffix(".tmp")
     with temporary.open("w", newline="", encoding="utf-8") as handle:

@@ -17,6 +17,7 @@ already holds those bytes.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -38,7 +39,7 @@ from thresher.scheduler.loop import Abort, AbortKind, JobLoop
 from thresher.scheduler.policies import RetryPolicy, Thresholds
 from thresher.scheduler.reports import finalize_reports, progress_line
 from thresher.settings import Settings
-from thresher.storage.disk import DiskFullError, disk_full, disk_full_cause
+from thresher.storage.disk import RESERVE_FILE, DiskFullError, Reserve, disk_full, disk_full_cause
 from thresher.store import JobProgress, JobRecord, JobStatus, PlanInfo, SqlStore
 
 HEARTBEAT_SECONDS = 2.0
@@ -274,6 +275,10 @@ class _JobRun:
                 f"{total if total is not None else '?'} mini-batches. "
                 f"Resume with: thresher job resume --name {self.name}",
             )
+        if loop.abort is not None and loop.abort.kind is AbortKind.DISK_FULL:
+            error = loop.abort.error or {}
+            path = error.get("filename") or spec.job_folder.parts.as_posix()
+            raise self._disk_error(OSError(errno.ENOSPC, str(error.get("message") or "No space left on device"), path))
         if loop.abort is not None:
             return self._abort_outcome(loop.abort)
         return _Outcome("Completed", "")
@@ -287,15 +292,6 @@ class _JobRun:
 
     def _abort_outcome(self, abort: Abort) -> _Outcome:
         name = self.name
-        if abort.kind is AbortKind.DISK_FULL:
-            error = abort.error or {}
-            full = disk_full(
-                error.get("filename"),
-                f"{error.get('type')}: {error.get('message')}",
-                fallback=self._spec.job_folder.parts.as_posix(),
-                fix=self._disk_fix(),
-            )
-            return _Outcome("Failed", self._disk_headline(full), {"reason": "disk_full", "resumable": True})
         if abort.kind is AbortKind.INIT_FAILED:
             error = abort.error or {}
             headline = (
@@ -349,6 +345,8 @@ class _JobRun:
     def fail(self, exc: BaseException) -> JobRecord | None:
         """End the job Failed with ``exc`` as its headline; never raises."""
         headline, fix, error, trace = self._failure(exc)
+        if error.get("reason") == "disk_full":  # room to write why: the database row and job_error.txt
+            Reserve(self.settings.workspace_dir / RESERVE_FILE).release()
         self._write_error_file(headline, fix, trace)
         try:
             return self.store.set_job_status(self.name, "Failed", runner=self.runner, headline=headline, error=error)

@@ -12,12 +12,26 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from thresher.errors import StorageError
 
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _SQLITE_FULL = "database or disk is full"
+
+
+@contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Name ``path`` in an OSError of the block that names no file (``write()`` on a full disk names none)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc
+        raise
 
 
 def is_disk_full_errno(number: object) -> bool:
@@ -98,6 +112,46 @@ def size(count: int) -> str:
             return f"{int(amount)} B" if unit == "B" else f"{amount:.1f} {unit}"
         amount /= 1024
     return f"{count} B"
+
+
+RESERVE_FILE = "reserve.bin"
+RESERVE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """Space held back in a workspace so that a job that filled the disk can still record why it stopped.
+
+    A plain file of ``RESERVE_BYTES``: made when the workspace is opened (if the disk has room for it
+    four times over), deleted by a runner that meets a full disk just before it records the failure.
+    """
+
+    path: Path
+
+    def ensure(self) -> None:
+        """Make the reserve file unless it exists or the disk is short of room (never an error)."""
+        try:
+            if self.path.exists():
+                return
+            usage = os.statvfs(self.path.parent)
+            if usage.f_bavail * usage.f_frsize < 4 * RESERVE_BYTES:
+                return
+            temporary = self.path.with_suffix(".tmp")
+            with temporary.open("wb") as out:
+                out.write(b"\0" * RESERVE_BYTES)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, self.path)
+        except OSError:
+            return
+
+    def release(self) -> bool:
+        """Give the reserved space back to the disk; whether there was any."""
+        try:
+            self.path.unlink()
+        except OSError:
+            return False
+        return True
 
 
 class DiskFullError(StorageError):
