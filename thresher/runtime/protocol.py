@@ -15,8 +15,10 @@ Messages are JSON lines::
                        {"event": "bye"}                                     (after shutdown() ran)
 
 Errors are ``{"type", "message", "traceback", "log"}``; result data never travels in a message.
-``failures`` lists the items ``run()`` reported as failed (at most 100, each error one short line); the
-number of failed items is always ``items - succeeded``.
+``failures`` lists the items ``run()`` reported as failed and the items the worker did not pass to
+``run()`` (at most 100, each error one short line, names shown escaped where not UTF-8); an entry
+with ``"count": n`` stands for n failed items (a table slice, or results ``run()`` did not return).
+The number of failed items is always ``items - succeeded``.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from thresher.executors.base import (
     WorkerInitFailed,
     WorkerLost,
 )
+from thresher.runtime.entries import displayable
 from thresher.scheduler.policies import FailureKind, MiniBatchState, Piece, RetryPolicy, Thresholds
 from thresher.store import MiniBatchRecord
 
@@ -211,7 +212,8 @@ class JobLoop:
         for failure in event.failures:
             entry = {"item": str(failure.get("item")), "mini_batch": state.index, "error": str(failure.get("error"))}
             state.errors.append({**entry, "log": failure["log"]} if failure.get("log") else entry)
-        unlisted = failed - len(event.failures)
+        # An entry may stand for several failed items ("count"): a table slice, or run()'s missing results.
+        unlisted = failed - sum(int(failure.get("count") or 1) for failure in event.failures)
         if event.failures and unlisted > 0:
             state.errors.append(
                 {
@@ -272,14 +274,14 @@ class JobLoop:
         if state.failed:
             counters.failed += 1
             room = MAX_FIRST_FAILURES - len(counters.first_failures)
-            counters.first_failures.extend(state.errors[: max(room, 0)])
+            counters.first_failures.extend(displayable_failure(error) for error in state.errors[: max(room, 0)])
         self.finished_states.append(state)
         reason = self._thresholds.exceeded(counters.failed_items, counters.failed, counters.mini_batches)
         if reason and self.abort is None:
             self.abort = reason
 
     def _record(self, state: MiniBatchState) -> MiniBatchRecord:
-        error = state.errors[0]["error"] if state.errors else None
+        error = displayable(state.errors[0]["error"]) if state.errors else None
         return MiniBatchRecord(
             job=self._job,
             index=state.index,
@@ -293,6 +295,15 @@ class JobLoop:
             parts=state.ordered_parts(),
             error=error,
         )
+
+
+def displayable_failure(failure: dict[str, Any]) -> dict[str, Any]:
+    """A failed item's entry as the job's database and people get it: names that are not UTF-8 escaped.
+
+    The items themselves keep their exact names (``os.fsdecode`` strings) in the plan and the tasks;
+    PostgreSQL refuses their lone surrogates, and a person could not read them anyway.
+    """
+    return {key: displayable(value) if isinstance(value, str) else value for key, value in failure.items()}
 
 
 def _empty_slices(items: list[Any]) -> bool:

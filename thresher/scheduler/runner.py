@@ -17,6 +17,7 @@ from typing import Any
 from thresher.environments import envs_dir, job_python
 from thresher.errors import ConflictError, ThresherError
 from thresher.executors.base import Executor
+from thresher.runtime.entries import displayable
 from thresher.scheduler import planner
 from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.loop import Counters, JobLoop
@@ -82,7 +83,7 @@ def run_job(
     except ConflictError:
         raise  # another runner owns the job now: leave everything to it
     except ThresherError as exc:
-        headline = f"Job '{job.name}' failed: {exc.message}"
+        headline = displayable(f"Job '{job.name}' failed: {exc.message}")  # it may name a file that is not UTF-8
         error = {"fix": exc.fix, "resumable": False}
         store.set_job_status(job.name, "Failed", runner=runner, headline=headline, error=error)
         folder.error.write_text(headline + ("\n" + exc.fix if exc.fix else "") + "\n", encoding="utf-8")
