@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from pathlib import Path
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.faults.conftest import output_bytes
 from tests.jobs.conftest import Bench
@@ -34,6 +37,8 @@ ELEMENTS = ["a.png 3", "two\nlines", "cr\rinside", 'quote " and \r\n', 42]
 # One mini-batch per input file; the file's text says what run() returns.
 SCRIPT = f"""
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 VALUES = {VALUES!r}
 ELEMENTS = {ELEMENTS!r}
@@ -100,3 +105,20 @@ def test_values_read_back_from_csv_parts_too(tmp_path: Path) -> None:
             writer.commit()
         text = (tmp_path / f"part-{number}").read_bytes().decode("utf-8", "surrogateescape")
         assert list(csv.reader(io.StringIO(text, newline=""))) == [[value] for value in values]
+
+
+texts = st.text(alphabet=[" ", '"', "\r", "\n", "a", ",", "\udce9", "é"], max_size=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.tuples(texts, texts), min_size=1, max_size=6), one_column=st.booleans())
+def test_any_text_values_read_back_unchanged(rows: list[tuple[str, str]], one_column: bool) -> None:
+    frame = pd.DataFrame(rows, columns=["x", "y"], dtype=object)
+    if one_column:
+        frame = frame[["x"]]
+    with tempfile.TemporaryDirectory() as folder:
+        with PartWriter("azure", folder, "part") as writer:
+            writer.write(normalise(frame))
+            writer.commit()
+        records = read_back((Path(folder) / "part").read_bytes())
+    assert records == [list(row[: len(frame.columns)]) for row in rows]
