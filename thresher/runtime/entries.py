@@ -58,6 +58,15 @@ def displayable(text: str) -> str:
     return _SURROGATE.sub(escape, text)
 
 
+def displayable_failure(failure: dict[str, Any]) -> dict[str, Any]:
+    """A failed item's entry ``{"item", "error", ...}`` with every text made ``displayable``.
+
+    The items themselves keep their exact names in the plan and the tasks; this is the entry that
+    people, logs and the job's database get.
+    """
+    return {key: displayable(value) if isinstance(value, str) else value for key, value in failure.items()}
+
+
 def _target(path: str) -> str:
     """Where the symbolic link ``path`` points, as an absolute path when the link is relative."""
     try:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from thresher.runtime import protocol
-from thresher.runtime.entries import displayable, name_items, split_items
+from thresher.runtime.entries import displayable, displayable_failure, name_items, split_items
 from thresher.runtime.entry import MiniBatchContext, ScoringScript, UserCodeError, describe, error_boundary
 from thresher.runtime.formats import FORMATS, Written, write_result
 from thresher.runtime.results import Result, error_text, normalise
@@ -145,7 +145,7 @@ class Worker:
             seconds = time.perf_counter() - began
             return {"event": "failed", "task": task["id"], "error": failure.error, "seconds": seconds}
         succeeded = _succeeded(result, written, count)
-        failures = refused + _shortfall(result, items, count, succeeded) if refused else []
+        failures = (refused + _shortfall(result, items, count, succeeded)) if refused else []
         done = {
             "event": "done",
             "task": task["id"],
@@ -158,7 +158,7 @@ class Worker:
         }
         failures += written.failures
         if failures:
-            done["failures"] = [_displayable(failure) for failure in failures[:MAX_REPORTED_FAILURES]]
+            done["failures"] = [displayable_failure(failure) for failure in failures[:MAX_REPORTED_FAILURES]]
         return done
 
     def _log_refused(self, task: dict[str, Any], refused: list[dict[str, Any]]) -> None:
@@ -226,11 +226,6 @@ def _shortfall(result: Result, items: list[Any], count: int, succeeded: int) -> 
             "count": missing,
         }
     ]
-
-
-def _displayable(failure: dict[str, Any]) -> dict[str, Any]:
-    """A failure as people and the job's database get it: names that are not UTF-8 shown escaped."""
-    return {key: displayable(value) if isinstance(value, str) else value for key, value in failure.items()}
 
 
 def _list_items(items: list[Any], limit: int = 20) -> str:

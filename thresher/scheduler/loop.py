@@ -22,7 +22,7 @@ from thresher.executors.base import (
     WorkerInitFailed,
     WorkerLost,
 )
-from thresher.runtime.entries import displayable
+from thresher.runtime.entries import displayable, displayable_failure
 from thresher.scheduler.policies import FailureKind, MiniBatchState, Piece, RetryPolicy, Thresholds
 from thresher.store import MiniBatchRecord
 
@@ -274,6 +274,8 @@ class JobLoop:
         if state.failed:
             counters.failed += 1
             room = MAX_FIRST_FAILURES - len(counters.first_failures)
+            # Items keep their exact names in the plan; the database (PostgreSQL refuses lone surrogates) and
+            # people get names that are not UTF-8 escaped.
             counters.first_failures.extend(displayable_failure(error) for error in state.errors[: max(room, 0)])
         self.finished_states.append(state)
         reason = self._thresholds.exceeded(counters.failed_items, counters.failed, counters.mini_batches)
@@ -295,15 +297,6 @@ class JobLoop:
             parts=state.ordered_parts(),
             error=error,
         )
-
-
-def displayable_failure(failure: dict[str, Any]) -> dict[str, Any]:
-    """A failed item's entry as the job's database and people get it: names that are not UTF-8 escaped.
-
-    The items themselves keep their exact names (``os.fsdecode`` strings) in the plan and the tasks;
-    PostgreSQL refuses their lone surrogates, and a person could not read them anyway.
-    """
-    return {key: displayable(value) if isinstance(value, str) else value for key, value in failure.items()}
 
 
 def _empty_slices(items: list[Any]) -> bool:
