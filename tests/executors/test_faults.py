@@ -223,7 +223,11 @@ def test_submit_without_an_idle_worker_is_refused(job: Job, executor: Executor) 
 
 def test_a_task_larger_than_the_pipe_buffer_arrives_whole(job: Job, executor: Executor) -> None:
     start(executor, job.config("def run(mini_batch):\n    return mini_batch[:-1]\n"))
-    items = [f"/data/{'deep/' * 20}file-{index:06d}.csv" for index in range(3000)]  # about 400 KB of JSON
+    deep = job.root.joinpath("data", *["deep"] * 20)  # items must be real files: the worker opens each
+    deep.mkdir(parents=True)
+    items = [str(deep / f"file-{index:06d}.csv") for index in range(3000)]  # about 400 KB of JSON
+    for item in items:
+        Path(item).touch()
     done = run_task(executor, task(items))
     assert isinstance(done, TaskDone)
     assert (done.items, done.succeeded, done.rows) == (3000, 2999, 2999)

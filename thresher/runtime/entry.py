@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import Any
 
+from thresher.runtime.entries import displayable
 from thresher.runtime.protocol import ErrorInfo
 
 MAX_TRACEBACK_CHARS = 4000
@@ -53,9 +54,12 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
 
 
 def describe(exc: BaseException, header: str | Callable[[], str], log_path: str) -> ErrorInfo:
-    """Append ``header`` and the full traceback to ``log_path``; return the error as plain data."""
-    header = header() if callable(header) else header
-    full = "".join(traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__)))
+    """Append ``header`` and the full traceback to ``log_path``; return the error as plain data.
+
+    The text is for people (and the job's database): a file name that is not UTF-8 is shown escaped.
+    """
+    header = displayable(header() if callable(header) else header)
+    full = displayable("".join(traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__))))
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     try:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
@@ -65,11 +69,12 @@ def describe(exc: BaseException, header: str | Callable[[], str], log_path: str)
         full += f"\n(could not write {log_path}: {write_error})"
     tail = full if len(full) <= MAX_TRACEBACK_CHARS else "...\n" + full[-MAX_TRACEBACK_CHARS:]
     message = str(exc) if not isinstance(exc, SystemExit) else f"the script called sys.exit({exc.code!r})"
+    message = displayable(message)
     error: ErrorInfo = {"type": type(exc).__name__, "message": message, "traceback": tail, "log": log_path}
     if isinstance(exc, OSError) and exc.errno is not None:
         error["errno"] = exc.errno  # lets the runner tell a full disk from a failing item
         if exc.filename is not None:
-            error["filename"] = os.fsdecode(exc.filename)
+            error["filename"] = displayable(os.fsdecode(exc.filename))
     return error
 
 

@@ -1,9 +1,10 @@
 """Writing one task's result part in the job's output format, atomically.
 
     azure    Azure's append_row: a DataFrame row per line, values separated by single spaces, no
-             header or index, quoted (``"`` doubled) only when they hold a space, quote or newline,
-             i.e. ``df.to_csv(sep=" ", header=False, index=False)``; any other element is
-             ``str(element)`` on its own line.
+             header or index, quoted (``"`` doubled) only when they hold a space, quote, ``\r`` or
+             ``\n``, i.e. ``df.to_csv(sep=" ", header=False, index=False)``; any other element is
+             ``str(element)`` on its own line (so ``"a.png 3"`` is two columns, as Azure writes it),
+             except that an element holding ``\r`` or ``\n`` is one quoted field, so it stays one record.
     mlflow   what Azure's no-code MLflow driver writes: comma-separated, no header, csv-quoted where
              needed (``row,prediction,file_name``); the job's output file never gets a header either.
              No-code MLflow jobs use it where the deployment says ``azure``.
@@ -14,13 +15,22 @@
 For csv, mlflow, jsonl and parquet a list of dicts gives one column per key of the first dict; any
 other element is one column named ``result``. A part is written to a temporary file in ``parts_dir``
 and renamed over ``part`` (no fsync: the scheduler's commit is what makes a part count), so a retry
-overwrites the same name and a reader never sees half a part. ``PartWriter`` writes a part result by
+overwrites the same name and a reader never sees half a part.
+
+Every value of a csv-like part (azure, mlflow, csv) reads back unchanged with ``csv.reader(f,
+delimiter=...)`` on the file opened with ``newline=""``: spaces, quotes, ``\r``, ``\n``, ``\r\n``
+and empty strings included (Python's csv writer, which pandas uses, leaves a lone ``\r`` unquoted
+when records end with ``\n``; such parts are re-quoted). Text parts are UTF-8 written with
+``surrogateescape``: a value taken from a file name that is not UTF-8 (``os.fsdecode``'s
+``"caf\udce9"``) is written as the name's own bytes, and reading the output with
+``errors="surrogateescape"`` gives them back. ``PartWriter`` writes a part result by
 result and can take back what was written since its last ``mark()`` (a failed item's rows).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Callable
@@ -32,21 +42,64 @@ from thresher.runtime.protocol import ItemFailure, OutputFormat
 from thresher.runtime.results import Result, normalise, records
 
 
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _field(text: str, sep: str) -> str:
+    """One csv field, quoted where csv quotes one, and also when it holds a lone ``\r``."""
+    if sep in text or '"' in text or "\r" in text or "\n" in text:
+        return _quoted(text)
+    return text
+
+
+def _requoted(quoted: str, sep: str) -> str:
+    """csv text written with every field quoted, as csv's minimal quoting plus ``\r`` would write it."""
+    lines = []
+    for row in csv.reader(io.StringIO(quoted, newline=""), delimiter=sep):
+        # One empty field is written "" (as csv does): an empty line would read back as no field at all.
+        lines.append('""' if row == [""] else sep.join(_field(value, sep) for value in row))
+    return "".join(line + "\n" for line in lines)
+
+
+def _write_frame(frame: Any, out: TextIO, sep: str) -> None:
+    """A DataFrame's rows as pandas' ``to_csv`` writes them (no header or index), each record one line."""
+    text = frame.to_csv(sep=sep, header=False, index=False, lineterminator="\n")
+    if "\r" in text:
+        # csv quotes a field holding "\n" but not one holding a lone "\r", which a reader then takes for the
+        # end of the record. Rare, so only then: every field quoted by pandas, read back, quoted again.
+        quoted = frame.to_csv(sep=sep, header=False, index=False, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        text = _requoted(quoted, sep)
+    out.write(text)
+
+
 def _write_azure(result: Result, out: TextIO) -> list[str] | None:
     if result.frame is not None:
-        result.frame.to_csv(out, sep=" ", header=False, index=False, lineterminator="\n")
+        _write_frame(result.frame, out, " ")
     elif result.elements:
-        out.write("\n".join(map(str, result.elements)) + "\n")
+        text = "\n".join(map(str, result.elements))
+        if "\r" in text or text.count("\n") != len(result.elements) - 1:
+            # An element spanning lines is one quoted field, so it stays one record (Azure would split it).
+            lines = map(str, result.elements)
+            text = "\n".join(_quoted(line) if "\r" in line or "\n" in line else line for line in lines)
+        out.write(text + "\n")
     return result.columns
 
 
 def _write_csv(result: Result, out: TextIO) -> list[str] | None:
     if result.frame is not None:
-        result.frame.to_csv(out, header=False, index=False, lineterminator="\n")
+        _write_frame(result.frame, out, ",")
         return result.columns
     columns, rows = records(result.elements or [])
-    writer = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
-    writer.writerows(rows)
+    buffer = io.StringIO()
+    csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n").writerows(rows)
+    text = buffer.getvalue()
+    if "\r" in text:  # see _write_frame
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n", quoting=csv.QUOTE_ALL)
+        writer.writerows(rows)
+        text = _requoted(buffer.getvalue(), ",")
+    out.write(text)
     return columns or None
 
 
@@ -104,7 +157,8 @@ class PartWriter:
 
             self._parquet = ParquetPart(self._temporary)
         elif self.format is not None:
-            self._text = open(self._temporary, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            # surrogateescape: a value from a file name that is not UTF-8 is written as the name's bytes.
+            self._text = open(self._temporary, "w", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
 
     def write(self, result: Result) -> None:
         """Append ``result``'s rows (a DataFrame or a list of elements)."""

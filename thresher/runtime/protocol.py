@@ -25,6 +25,11 @@ A worker's configuration has two halves. ``WorkerIdentity`` is what makes a work
 (interpreter, code, model, variables, arguments, logging, input kind, thread share): two jobs whose
 identities are equal could run on the same warm worker. ``JobBinding`` ties a worker to one job
 (its name, output, parts and log folders, and what it writes).
+
+``failures`` lists the items ``run()`` reported as failed and the items the worker did not pass to
+``run()`` (at most 100, each error one short line, names shown escaped where not UTF-8); an entry
+with ``"count": n`` stands for n failed items (a table slice, or results ``run()`` did not return).
+The number of failed items is always ``items - succeeded``.
 """
 
 from __future__ import annotations
@@ -223,6 +228,7 @@ class ItemFailure(TypedDict, total=False):
     item: str
     error: str  # "Type: message", one short line
     log: str
+    count: int  # failed items this entry stands for (a table slice, missing results); 1 when absent
 
 
 class ReadyEvent(TypedDict):

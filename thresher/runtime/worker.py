@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from thresher.runtime import protocol
+from thresher.runtime.entries import displayable, displayable_failure, name_items, split_items
 from thresher.runtime.entry import MiniBatchContext, ScoringScript, UserCodeError, describe, error_boundary
 from thresher.runtime.formats import Written, write_result
 from thresher.runtime.protocol import (
@@ -57,7 +58,9 @@ def _configure_logging(config: WorkerConfig, name: str) -> None:
     root.setLevel(level)
     path = protocol.worker_log(config.binding.logs_dir, "entry_script_log", name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    file_handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    # Scripts log file names; one that is not UTF-8 is written escaped (the errors argument is Python 3.9+).
+    escaped: dict[str, Any] = {"errors": "backslashreplace"} if sys.version_info >= (3, 9) else {}
+    file_handler = logging.FileHandler(path, encoding="utf-8", delay=True, **escaped)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     entry_logger = logging.getLogger(protocol.ENTRY_SCRIPT_LOGGER)
     entry_logger.handlers[:] = [file_handler]
@@ -135,29 +138,56 @@ class Worker:
                 f"items {task.start}..{task.stop}, {len(items)} items)\n" + _list_items(items)
             )
 
+        # Entries that cannot be opened (a broken link, a FIFO, a file gone since planning) fail here, each
+        # with its own message, and run() gets the rest: the script must not be the one to trip on them.
+        items, refused = split_items(items, tabular=self.config.identity.input_kind is InputKind.TABULAR)
+        self._log_refused(task, refused)
         try:
             with error_boundary(self.error_log, header):
-                mini_batch, count = self._mini_batch(items)
-                context = MiniBatchContext(task.partition, task.mini_batch)
-                result = normalise(self.script.run(mini_batch, context))
+                if items or not refused:
+                    mini_batch, count = self._mini_batch(items)
+                    context = MiniBatchContext(task.partition, task.mini_batch)
+                    result = normalise(self.script.run(mini_batch, context))
+                else:  # nothing left to score; the part is still written, replacing an earlier attempt's
+                    count, result = 0, Result(elements=[])
                 fmt = binding.output_format if append else None
                 written = write_result(result, fmt, binding.parts_dir, task.part, self._item_error(task))
         except UserCodeError as failure:
             seconds = time.perf_counter() - began
             return {"event": "failed", "task": task.id, "error": failure.error, "seconds": seconds}
+        succeeded = _succeeded(result, written, count)
+        failures = (refused + _shortfall(result, items, count, succeeded)) if refused else []
         done: DoneEvent = {
             "event": "done",
             "task": task.id,
-            "items": count,
-            "succeeded": _succeeded(result, written, count),
+            "items": count + sum(int(failure.get("count", 1)) for failure in refused),
+            "succeeded": succeeded,
             "rows": written.rows,
             "part": task.part if append else None,
             "seconds": time.perf_counter() - began,
             "columns": written.columns,
         }
-        if written.failures:
-            done["failures"] = written.failures[:MAX_REPORTED_FAILURES]
+        failures += written.failures
+        if failures:
+            done["failures"] = [displayable_failure(failure) for failure in failures[:MAX_REPORTED_FAILURES]]
         return done
+
+    def _log_refused(self, task: Task, refused: list[ItemFailure]) -> None:
+        """One line per refused item in the error log, where the job's report sends people for all failures."""
+        if not refused:
+            return
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        lines = "".join(
+            f"==== {stamp} {self.name}: item {failure['item']} was not passed to run() (task {task.id}, "
+            f"mini-batch {task.mini_batch})\n{failure['error']}\n\n"
+            for failure in refused
+        )
+        try:
+            os.makedirs(os.path.dirname(self.error_log), exist_ok=True)
+            with open(self.error_log, "a", encoding="utf-8") as log:
+                log.write(displayable(lines))
+        except OSError as exc:  # the failures still go out in the done event
+            logging.getLogger(__name__).warning("cannot write %s: %s", self.error_log, exc)
 
     def _item_error(self, task: Task) -> Callable[[str, Exception], ItemFailure]:
         """How a streamed item's exception becomes its failure entry (its traceback goes to the error log)."""
@@ -193,6 +223,25 @@ def _succeeded(result: Result, written: Written, count: int) -> int:
     return max(0, count - failed)
 
 
+def _shortfall(result: Result, items: list[Any], count: int, succeeded: int) -> list[ItemFailure]:
+    """The failure entry for items of run()'s mini-batch that got no result, when run() did not say which.
+
+    ``count`` tells the scheduler how many failed items the entry stands for, so that it is not taken
+    for one item beside the refused ones listed with it.
+    """
+    missing = count - succeeded
+    if result.itemised or missing <= 0:
+        return []
+    return [
+        {
+            "item": name_items(items),
+            "error": f"run() returned {succeeded} results for {count} items; each missing result counts as a "
+            "failed item",
+            "count": missing,
+        }
+    ]
+
+
 def _list_items(items: list[Any], limit: int = 20) -> str:
     lines = [f"  {item}" for item in items[:limit]]
     if len(items) > limit:
@@ -214,7 +263,11 @@ def main() -> int:
     for fd in (read_fd, write_fd):  # programs the script starts must not hold the pipes open
         os.set_inheritable(fd, False)
     if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)  # print() output survives a crash
+        # line buffering: print() output survives a crash; backslashreplace: print(path) of a file name
+        # that is not UTF-8 is logged (escaped) instead of raising UnicodeEncodeError in the script.
+        sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")
+    if isinstance(sys.stderr, io.TextIOWrapper):
+        sys.stderr.reconfigure(errors="backslashreplace")
     faulthandler.enable(sys.stderr)  # a segfault's Python traceback lands in the stderr log
     _configure_logging(config, name)
     worker = Worker(config, name)

@@ -132,7 +132,7 @@ def _write_text(parts: Iterable[Path], out: io.BufferedWriter, columns: list[str
     if columns is not None:
         header = io.StringIO()
         csv.writer(header, lineterminator="\n").writerow(columns)
-        out.write(header.getvalue().encode("utf-8"))
+        out.write(header.getvalue().encode("utf-8", "surrogateescape"))  # as the parts are written
     rows = 0
     for part in parts:
         last = b"\n"

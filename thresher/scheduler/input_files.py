@@ -11,7 +11,14 @@ Names starting with ``.`` are skipped, folders included: they are never data but
 ``.DS_Store``, editor swap files, ``.ipynb_checkpoints`` and half-written upload temp files. So are
 files named ``MLTable``: the YAML description of an mltable folder, not its data. Skipping them here,
 and nowhere else, keeps every planner and ``plan_fingerprint`` agreeing on what the input files are.
-Symbolic links are followed; sockets, FIFOs and broken links are skipped.
+Symbolic links are followed.
+
+An entry that cannot be scored is listed all the same, at its place in the order: a broken or looping
+symbolic link, a FIFO, socket or device, a subfolder that cannot be listed, or a folder link that
+leads back to a folder above it (listed as the link itself; following it would list forever). Each
+becomes one item of the plan, which the worker fails with its own message instead of passing it to
+``run()`` (``thresher.runtime.entries``). One bad entry never fails the listing of the folder, and
+the planners and ``plan_fingerprint`` see the same entries.
 """
 
 from __future__ import annotations
@@ -29,35 +36,60 @@ MLTABLE = "MLTable"
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
 
-def _listing(folder: str) -> tuple[str, Iterator[str], set[str], tuple[int, int]]:
-    """A frame of the walk: ``folder``, its sorted non-hidden names, which are folders, its (device, inode)."""
+_Frame = tuple[str, Iterator[str], set[str], tuple[int, int]]
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """Whether the entry is a folder, following links; False for a link that leads nowhere or in a loop.
+
+    ``DirEntry.is_dir`` returns False for a broken link but raises for a looping one (ELOOP).
+    """
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _listing(folder: str, info: os.stat_result) -> _Frame:
+    """A frame of the walk: ``folder``, its sorted non-hidden names, which are folders, its (device, inode).
+
+    Raises OSError when the folder cannot be listed.
+    """
     names: list[str] = []
     folders: set[str] = set()
-    try:
-        info = os.stat(folder)
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir():
-                    folders.add(entry.name)
-                    names.append(entry.name)
-                elif entry.is_file() and entry.name != MLTABLE:
-                    names.append(entry.name)
-    except OSError as exc:
-        raise StorageError(
-            f"Cannot list input folder {folder}: {exc.strerror or exc}.",
-            fix="Check that the folder exists and that thresher's user may read it.",
-        ) from exc
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if _is_folder(entry):
+                folders.add(entry.name)
+                names.append(entry.name)
+            elif entry.name != MLTABLE:
+                names.append(entry.name)
     names.sort()
     return folder, iter(names), folders, (info.st_dev, info.st_ino)
 
 
-def iter_input_files(root: Path) -> Iterator[Path]:
-    """Yield every file under ``root`` as an absolute path, in sorted path order (see module docstring).
+def _subfolder(path: str, stack: list[_Frame]) -> _Frame | None:
+    """The frame of subfolder ``path``, or None when it is an entry to fail instead of a folder to walk:
+    it cannot be listed, or it is the same folder as one being walked (a link leading back up)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # it changed since its parent was listed: the worker says what it is now
+    if any(frame[3] == (info.st_dev, info.st_ino) for frame in stack):
+        return None
+    try:
+        return _listing(path, info)
+    except OSError:
+        return None
 
-    A file yields itself. A missing ``root`` raises StorageError; so does a symbolic link that
-    leads back into one of its own parent folders (it would list forever).
+
+def iter_input_files(root: Path) -> Iterator[Path]:
+    """Yield every entry under ``root`` as an absolute path, in sorted path order (see module docstring).
+
+    A file yields itself. A missing or unlistable ``root`` raises StorageError; an entry below it that
+    cannot be used is yielded like a file (see the module docstring).
     """
     top = os.path.abspath(root)
     try:
@@ -74,7 +106,13 @@ def iter_input_files(root: Path) -> Iterator[Path]:
     if not stat.S_ISDIR(info.st_mode):
         yield Path(top)
         return
-    stack = [_listing(top)]  # one frame per open folder, the deepest last
+    try:
+        stack = [_listing(top, info)]  # one frame per open folder, the deepest last
+    except OSError as exc:
+        raise StorageError(
+            f"Cannot list input folder {top}: {exc.strerror or exc}.",
+            fix="Check that the folder exists and that thresher's user may read it.",
+        ) from exc
     while stack:
         folder, names, folders, _ = stack[-1]
         name = next(names, None)
@@ -82,16 +120,11 @@ def iter_input_files(root: Path) -> Iterator[Path]:
             stack.pop()
             continue
         path = os.path.join(folder, name)
-        if name not in folders:
+        frame = _subfolder(path, stack) if name in folders else None
+        if frame is None:
             yield Path(path)
-            continue
-        frame = _listing(path)
-        if any(open_frame[3] == frame[3] for open_frame in stack):
-            raise StorageError(
-                f"Input folder {top} contains a symbolic link loop: {path} leads back to a folder above it.",
-                fix="Remove the link, or point the job at a folder without it.",
-            )
-        stack.append(frame)
+        else:
+            stack.append(frame)
 
 
 def hive_values(path: str) -> dict[str, str | None]:

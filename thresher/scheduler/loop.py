@@ -24,6 +24,7 @@ from thresher.executors.base import (
     WorkerInitFailed,
     WorkerLost,
 )
+from thresher.runtime.entries import displayable
 from thresher.runtime.protocol import ErrorInfo
 from thresher.scheduler.policies import FailureKind, MiniBatchState, Piece, RetryPolicy, Thresholds
 from thresher.storage.disk import is_disk_full_errno
@@ -55,15 +56,6 @@ class _InFlight:
     deadline: float
 
 
-def display(text: str) -> str:
-    """``text`` fit for people and the database: undecodable file-name bytes shown as ``\\xNN``."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return text
-
-
 def describe_items(items: list[Any]) -> str:
     """A short, human name for a piece's items: a file, a range of files, or a file's rows."""
     if not items:
@@ -76,10 +68,10 @@ def describe_items(items: list[Any]) -> str:
         else:
             start, stop = first.get("start"), first.get("stop")
         text = f"{first.get('path')} {unit} {start}-{stop}"
-        return display(text if len(items) == 1 else f"{text} and {len(items) - 1} more slices")
+        return displayable(text if len(items) == 1 else f"{text} and {len(items) - 1} more slices")
     if len(items) == 1:
-        return display(str(first))
-    return display(f"{len(items)} files from {first} to {items[-1]}")
+        return displayable(str(first))
+    return displayable(f"{len(items)} files from {first} to {items[-1]}")
 
 
 class JobLoop:
@@ -232,13 +224,14 @@ class JobLoop:
         for failure in event.failures:
             state.errors.append(
                 FailedItem(
-                    item=display(str(failure.get("item"))),
+                    item=displayable(str(failure.get("item"))),
                     mini_batch=state.index,
-                    error=display(str(failure.get("error"))),
+                    error=displayable(str(failure.get("error"))),
                     log=failure.get("log"),
                 )
             )
-        unlisted = failed - len(event.failures)
+        # An entry may stand for several failed items ("count"): a table slice, or run()'s missing results.
+        unlisted = failed - sum(int(failure.get("count") or 1) for failure in event.failures)
         described = describe_items(state.items[flight.piece.start : flight.piece.stop])
         if event.failures and unlisted > 0:
             message = f"{unlisted} more items failed; their errors are in the worker's error log"
@@ -273,7 +266,7 @@ class JobLoop:
             FailedItem(
                 item=describe_items(items),
                 mini_batch=state.index,
-                error=display(f"{error.get('type', 'Error')}: {error.get('message', '')}".strip()),
+                error=displayable(f"{error.get('type', 'Error')}: {error.get('message', '')}".strip()),
                 attempts=flight.tries,
                 log=error.get("log"),
             )

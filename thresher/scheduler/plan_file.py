@@ -8,7 +8,13 @@ recomputes it from the folder alone, for the check that a resumed job's inputs d
 The fingerprint covers (relative path, size, mtime_ns) of every input file. Each file's triple is
 hashed with SHA-256 and the hashes are summed modulo 2**256 (a multiset hash), so the result does
 not depend on the order a plan visits files in: partitioned plans visit them out of path order.
-Every planner puts every input file into at least one item, so the two computations agree.
+Every planner puts every input entry into at least one item, so the two computations agree.
+
+An entry that is not a regular file (a broken or looping link, a FIFO, a folder that could not be
+listed; see ``input_files``) is an item too, to be failed by the worker. It counts as a file of 0
+bytes, fingerprinted by (relative path, file type, mtime_ns) of what ``stat`` (or, for a link that
+leads nowhere, ``lstat``) finds, so it never stops planning, and a resumed job whose bad entries are
+still as they were is not refused. Only a regular file's size counts in ``bytes``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -61,24 +68,38 @@ class _Fingerprint:
             if path in self._seen:
                 return
             self._seen.add(path)
-        try:
-            info = os.stat(path)
-        except OSError as exc:
-            raise StorageError(
-                f"Input file {path} cannot be read while planning: {exc.strerror or exc}.",
-                fix="Don't change the input folder while a job is being planned; invoke the job again.",
-            ) from exc
         if path.startswith(self._prefix):  # the usual case, and much cheaper than relpath
             relative = path[len(self._prefix) :].replace(os.sep, "/")
         else:
             relative = os.path.relpath(path, self._base).replace(os.sep, "/")
-        digest = hashlib.sha256(f"{relative}\0{info.st_size}\0{info.st_mtime_ns}".encode()).digest()
+        info = _stat(path)
+        if info is not None and stat.S_ISREG(info.st_mode):
+            state = f"{info.st_size}\0{info.st_mtime_ns}"
+            self.bytes += info.st_size
+        elif info is not None:  # an entry the worker will fail: its kind and age, never its size
+            state = f"type {stat.S_IFMT(info.st_mode):o}\0{info.st_mtime_ns}"
+        else:
+            state = "missing"
+        # surrogateescape: a name that is not UTF-8 is hashed as its bytes, like any other name.
+        digest = hashlib.sha256(f"{relative}\0{state}".encode("utf-8", "surrogateescape")).digest()
         self._sum = (self._sum + int.from_bytes(digest, "big")) % _MODULUS
         self.files += 1
-        self.bytes += info.st_size
 
     def hexdigest(self) -> str:
+        """The fingerprint of every entry added so far."""
         return hashlib.sha256(f"{self.files}\0{self.bytes}\0{self._sum:064x}".encode()).hexdigest()
+
+
+def _stat(path: str) -> os.stat_result | None:
+    """``stat`` of an input entry, ``lstat`` of a link that leads nowhere, None for an entry that is gone."""
+    try:
+        return os.stat(path)
+    except OSError:
+        pass
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
 
 
 def write_plan(batches: Iterable[MiniBatch], path: Path, *, root: Path) -> PlanSummary:

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from thresher.errors import ThresherError
+from thresher.runtime.entries import unusable
 from thresher.scheduler.input_files import hive_values, iter_input_files
 from thresher.scheduler.minibatch import BatchSize, MiniBatch, parse_mini_batch_size
 from thresher.scheduler.plan_file import PlanSummary, plan_fingerprint, read_plan, write_plan
-from thresher.scheduler.tabular_plan import file_format, file_slices
+from thresher.scheduler.tabular_plan import file_format, file_slices, unusable_slice
 
 __all__ = [
     "BatchSize",
@@ -78,7 +79,8 @@ def plan_tabular(
     The format comes from each file's extension (``.csv``, ``.tsv``, ``.parquet``/``.pqt``,
     ``.jsonl``/``.json``/``.ndjson``, JSON meaning JSON Lines) unless ``format`` is given;
     ``read_options`` go to pandas (``sep``, ``encoding``, ``dtype``, ...). The slice contract is in
-    ``thresher.scheduler.tabular_plan``.
+    ``thresher.scheduler.tabular_plan``. An entry that cannot be read (a broken link, a FIFO, ...) is
+    one ``unusable`` slice, alone in its mini-batch, for the worker to fail.
     """
     if size.unit == "files":
         raise ThresherError(
@@ -87,8 +89,13 @@ def plan_tabular(
         )
     index = itertools.count()
     for path in files:
+        absolute = Path(os.path.abspath(path))
+        problem = unusable(str(absolute))
+        if problem is not None:  # never opened here: a FIFO would block planning for good
+            yield MiniBatch(next(index), [unusable_slice(absolute, problem)])
+            continue
         fmt, options = file_format(path, format, read_options)
-        for piece in file_slices(Path(os.path.abspath(path)), size.unit, size.amount, fmt, options):
+        for piece in file_slices(absolute, size.unit, size.amount, fmt, options):
             yield MiniBatch(next(index), [piece])
 
 

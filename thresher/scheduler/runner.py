@@ -31,6 +31,7 @@ from typing import Any
 from thresher.environments import envs_dir, job_python
 from thresher.errors import JobTakenOverError, ThresherError
 from thresher.executors.base import Executor
+from thresher.runtime.entries import displayable
 from thresher.scheduler import planner
 from thresher.scheduler.assembly import partial_path, publish, write_partial
 from thresher.scheduler.faults import NO_FAULTS, Faults
@@ -345,6 +346,8 @@ class _JobRun:
     def fail(self, exc: BaseException) -> JobRecord | None:
         """End the job Failed with ``exc`` as its headline; never raises."""
         headline, fix, error, trace = self._failure(exc)
+        # The error may name a file that is not UTF-8: people and the database get it escaped.
+        headline, fix = displayable(headline), None if fix is None else displayable(fix)
         if error.get("reason") == "disk_full":  # room to write why: the database row and job_error.txt
             Reserve(self.settings.workspace_dir / RESERVE_FILE).release()
         self._write_error_file(headline, fix, trace)

@@ -21,8 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from thresher.errors import ThresherError
+from thresher.runtime.entries import unusable
 from thresher.scheduler.input_files import hive_values
-from thresher.scheduler.tabular_plan import csv_data_start, csv_quote, file_format, make_slice, parquet_file
+from thresher.scheduler.tabular_plan import (
+    csv_data_start,
+    csv_quote,
+    file_format,
+    make_slice,
+    parquet_file,
+    unusable_slice,
+)
 
 _CHUNK_ROWS = 1 << 18
 Partition = tuple[dict[str, Any], list[dict[str, Any]]]
@@ -38,13 +46,26 @@ def partition_slices(
     """``(partition, slices)`` per distinct key combination of ``files`` (absolute paths).
 
     Files without rows are added, as zero-row slices, to the first partition's items, so that every
-    input file is in the plan (see ``tabular_plan``).
+    input file is in the plan (see ``tabular_plan``). So is an entry that cannot be read (a broken link,
+    a FIFO, ...), as an ``unusable`` slice for the worker to fail, unless its folder names give all the
+    keys: then it goes to that partition. Without any partition, unusable entries form one whose keys
+    are all None.
     """
     groups: dict[tuple[Any, ...], Partition] = {}
     empty: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []  # unusable entries without a partition of their own
     for path in files:
-        fmt, options = file_format(path, format, read_options)
         hive = hive_values(path.as_posix())
+        problem = unusable(str(path))
+        if problem is not None:  # never opened here: a FIFO would block planning for good
+            piece = unusable_slice(path, problem)
+            if all(key in hive for key in keys):
+                partition = {key: hive[key] for key in keys}
+                groups.setdefault(tuple(partition.values()), (partition, []))[1].append(piece)
+            else:
+                refused.append(piece)
+            continue
+        fmt, options = file_format(path, format, read_options)
         columns = [key for key in keys if key not in hive]
         if fmt == "csv" and columns and (options.get("dtype") is None or isinstance(options.get("dtype"), dict)):
             options = {**options, "dtype": {**(options.get("dtype") or {}), **dict.fromkeys(columns, "str")}}
@@ -62,6 +83,9 @@ def partition_slices(
         if not found:
             empty.append(dict(whole, first_row=0, rows=0, stop=whole["start"]))
     partitions = list(groups.values())
+    if refused and not partitions:  # the entries must be in the plan, to be failed and fingerprinted
+        partitions.append((dict.fromkeys(keys), []))
+    empty += refused
     if partitions:
         partitions[0][1].extend(empty)
     return partitions

@@ -16,6 +16,10 @@ A slice never crosses a file boundary. It is plain JSON-able data, the contract 
   (jsonl cut by bytes, csv read whole). ``rows == 0`` marks a file without records: it is still
   planned, alone in its mini-batch, so that the plan lists every input file (and its fingerprint
   matches ``plan_fingerprint``); the scheduler may complete such a mini-batch without calling run().
+- An input entry that cannot be read (a broken link, a FIFO, ...; see ``thresher.runtime.entries``)
+  is one slice ``{"path", "format": None, "start": 0, "stop": 0, "unit": "bytes", "first_row": None,
+  "rows": None, "read_options": {}, "unusable": why}``, alone in its mini-batch: it keeps the entry
+  in the plan, counts as one failed item, and the worker fails it without reading it.
 
 CSV is cut at record ends found by ``RecordScanner``, which reads the whole file once and respects
 quoted fields (a newline inside quotes never ends a slice), so the row counts are exact. Options the
@@ -87,6 +91,21 @@ def make_slice(path: Path, fmt: str, start: int, stop: int, **fields: Any) -> di
     if fmt != "parquet":
         piece["data_start"] = fields.get("data_start", 0)
     return piece
+
+
+def unusable_slice(path: Path, why: str) -> dict[str, Any]:
+    """The slice of an entry that cannot be read: ``why`` says why (see the module docstring)."""
+    return {
+        "path": str(path),
+        "format": None,
+        "start": 0,
+        "stop": 0,
+        "unit": "bytes",
+        "first_row": None,
+        "rows": None,
+        "read_options": {},
+        "unusable": why,
+    }
 
 
 def csv_quote(options: dict[str, Any]) -> tuple[bool, bytes | None]:

@@ -89,7 +89,8 @@ def check_input(job_input: JobInput) -> None:
     examples: dict[str, Path] = {}
     for path in itertools.islice(iter_input_files(Path(job_input.path)), FILES_CHECKED):
         extension = path.suffix.lower()
-        if extension not in SUPPORTED_EXTENSIONS:
+        # An entry that is no regular file (a broken link, a FIFO) is not refused here: it fails alone.
+        if extension not in SUPPORTED_EXTENSIONS and path.is_file():
             unsupported[extension] += 1
             examples.setdefault(extension, path)
     if unsupported:
