@@ -10,7 +10,7 @@ The CLI prints ``str(error)`` as the headline and ``error.fix`` on the line belo
     │   ├── NotFoundError         a model, environment, endpoint, ... does not exist (lists what does)
     │   ├── AlreadyExistsError    the name (and version) is taken
     │   └── ConflictError         the resource is in a state that forbids the operation
-    ├── StoreError                the metadata database cannot be reached or is at the wrong schema
+    ├── StoreError                the metadata database cannot be reached, is damaged, or is at the wrong schema
     ├── StorageError              a datastore cannot be read or written
     └── MissingExtraError         an optional dependency is not installed (says which pip extra)
 
@@ -94,7 +94,7 @@ class ConflictError(ResourceError):
 
 
 class StoreError(ThresherError):
-    """The metadata database cannot be reached, or its schema is not the one this thresher expects."""
+    """The metadata database cannot be reached, is damaged, or its schema is not the one this thresher expects."""
 
 
 class StorageError(ThresherError):
