@@ -75,11 +75,7 @@ def unusable(url: URL, exc: BaseException) -> StoreError:
     if url.get_backend_name() == "sqlite":
         path = sqlite_path(url)
         if path is not None and path.is_dir():
-            return StoreError(
-                f"The metadata database {path} is a folder, not a database file.",
-                fix=f"Move the folder aside (mv {path} {path}.moved) so that thresher creates a new database "
-                "there, or point THRESHER_DATABASE_URL at the database file.",
-            )
+            return folder_in_place(path)
         fix = (
             "Check that the database file and its folder exist and are readable and writable, or point "
             "THRESHER_HOME or THRESHER_DATABASE_URL somewhere else."
@@ -93,6 +89,15 @@ def unusable(url: URL, exc: BaseException) -> StoreError:
     return StoreError(f"Cannot use the metadata database {mask(url)}: {reason}", fix=fix)
 
 
+def folder_in_place(path: Path) -> StoreError:
+    """The StoreError for a folder where the SQLite database file should be."""
+    return StoreError(
+        f"The metadata database {path} is a folder, not a database file.",
+        fix=f"Move the folder aside (mv {shlex.quote(str(path))} {shlex.quote(f'{path}.moved')}) so that "
+        "thresher creates a new database there, or point THRESHER_DATABASE_URL at the database file.",
+    )
+
+
 def damaged(url: URL, reason: str) -> StoreError:
     """The StoreError for a database whose content is damaged: what is wrong, and how to get back."""
     path = sqlite_path(url)
@@ -100,8 +105,9 @@ def damaged(url: URL, reason: str) -> StoreError:
         return StoreError(
             f"The metadata database {path} is damaged: {reason}",
             fix="See what is damaged with: thresher workspace check. Then copy a backup made with "
-            f"'thresher workspace backup FILE' over it, or move it aside (mv {path} {path}.damaged) to start "
-            "with an empty database (registered files stay in the datastores folder).",
+            f"'thresher workspace backup FILE' over it, or move it aside (mv {shlex.quote(str(path))} "
+            f"{shlex.quote(f'{path}.damaged')}) to start with an empty database (registered files stay in the "
+            "datastores folder).",
         )
     restore = postgres_command("pg_restore", url, "--clean", "--if-exists", "--dbname", url.database or "", "FILE")
     return StoreError(
