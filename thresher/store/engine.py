@@ -105,7 +105,8 @@ def damaged(url: URL, reason: str) -> StoreError:
         return StoreError(
             f"The metadata database {path} is damaged: {reason}",
             fix="See what is damaged with: thresher workspace check. Then copy a backup made with "
-            f"'thresher workspace backup FILE' over it, or move it aside (mv {shlex.quote(str(path))} "
+            f"'thresher workspace backup FILE' over it (deleting any {path.name}-wal beside it), or move it "
+            f"aside (mv {shlex.quote(str(path))} "
             f"{shlex.quote(f'{path}.damaged')}) to start with an empty database (registered files stay in the "
             "datastores folder).",
         )

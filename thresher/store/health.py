@@ -127,7 +127,8 @@ def damage_fix(url: URL) -> str:
         return f"Restore a backup made with pg_dump: {restore}"
     here, recovered = shlex.quote(str(path)), shlex.quote(str(path.with_name("recovered.db")))
     return (
-        f"Copy a backup made with 'thresher workspace backup FILE' over {path}, or move it aside "
+        f"Copy a backup made with 'thresher workspace backup FILE' over {path} (deleting any {path.name}-wal "
+        "beside it: SQLite would replay it into the copy), or move it aside "
         f"(mv {here} {shlex.quote(f'{path}.damaged')}) to start with an empty database. To salvage the rows "
         f"SQLite can still read: sqlite3 {here} .recover | sqlite3 {recovered}"
     )
