@@ -23,6 +23,7 @@ postgres-packages:
 lint: $(STAMP)
 	$(BIN)/ruff check thresher tests bench
 	$(BIN)/ruff format --check thresher tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -294,7 +294,7 @@ def thresher_invoke(
         "import_s": invoked - imported,
         "invoked_at": invoked,
         "invoke_to_done_s": ended - invoked,
-        "progress": dict(done.progress),
+        "progress": done.progress.to_json(),
         "timeline": job_timeline(done, invoked_wall, ended - invoked),
     }
 

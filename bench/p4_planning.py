@@ -92,11 +92,11 @@ def run_thresher(args: dict[str, Any]) -> None:
                 pid = common.runner_pid(record.runner)
             if pid is not None:
                 peak = max(peak, vm_hwm_mb(pid) or 0.0)
-            if planned_at is None and record.progress.get("plan"):
+            if planned_at is None and record.progress.plan is not None:
                 planned_at = time.monotonic()
                 planned_wall = time.time()
                 peak_at_plan = peak
-                plan = record.progress["plan"]
+                plan = record.progress.plan
                 started = record.started_at
                 ws.jobs.cancel(job.name)
             if record.status in ("Completed", "Failed", "Canceled"):
@@ -114,8 +114,8 @@ def run_thresher(args: dict[str, Any]) -> None:
         invoke_to_claim_s=(started - job.created_at).total_seconds() if started else None,
         peak_rss_mb_at_plan=peak_at_plan,
         peak_rss_mb=peak,
-        files=plan["files"],
-        mini_batches=plan["mini_batches"],
+        files=plan.files,
+        mini_batches=plan.mini_batches,
         status=record.status,
     )
 

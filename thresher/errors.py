@@ -10,6 +10,7 @@ The CLI prints ``str(error)`` as the headline and ``error.fix`` on the line belo
     │   ├── NotFoundError         a model, environment, endpoint, ... does not exist (lists what does)
     │   ├── AlreadyExistsError    the name (and version) is taken
     │   └── ConflictError         the resource is in a state that forbids the operation
+    │       └── JobTakenOverError another runner took the job over; this runner must leave it alone
     ├── StoreError                the metadata database cannot be reached, is damaged, or is at the wrong schema
     ├── StorageError              a datastore cannot be read or written
     └── MissingExtraError         an optional dependency is not installed (says which pip extra)
@@ -91,6 +92,10 @@ class AlreadyExistsError(ResourceError):
 
 class ConflictError(ResourceError):
     """The resource's current state forbids the operation."""
+
+
+class JobTakenOverError(ConflictError):
+    """A runner wrote to a job that another runner has taken over (it was presumed dead)."""
 
 
 class StoreError(ThresherError):

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="Workers of a local compute that does not say max_workers (default: the number of cores).",
     )
 
+    fault_injection: str | None = Field(
+        default=None,
+        description="Test seam: phase=action pairs that make a runner fail at a phase of a job's first "
+        "attempt (see thresher.scheduler.faults). Leave unset.",
+    )
+
     @property
     def workspace_dir(self) -> Path:
         """The workspace folder as an absolute path."""

@@ -64,6 +64,32 @@ def test_build_installs_the_pinned_version_compiled_and_reuses_it(env_bench: Env
     assert environments.build_status("six-env").built is True
 
 
+PKG_RESOURCES_PROBE = """
+import importlib.metadata as metadata
+import pkg_resources
+print(pkg_resources.get_distribution("six").version)
+print(*(metadata.version(name) for name in ("pip", "setuptools", "wheel")))
+"""
+
+
+def test_a_conda_file_that_lists_pip_gives_pip_setuptools_wheel_and_pkg_resources(env_bench: EnvBench) -> None:
+    """As conda's pip package does; setuptools 82 removed pkg_resources, which older packages still import."""
+    conda = env_bench.conda_file("with-pip", f"six=={PINNED_SIX}")
+    assert "  - pip\n" in conda.read_text()
+    _create(env_bench, "with-pip", conda)
+    built = env_bench.ws.environments.build("with-pip")
+    assert any("Added pip, setuptools<82, wheel" in note for note in built.notes)
+    probe = subprocess.run([built.python, "-c", PKG_RESOURCES_PROBE], capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+    six_version, versions = probe.stdout.splitlines()
+    assert six_version == PINNED_SIX  # pkg_resources sees the environment's packages
+    pip, setuptools, wheel = versions.split()
+    assert int(setuptools.split(".")[0]) < 82 and pip and wheel
+    # pip works as a command in the environment, as in a conda environment
+    shown = subprocess.run([built.python, "-m", "pip", "show", "six"], capture_output=True, text=True)
+    assert f"Version: {PINNED_SIX}" in shown.stdout, shown.stderr
+
+
 def test_cli_build_and_show(env_bench: EnvBench, six_env: AssetRecord, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _cli(capsys, "environment", "build", "--name", "six-env", "--version", "1", "-o", "json")
     assert code == 0, err

@@ -14,9 +14,8 @@ import six  # type: ignore[import-untyped]
 from tests.environments.conftest import PINNED_SIX, EnvBench
 from thresher.environments import job_python
 from thresher.environments.interpreters import pyenv_interpreters
-from thresher.scheduler.jobspec import JobInput, JobSpec
 from thresher.specs import parse_spec
-from thresher.store import JobRecord
+from thresher.store import JobRecord, SqlStore
 
 VERSION_SCRIPT = """
 import os
@@ -103,20 +102,11 @@ def test_a_failing_build_fails_the_job_with_the_build_error(env_bench: EnvBench)
     assert not list((env_bench.ws.settings.workspace_dir / "envs").glob("*.staging"))
 
 
-def _job_spec(root: Path, **fields: str | None) -> JobSpec:
-    return JobSpec(
-        input=JobInput(uri=str(root), path=str(root), type="uri_folder"),
-        settings={},
-        nodes=1,
-        per_node=1,
-        folder=str(root / "job"),
-        output_dir=str(root / "job" / "outputs"),
-        output_file=None,
-        script=None,
-        code_dir=None,
-        model_dir=None,
-        **fields,
-    )
+def _python(
+    store: SqlStore, envs: Path, root: Path, *, environment: str | None = None, files: str | None = None
+) -> str | None:
+    record = root / "job" / "logs" / "sys" / "environment.txt"
+    return job_python(store, envs, environment=environment, files_dir=files, record_to=record)
 
 
 def test_a_model_folder_defines_the_environment(env_bench: EnvBench, tmp_path: Path) -> None:
@@ -125,8 +115,8 @@ def test_a_model_folder_defines_the_environment(env_bench: EnvBench, tmp_path: P
     (model / "requirements.txt").write_text(f"six=={PINNED_SIX}\n")
     (model / "python_env.yaml").write_text(f"python: {sys.version.split()[0]}\ndependencies:\n- -r requirements.txt\n")
     store, envs = env_bench.ws.instance.store, tmp_path / "envs"
-    assert job_python(store, envs, _job_spec(tmp_path)) is None  # no environment: the current interpreter
-    python = job_python(store, envs, _job_spec(tmp_path, environment_files_dir=str(model)))
+    assert _python(store, envs, tmp_path) is None  # no environment: the current interpreter
+    python = _python(store, envs, tmp_path, files=str(model))
     assert python is not None and Path(python).parent.parent.parent == envs
     log = (tmp_path / "job" / "logs" / "sys" / "environment.txt").read_text()
     assert f"the environment of {model}: built" in log
@@ -137,6 +127,5 @@ def test_an_environment_without_dependency_file_runs_in_the_current_interpreter(
 ) -> None:
     spec = parse_spec({"name": "plain", "image": "python:3.11"}, "environment", base_dir=tmp_path)
     env_bench.ws.environments.create(spec)  # type: ignore[arg-type]
-    job = _job_spec(tmp_path, environment="azureml:plain:1")
-    assert job_python(env_bench.ws.instance.store, tmp_path / "envs", job) is None
+    assert _python(env_bench.ws.instance.store, tmp_path / "envs", tmp_path, environment="azureml:plain:1") is None
     assert "no dependency file" in (tmp_path / "job" / "logs" / "sys" / "environment.txt").read_text()

@@ -42,10 +42,11 @@ def test_conda_python_and_pip_list_with_azure_packages_left_out_in_one_note() ->
     resolved = from_conda(AZURE_CONDA, "conda.yaml")
     assert resolved.python_request == "3.8.5"
     assert resolved.python_origin == "python=3.8.5 in conda.yaml"
-    # mlflow stays mlflow in an environment asset: the swap is for MLflow model folders only
-    assert resolved.requirements == ["scikit-learn==1.5.2", "mlflow==2.9.2"]
-    assert len(resolved.notes) == 1
-    note = resolved.notes[0]
+    # mlflow stays mlflow in an environment asset: the swap is for MLflow model folders only;
+    # pip<=26.3 brings pip (that version), setuptools and wheel, as conda's pip package does
+    assert resolved.requirements == ["pip<=26.3", "setuptools<82", "wheel", "scikit-learn==1.5.2", "mlflow==2.9.2"]
+    assert len(resolved.notes) == 2
+    note = resolved.notes[1]
     for package in ("azureml-core==1.48.0", "azureml-defaults", "azureml-dataset-runtime[fuse]", "inference-schema"):
         assert package in note
     assert "shadow the shim" in note
@@ -82,6 +83,38 @@ def test_conda_only_packages_are_listed_with_lines_and_pip_forms(tmp_path: Path)
 
 
 @pytest.mark.parametrize(
+    ("entry", "pip"),
+    [
+        ("pip", "pip"),
+        ("pip=23.0", "pip==23.0.*"),  # conda's =X.Y is any X.Y.z
+        ("pip==23.0.1", "pip==23.0.1"),
+        ("pip>=21", "pip>=21"),
+        ("conda-forge::pip 24.2", "pip==24.2.*"),
+        ("pip=*", "pip"),
+    ],
+)
+def test_a_conda_file_that_lists_pip_gets_pip_setuptools_and_wheel(entry: str, pip: str) -> None:
+    resolved = from_conda({"dependencies": ["python=3.8", entry, {"pip": ["six==1.16.0"]}]}, "conda.yaml")
+    assert resolved.requirements == [pip, "setuptools<82", "wheel", "six==1.16.0"]
+    assert len(resolved.notes) == 1
+    assert f"conda.yaml lists {entry}" in resolved.notes[0] and "pkg_resources" in resolved.notes[0]
+
+
+def test_pip_setuptools_and_wheel_pinned_in_the_pip_list_win() -> None:
+    pins = ["Setuptools==69.5.1", "wheel>=0.40", "six==1.16.0"]
+    resolved = from_conda({"dependencies": ["pip=23.0", {"pip": pins}]}, "conda.yaml")
+    assert resolved.requirements == ["pip==23.0.*", *pins]
+    assert "Added pip==23.0.*:" in resolved.notes[0]
+    resolved = from_conda({"dependencies": ["pip", {"pip": ["pip==24.0", "setuptools", "wheel"]}]}, "conda.yaml")
+    assert (resolved.requirements, resolved.notes) == (["pip==24.0", "setuptools", "wheel"], [])
+
+
+def test_a_conda_file_without_pip_gets_only_its_pip_list() -> None:
+    resolved = from_conda({"dependencies": ["python=3.11", {"pip": ["six==1.16.0"]}]}, "conda.yaml")
+    assert (resolved.requirements, resolved.notes) == (["six==1.16.0"], [])
+
+
+@pytest.mark.parametrize(
     ("conda", "pip"),
     [
         ("numpy=1.21", "numpy==1.21.*"),
@@ -90,6 +123,7 @@ def test_conda_only_packages_are_listed_with_lines_and_pip_forms(tmp_path: Path)
         ("numpy", "numpy"),
         ("numpy>=1.2", "numpy>=1.2"),
         ("conda-forge::numpy 1.21", "numpy==1.21.*"),
+        ("numpy=*", "numpy"),
     ],
 )
 def test_conda_dependency_as_pip_requirement(conda: str, pip: str) -> None:
@@ -145,7 +179,14 @@ def test_mlflow_folder_fallbacks(tmp_path: Path) -> None:
     resolved = from_folder(folder)  # MLflow's fallback: python from conda.yaml, packages from requirements.txt
     assert resolved is not None
     assert resolved.python_request == "3.11.7"
-    assert resolved.requirements[:3] == ["mlflow-skinny==2.9.2", "cloudpickle==3.0.0", "scikit-learn==1.5.2"]
+    assert resolved.requirements[:6] == [
+        "pip<=26.3",  # conda.yaml lists pip: it still brings pip, setuptools and wheel
+        "setuptools<82",
+        "wheel",
+        "mlflow-skinny==2.9.2",
+        "cloudpickle==3.0.0",
+        "scikit-learn==1.5.2",
+    ]
     (folder / "conda.yaml").unlink()
     resolved = from_folder(folder)
     assert resolved is not None and resolved.python_request is None

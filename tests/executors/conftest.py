@@ -55,15 +55,17 @@ class Job:
         self.code.mkdir(parents=True, exist_ok=True)
         path = self.code / "score.py"
         path.write_text(textwrap.dedent(script))
-        return WorkerConfig(
-            job="job-1",
-            script=str(path),
-            code_dir=str(self.code),
-            model_dir=str(self.model_dir),
-            output_dir=str(self.outputs),
-            parts_dir=str(self.parts),
-            logs_dir=str(self.logs),
-            **settings,
+        return WorkerConfig.from_dict(
+            {
+                "job": "job-1",
+                "script": str(path),
+                "code_dir": str(self.code),
+                "model_dir": str(self.model_dir),
+                "output_dir": str(self.outputs),
+                "parts_dir": str(self.parts),
+                "logs_dir": str(self.logs),
+                **settings,
+            }
         )
 
     def input_files(self, count: int, text: str = "x") -> list[str]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
+from thresher import executors
 from thresher.errors import MissingExtraError, ThresherError
 from thresher.executors import EXECUTORS, load_executor
 from thresher.executors.base import Executor
@@ -17,16 +16,19 @@ def test_local_is_the_process_pool_and_implements_the_interface() -> None:
     assert isinstance(LocalExecutor(), Executor)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("ray") is not None
-    and importlib.util.find_spec("thresher.executors.ray_cluster") is not None,
-    reason="Ray and its executor are installed here",
-)
-def test_ray_without_its_extra_names_the_pip_command() -> None:
+def test_every_registered_executor_exists_and_implements_the_interface() -> None:
+    for name in EXECUTORS:
+        assert isinstance(load_executor(name)(), Executor), name
+
+
+def test_a_backend_without_its_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A registry entry whose optional package is absent, as Ray's is where thresher[ray] is not installed.
+    monkeypatch.setitem(executors.EXECUTORS, "spark", "thresher.executors.spark:SparkExecutor")
+    monkeypatch.setitem(executors._EXTRAS, "spark", ("thresher_no_such_package", "spark"))
     with pytest.raises(MissingExtraError) as caught:
-        load_executor("ray")
-    assert str(caught.value) == "Compute 'ray' needs ray, which is not installed."
-    assert caught.value.fix == "Install it with: pip install 'thresher[ray]'"
+        load_executor("spark")
+    assert str(caught.value) == "Compute 'spark' needs thresher_no_such_package, which is not installed."
+    assert caught.value.fix == "Install it with: pip install 'thresher[spark]'"
 
 
 def test_an_unknown_executor_lists_the_known_ones() -> None:

@@ -1,4 +1,5 @@
-"""Workspaces for fault tests, and the ``thresher`` command run as a user runs it: a real process."""
+"""Fault tests: workspaces to damage, the ``thresher`` command run as a real process, and the batch-job
+bench of tests/jobs (a real workspace, runner and worker processes)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.jobs.conftest import bench
+
+__all__ = ["bench"]
 
 REPO = Path(__file__).resolve().parents[2]
 ENDPOINT = "faults-ep"

@@ -69,7 +69,7 @@ def test_summary_only_script_writes_its_own_parquet_files(bench: Bench) -> None:
     frame = pd.read_parquet(out / "file-00002.parquet")
     assert frame["prediction"].tolist() == [v * 3 for v in pd.read_csv(folder / "file-00002.csv")["value"]]
     assert not (out / "predictions.csv").exists()
-    assert job.progress["items_succeeded"] == 4
+    assert job.progress.items_succeeded == 4
 
 
 def test_program_arguments_reach_parse_known_args(bench: Bench) -> None:

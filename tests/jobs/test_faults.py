@@ -62,7 +62,7 @@ def test_kill_9_of_a_worker_mid_job_loses_and_doubles_no_row(bench: Bench) -> No
     bench.deploy(SLOW_SCRIPT, name="victim", settings=settings)
     job = bench.ws.jobs.invoke(bench.endpoint, input=str(folder), deployment_name="victim")
     job_folder = Path(str(job.spec["folder"]))
-    _wait_for(lambda: int(bench.ws.jobs.get(job.name).progress.get("mini_batches_done") or 0) >= 8)
+    _wait_for(lambda: bench.ws.jobs.get(job.name).progress.mini_batches_done >= 8)
     pids = _worker_pids(job_folder)
     assert pids, "no worker process found"
     os.kill(pids[0], signal.SIGKILL)
@@ -80,7 +80,7 @@ def test_kill_9_of_the_runner_then_resume_gives_the_clean_output(bench: Bench) -
     bench.deploy(SLOW_SCRIPT, name="victim", settings=settings)
     job = bench.ws.jobs.invoke(bench.endpoint, input=str(folder), deployment_name="victim")
     target = random.Random(7).randint(3, 25)
-    _wait_for(lambda: int(bench.ws.jobs.get(job.name).progress.get("mini_batches_done") or 0) >= target)
+    _wait_for(lambda: bench.ws.jobs.get(job.name).progress.mini_batches_done >= target)
     runner = bench.ws.jobs.get(job.name).runner
     assert runner is not None
     os.kill(int(runner.rsplit(":", 1)[1]), signal.SIGKILL)
@@ -101,13 +101,13 @@ def test_cancel_stops_workers_promptly_and_resume_finishes(bench: Bench) -> None
     folder = csv_folder(bench.root, 60)
     bench.deploy(SLOW_SCRIPT.replace("0.05", "0.3"), settings={"mini_batch_size": 1, "max_concurrency_per_instance": 2})
     job = bench.ws.jobs.invoke(bench.endpoint, input=str(folder))
-    _wait_for(lambda: int(bench.ws.jobs.get(job.name).progress.get("mini_batches_done") or 0) >= 2)
+    _wait_for(lambda: bench.ws.jobs.get(job.name).progress.mini_batches_done >= 2)
     bench.ws.jobs.cancel(job.name)
     started = time.monotonic()
     canceled = bench.ws.jobs.wait(job.name, timeout=30)
     assert canceled.status == "Canceled"
     assert time.monotonic() - started < 10
-    done = int(canceled.progress["mini_batches_done"])
+    done = canceled.progress.mini_batches_done
     assert 2 <= done < 60
     assert "thresher job resume" in str(canceled.headline)
     _wait_for(lambda: not _worker_pids(Path(str(job.spec["folder"]))), timeout=10)

@@ -30,8 +30,8 @@ def test_outputs_are_in_input_order_across_workers(bench: Bench) -> None:
     job = bench.run(folder)
     assert job.status == "Completed", job.headline
     assert _read_default(bench.output(job)) == _expected_rows(folder)
-    assert job.progress["mini_batches"] == 12
-    assert job.progress["items_succeeded"] == 45
+    assert job.progress.mini_batches_total == 12
+    assert job.progress.items_succeeded == 45
 
 
 def test_output_formats_have_headers_and_schemas(bench: Bench) -> None:
@@ -111,13 +111,13 @@ def test_corrupt_files_are_isolated_and_reported_with_their_own_errors(bench: Be
         if path.name not in corrupt:
             (good / path.name).write_bytes(path.read_bytes())
     assert _read_default(bench.output(job)) == _expected_rows(good)
-    failures = job.progress["first_failures"]
-    assert sorted(Path(f["item"]).name for f in failures) == sorted(corrupt)
-    errors = {Path(f["item"]).name: f["error"] for f in failures}
+    failures = job.progress.first_failures
+    assert sorted(Path(f.item).name for f in failures) == sorted(corrupt)
+    errors = {Path(f.item).name: f.error for f in failures}
     assert "UnicodeDecodeError" in errors["file-00094.csv"]
     assert "EmptyDataError" in errors["file-00023.csv"]
     assert "expected id, value" in errors["file-00071.csv"]
-    assert job.progress["items_failed"] == 5 and job.progress["items_succeeded"] == 95
+    assert job.progress.items_failed == 5 and job.progress.items_succeeded == 95
 
     bench.deploy(script, name="strict", settings={"mini_batch_size": 3, "error_threshold": 2})
     strict = bench.run(folder, deployment_name="strict", output_path=str(bench.root / "strict-out"))
@@ -153,8 +153,8 @@ def test_a_hanging_run_is_killed_retried_and_counted_failed(bench: Bench) -> Non
     assert time.monotonic() - started < 60
     assert job.status == "Completed", job.headline
     assert bench.output(job).split() == [f"file-0000{i}.csv" for i in (0, 1, 3, 4, 5)]
-    (failure,) = job.progress["first_failures"]
-    assert failure["attempts"] == 3 and "timeout" in failure["error"]
+    (failure,) = job.progress.first_failures
+    assert failure.attempts == 3 and "timeout" in failure.error
     processed = (Path(str(job.spec["folder"])) / "logs" / "sys" / "processed_mini_batches.csv").read_text()
     assert "2,1,0,1,3," in processed
 
@@ -217,7 +217,7 @@ def test_ten_thousand_tiny_files_keep_input_order(bench: Bench) -> None:
     job = bench.run(folder, timeout=300)
     assert job.status == "Completed", job.headline
     assert bench.output(job).split() == [str(i) for i in range(10_000)]
-    assert job.progress["mini_batches"] == 1000
+    assert job.progress.mini_batches_total == 1000
 
 
 def test_existing_output_file_is_refused_at_invoke(bench: Bench) -> None:

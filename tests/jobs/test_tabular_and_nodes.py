@@ -41,8 +41,8 @@ def test_mltable_rows_are_scored_in_mini_batches_of_rows(bench: Bench) -> None:
     bench.deploy(TABLE_SCRIPT, settings={"mini_batch_size": "100 rows", "max_concurrency_per_instance": 2})
     job = bench.ws.jobs.wait(bench.ws.jobs.invoke(bench.endpoint, input=asset).name, timeout=120)
     assert job.status == "Completed", job.headline
-    assert job.progress["mini_batches"] == 9  # 250 rows per file -> 100, 100, 50; never across files
-    assert job.progress["items_succeeded"] == 750
+    assert job.progress.mini_batches_total == 9  # 250 rows per file -> 100, 100, 50; never across files
+    assert job.progress.items_succeeded == 750
     frame = pd.read_csv(job.spec["output_file"], sep=" ", header=None, names=["id", "double"])
     assert frame["id"].tolist() == list(range(750))
     assert frame["double"].tolist() == [i * 0.5 * 2 for i in range(250)] * 3
@@ -70,7 +70,7 @@ def test_partition_keys_give_one_mini_batch_per_key(bench: Bench) -> None:
     job = bench.run(folder)
     assert job.status == "Completed", job.headline
     lines = bench.output(job).splitlines()
-    assert job.progress["mini_batches"] == 4
+    assert job.progress.mini_batches_total == 4
     assert lines[:3] == ["east/1:3:east-1-0", "east/1:3:east-1-1", "east/1:3:east-1-2"]
     assert sorted({line.split(":")[0] for line in lines}) == ["east/1", "east/2", "west/1", "west/2"]
 

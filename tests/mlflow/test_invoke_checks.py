@@ -9,6 +9,8 @@ import pytest
 
 from tests.mlflow.conftest import MlflowBench, diabetes
 from thresher.errors import ThresherError
+from thresher.runtime.protocol import OutputFormat
+from thresher.scheduler.jobspec import JobSpec
 from thresher.storage import find_mlmodel
 
 
@@ -31,7 +33,7 @@ def test_the_job_runs_the_built_in_driver_in_the_models_own_environment(
     folder = Path(str(spec["environment_files_dir"]))
     assert (folder / "MLmodel").is_file() and (folder / "requirements.txt").is_file()
     assert folder.is_relative_to(Path(str(spec["model_dir"])))  # the stored copy, not the source
-    assert spec["settings"]["output_format"] == "mlflow"
+    assert JobSpec.from_dict(dict(spec)).output_format is OutputFormat.MLFLOW  # Azure's MLflow driver format
 
 
 def test_a_named_environment_wins_and_other_formats_stay(bench: MlflowBench, sklearn_model: Path) -> None:
@@ -96,4 +98,4 @@ def test_batch_score_without_a_script_needs_an_mlflow_model(bench: MlflowBench, 
     mlmodel = find_mlmodel(sklearn_model)
     assert mlmodel is not None
     assert job.spec["script"] is None and job.spec["environment_files_dir"] == str(mlmodel.parent.resolve())
-    assert job.spec["settings"]["output_format"] == "mlflow"
+    assert JobSpec.from_dict(dict(job.spec)).output_format is OutputFormat.MLFLOW

@@ -38,7 +38,7 @@ def test_bad_files_fail_alone_with_clear_messages_and_leave_no_rows(bench: Mlflo
     bench.deploy(sklearn_model, settings=settings)
     job = bench.run(data)
     assert job.status == "Completed", job.headline
-    assert (job.progress["items_succeeded"], job.progress["items_failed"]) == (3, 5)
+    assert (job.progress.items_succeeded, job.progress.items_failed) == (3, 5)
 
     out = read_predictions(bench.output(job), ["row", "prediction", "file_name"])
     assert out["file_name"].tolist() == ["a-extra.csv"] * 7 + ["e-good.csv"] * 10 + ["g-extra.csv"] * 4

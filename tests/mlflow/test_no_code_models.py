@@ -128,7 +128,7 @@ def test_a_custom_scoring_script_over_an_mlflow_model(bench: MlflowBench, sklear
     bench.deploy(sklearn_model, script=script, settings={"output_format": "csv"})
     job = bench.run(data)
     assert job.status == "Completed", job.headline
-    assert (job.progress["items_succeeded"], job.progress["items_failed"]) == (2, 1)
+    assert (job.progress.items_succeeded, job.progress.items_failed) == (2, 1)
     out = pd.read_csv(bench.output(job))
     np.testing.assert_array_equal(out["score"], _direct(sklearn_model, frame.iloc[:20]))
     error = (bench.logs(job) / "job_error.txt").read_text()

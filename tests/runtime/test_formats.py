@@ -115,5 +115,7 @@ def test_an_empty_result_still_replaces_an_earlier_part(tmp_path: Path, fmt: str
 
 
 def test_an_unknown_format_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="output_format is 'xlsx'; it must be one of azure, csv, jsonl, parquet"):
+    with pytest.raises(
+        ValueError, match="output_format is 'xlsx'; it must be one of azure, mlflow, csv, jsonl, parquet"
+    ):
         write_part(Result(elements=[]), "xlsx", str(tmp_path), "p")

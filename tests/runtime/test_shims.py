@@ -54,16 +54,24 @@ def test_offline_run_logs_metrics_locally(caplog: pytest.LogCaptureFixture) -> N
 
 
 def test_worker_environment_puts_shims_first_and_keeps_the_platform_folders() -> None:
-    config = {
-        "model_dir": "/m",
-        "output_dir": "/o",
-        "logs_dir": "/l",
-        "environment_variables": {"AZUREML_BI_OUTPUT_PATH": "/elsewhere", "A": 1},
-    }
-    env = protocol.worker_environ(config, "node-1/process004", {"PYTHONPATH": "/user/lib", "HOME": "/h"})
+    config = protocol.WorkerConfig.from_dict(
+        {
+            "job": "j",
+            "model_dir": "/m",
+            "output_dir": "/o",
+            "parts_dir": "/p",
+            "logs_dir": "/l",
+            "environment_variables": {"AZUREML_BI_OUTPUT_PATH": "/elsewhere", "A": 1},
+            "threads": 3,
+        }
+    )
+    base = {"PYTHONPATH": "/user/lib", "HOME": "/h", "MKL_NUM_THREADS": "8"}
+    env = protocol.worker_environ(config, "node-1/process004", base)
     assert env["PYTHONPATH"].split(os.pathsep) == [protocol.shims_dir(), protocol.package_root(), "/user/lib"]
     assert (env["AZUREML_MODEL_DIR"], env["AZUREML_BI_OUTPUT_PATH"], env["A"], env["HOME"]) == ("/m", "/o", "1", "/h")
     assert env[protocol.NAME_ENV] == "node-1/process004"
+    # The worker's share of the cores, unless the user chose (here for MKL).
+    assert (env["OMP_NUM_THREADS"], env["OPENBLAS_NUM_THREADS"], env["MKL_NUM_THREADS"]) == ("3", "3", "8")
     assert os.path.isdir(os.path.join(protocol.shims_dir(), "azureml_user", "parallel_run"))
     assert protocol.worker_log("/l", "stdout", "node-1/process004") == "/l/user/stdout/node-1/process004.stdout.txt"
     assert protocol.worker_log("/l", "error", "node-1/process004") == "/l/user/error/node-1/process004.txt"

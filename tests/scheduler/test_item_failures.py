@@ -27,11 +27,11 @@ def test_listed_failures_fail_their_items_alone_without_retries() -> None:
     assert (records[0].succeeded, records[0].failed, records[0].attempts) == (3, 2, 1)
     assert records[0].status == "succeeded" and records[0].parts == ["000000000-000000.part"]
     assert records[0].error == "ValueError: /f001 is bad"
-    assert [(f["item"], f["mini_batch"], f["error"]) for f in loop.counters.first_failures] == [
+    assert [(f.item, f.mini_batch, f.error) for f in loop.progress.first_failures] == [
         ("/f001", 0, "ValueError: /f001 is bad"),
         ("/f003", 0, "ValueError: /f003 is bad"),
     ]
-    assert (loop.counters.succeeded_items, loop.counters.failed_items) == (5, 2)
+    assert (loop.progress.items_succeeded, loop.progress.items_failed) == (5, 2)
     assert len(executor.submitted) == 2  # a failed item is the script's answer, not a reason to retry
 
 
@@ -41,7 +41,7 @@ def test_failures_beyond_the_listed_ones_still_count() -> None:
     run(loop)
     (record,) = loop.take_commits()
     assert (record.succeeded, record.failed) == (2, 4)
-    assert [f["error"] for f in loop.counters.first_failures] == [
+    assert [f.error for f in loop.progress.first_failures] == [
         "ValueError: /f000 is bad",
         "3 more items failed; their errors are in the worker's error log",
     ]
@@ -50,7 +50,7 @@ def test_failures_beyond_the_listed_ones_still_count() -> None:
 def test_listed_failures_count_against_the_error_threshold() -> None:
     loop = make_loop(reports({"/f000", "/f001"}), [files(3), files(3, "g")], error_threshold=1)
     run(loop)
-    assert loop.abort == "2 items failed, over error_threshold 1"
+    assert loop.abort is not None and loop.abort.reason == "2 items failed, over error_threshold 1"
 
 
 def test_plain_results_keep_the_generic_message() -> None:
@@ -60,4 +60,4 @@ def test_plain_results_keep_the_generic_message() -> None:
 
     loop = make_loop(FakeExecutor(short), [files(3)])
     run(loop)
-    assert loop.counters.first_failures[0]["error"].startswith("run() returned 2 results for 3 items")
+    assert loop.progress.first_failures[0].error.startswith("run() returned 2 results for 3 items")

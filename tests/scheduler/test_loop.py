@@ -19,6 +19,7 @@ from thresher.executors.base import (
 )
 from thresher.scheduler.loop import JobLoop
 from thresher.scheduler.policies import RetryPolicy, Thresholds
+from thresher.store import PlanInfo
 
 Behaviour = Callable[[Task], Event | None]  # None: the task hangs
 
@@ -125,7 +126,7 @@ def make_loop(
         part_suffix=".part",
         clock=clock or Clock(),
     )
-    loop.counters.mini_batches = len(batches)
+    loop.progress.plan = PlanInfo(len(batches), None, 0, 0, "")
     return loop
 
 
@@ -153,7 +154,7 @@ def test_all_good_mini_batches_commit_once_with_their_parts() -> None:
     assert sorted(r.index for r in records) == [0, 1, 2]
     assert all(r.status == "succeeded" and r.failed == 0 and r.attempts == 1 for r in records)
     assert {r.index: r.parts for r in records}[1] == ["000000001-000000.part"]
-    assert loop.counters.succeeded_items == 8
+    assert loop.progress.items_succeeded == 8
 
 
 def test_a_bad_item_is_isolated_and_the_good_ones_succeed() -> None:
@@ -163,8 +164,8 @@ def test_a_bad_item_is_isolated_and_the_good_ones_succeed() -> None:
     run(loop)
     (record,) = loop.take_commits()
     assert (record.succeeded, record.failed) == (7, 1)
-    assert loop.counters.first_failures[0]["item"] == batch[5]
-    assert "bad /f005" in loop.counters.first_failures[0]["error"]
+    assert loop.progress.first_failures[0].item == batch[5]
+    assert "bad /f005" in loop.progress.first_failures[0].error
     # whole batch: 3 tries; halves 1 each, quarters 1 each, single items 3 tries for the bad one.
     whole = [t for t in executor.submitted if (t.start, t.stop) == (0, 8)]
     singles = [t for t in executor.submitted if t.stop - t.start == 1]
@@ -189,10 +190,10 @@ def test_error_threshold_aborts_as_soon_as_exceeded() -> None:
     executor = FakeExecutor(raise_on(bad))
     loop = make_loop(executor, batches, max_retries=0, error_threshold=2)
     run(loop)
-    assert loop.abort == "3 items failed, over error_threshold 2"
+    assert loop.abort is not None and loop.abort.reason == "3 items failed, over error_threshold 2"
     # Nothing is dispatched after the abort; only what was already in flight (2 workers) reports back.
     assert len(executor.submitted) <= 4
-    assert 3 <= loop.counters.failed_items <= 4
+    assert 3 <= loop.progress.items_failed <= 4
 
 
 def test_allowed_failed_count_counts_mini_batches() -> None:
@@ -201,7 +202,7 @@ def test_allowed_failed_count_counts_mini_batches() -> None:
         FakeExecutor(raise_on(bad)), [files(2), files(2, "g"), files(2, "h")], max_retries=0, failed_count=1
     )
     run(loop)
-    assert loop.abort is not None and "allowed_failed_count 1" in loop.abort
+    assert loop.abort is not None and "allowed_failed_count 1" in loop.abort.reason
 
 
 def test_a_hanging_run_is_killed_at_the_timeout_and_retried() -> None:
@@ -219,7 +220,7 @@ def test_a_hanging_run_is_killed_at_the_timeout_and_retried() -> None:
     assert records[0].status == "failed" and records[0].attempts == 3
     assert records[1].status == records[2].status == "succeeded"
     assert len(executor.killed) == 3
-    assert "timeout" in loop.counters.first_failures[0]["error"]
+    assert "timeout" in loop.progress.first_failures[0].error
 
 
 def test_a_lost_worker_fails_only_its_attempt() -> None:
@@ -243,7 +244,7 @@ def test_init_failing_everywhere_aborts_at_once() -> None:
     loop.plan_next()
     loop.dispatch()
     loop.collect_finished(0)
-    assert loop.abort == "init() failed on every worker"
+    assert loop.abort is not None and loop.abort.reason == "init() failed on every worker"
     assert loop.init_error is not None and loop.init_error["message"] == "no"
 
 

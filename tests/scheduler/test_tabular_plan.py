@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thresher.errors import ThresherError
-from thresher.runtime.tabular import read_slices
+from thresher.runtime.tabular import TabularReadError, read_slices
 from thresher.scheduler.planner import BatchSize, MiniBatch, iter_input_files, plan_tabular
 
 EXAMPLES = settings(max_examples=40, deadline=None)
@@ -161,8 +161,8 @@ def test_reading_a_slice_of_a_changed_file_names_the_file_and_range(tmp_path: Pa
     path.write_text("a,b\n1,2\n3,4\n")
     piece = next(plan_tabular([path], BatchSize("rows", 5))).items[0]
     path.write_text("a,b\n")
-    with pytest.raises(ThresherError, match=r"data\.csv \(bytes 4\.\.12, rows from 0\)"):
+    with pytest.raises(TabularReadError, match=r"data\.csv \(bytes 4\.\.12, rows from 0\)"):
         read_slices([piece])
     path.unlink()
-    with pytest.raises(ThresherError, match="is gone"):
+    with pytest.raises(TabularReadError, match="is gone"):
         read_slices([piece])

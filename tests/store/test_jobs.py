@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from thresher.errors import AlreadyExistsError, ConflictError, NotFoundError
-from thresher.store import MiniBatchRecord, SqlStore
+from thresher.store import FailedItem, JobProgress, MiniBatchRecord, SqlStore
 
 
 def _later() -> datetime:
@@ -56,7 +56,7 @@ def test_orphaned_job_is_taken_over_and_the_old_runner_is_locked_out(store: SqlS
     with pytest.raises(ConflictError):
         store.heartbeat("j", "host:1")
     with pytest.raises(ConflictError):
-        store.commit_mini_batches("j", "host:1", [_result("j", 0)], {"done": 1})
+        store.commit_mini_batches("j", "host:1", [_result("j", 0)], JobProgress(mini_batches_done=1))
     with pytest.raises(ConflictError):
         store.set_job_status("j", "Failed", runner="host:1", headline="late")
     assert store.get_job("j").status == "Running"
@@ -126,9 +126,40 @@ def test_cancel(store: SqlStore) -> None:
 def test_commits_are_idempotent_and_ordered(store: SqlStore) -> None:
     store.create_job("j", spec={})
     store.claim_job("r", stale_before=_later())
-    store.commit_mini_batches("j", "r", [_result("j", 2), _result("j", 0)], {"done": 2})
-    store.commit_mini_batches("j", "r", [_result("j", 2, ["2.a", "2.b"]), _result("j", 1)], {"done": 3})
+    store.commit_mini_batches("j", "r", [_result("j", 2), _result("j", 0)], JobProgress(mini_batches_done=2))
+    progress = JobProgress(mini_batches_done=3, items_failed=1, first_failures=[FailedItem("/a\\xe9.csv", 1, "E: x")])
+    store.commit_mini_batches("j", "r", [_result("j", 2, ["2.a", "2.b"]), _result("j", 1)], progress)
     committed = store.mini_batches("j")
     assert [m.index for m in committed] == [0, 1, 2]
     assert committed[2].parts == ["2.a", "2.b"]
-    assert store.get_job("j").progress == {"done": 3}
+    assert store.get_job("j").progress == progress
+
+
+def test_a_stopped_runner_puts_its_job_back_in_the_queue_saying_why(store: SqlStore) -> None:
+    store.create_job("j", spec={})
+    store.claim_job("r", stale_before=_later())
+    queued = store.set_job_status("j", "Queued", runner="r", headline="Runner r was stopped (SIGTERM)")
+    assert (queued.status, queued.runner, queued.headline) == ("Queued", None, "Runner r was stopped (SIGTERM)")
+    again = store.claim_job("r2", stale_before=_later())
+    assert again is not None and (again.status, again.attempt) == ("Running", 2)
+
+
+def test_only_ended_or_orphaned_jobs_can_be_deleted(store: SqlStore) -> None:
+    store.create_job("done", spec={})
+    store.claim_job("r", stale_before=_later())
+    store.commit_mini_batches("done", "r", [_result("done", 0)], JobProgress(mini_batches_done=1))
+    store.set_job_status("done", "Failed", runner="r", headline="x")
+    store.delete_job("done")
+    with pytest.raises(NotFoundError):
+        store.get_job("done")
+    assert store.mini_batches("done") == []
+    store.create_job("waiting", spec={})
+    with pytest.raises(ConflictError, match="only a job that ended"):
+        store.delete_job("waiting")
+    store.claim_job("r2", stale_before=_later())
+    with pytest.raises(ConflictError):
+        store.delete_job("waiting")  # Running, and its runner was not found gone
+    with pytest.raises(ConflictError):
+        store.delete_job("waiting", orphaned_runner="someone-else")
+    store.delete_job("waiting", orphaned_runner="r2")
+    assert [job.name for job in store.list_jobs()] == []

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from thresher.cli.common import OutputOpt, QueryOpt, SetOpt, require, workspace
+from thresher.cli.common import OutputOpt, QueryOpt, SetOpt, YesOpt, confirm, require, workspace
 from thresher.cli.endpoints import deployment_app, endpoint_app
 from thresher.cli.output import OutputFormat, emit
 from thresher.cli.progress import stream
+from thresher.errors import ThresherError
 from thresher.sdk.job_documents import job_document
+from thresher.storage.disk import size
 from thresher.store import JobRecord
 
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the job.")]
 JOB_COLUMNS = ("name", "status", "deployment_name", "items_succeeded", "items_failed", "elapsed_seconds")
 
-job_app = typer.Typer(help="Batch jobs: list, show, stream, cancel, resume and download them.")
+job_app = typer.Typer(help="Batch jobs: list, show, stream, cancel, resume, download, delete and prune them.")
 batch_app = typer.Typer(help="Quick local scoring without registering anything.")
 
 
@@ -116,7 +120,8 @@ def job_list(
 def job_show(name: NameOpt = None, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
     """Show a job: status, headline, counts, throughput, first failures, outputs and logs."""
     with workspace() as ws:
-        emit(job_document(ws.jobs.get(require(name, "--name", "thresher job show -n JOB"))), output, query)
+        job = ws.jobs.get(require(name, "--name", "thresher job show -n JOB"))
+        emit(job_document(job, note=ws.jobs.note(job)), output, query)
 
 
 @job_app.command("stream", epilog="Example: thresher job stream -n mnist-20261125-0412-ab12")
@@ -146,6 +151,58 @@ def job_resume(
         emit(job_document(ws.jobs.resume(named)), output, query)
         if follow:
             _finish(stream(ws, named))
+
+
+@job_app.command("delete", epilog="Example: thresher job delete --name mnist-20261125-0412-ab12 --yes")
+def job_delete(
+    name: NameOpt = None, yes: YesOpt = False, output: OutputOpt = OutputFormat.json, query: QueryOpt = None
+) -> None:
+    """Delete an ended job: its folder (logs, work files, outputs inside it) and its rows."""
+    named = require(name, "--name", "thresher job delete -n JOB --yes")
+    confirm(f"Delete job '{named}' and its folder", yes)
+    with workspace() as ws:
+        emit(ws.jobs.delete(named).to_dict(), output, query)
+
+
+@job_app.command(
+    "prune",
+    epilog="Examples:\n\n  thresher job prune --older-than 7d --yes\n\n"
+    "  thresher job prune --older-than 12h --dry-run -o table",
+)
+def job_prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age of the jobs to delete: 90s, 30m, 12h, 7d or 2w.")
+    ] = "7d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
+    yes: YesOpt = False,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Delete every job that ended more than --older-than ago (folders and rows; running jobs never)."""
+    age = parse_age(older_than)
+    if not dry_run:
+        confirm(f"Delete every job that ended more than {older_than} ago", yes)
+    with workspace() as ws:
+        cleanups = ws.jobs.prune(age, dry_run=dry_run)
+    emit([c.to_dict() for c in cleanups], output, query, columns=("name", "status", "bytes", "deleted"))
+    freed = sum(c.bytes for c in cleanups)
+    verb = "would free" if dry_run else "freed"
+    Console(stderr=True).print(f"{len(cleanups)} jobs, {verb} {size(freed)}")
+
+
+_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_AGE_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(text: str) -> timedelta:
+    """``7d`` -> 7 days; ThresherError naming the accepted forms otherwise."""
+    match = _AGE.match(text)
+    if match is None:
+        raise ThresherError(
+            f"--older-than is {text!r}; it must be a number with a unit: s, m, h, d or w (e.g. 7d, 12h).",
+            fix="For example: thresher job prune --older-than 7d --yes",
+        )
+    return timedelta(seconds=int(match[1]) * _AGE_SECONDS[match[2].lower()])
 
 
 @job_app.command(

@@ -31,7 +31,8 @@ def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecor
         bar = progress.add_task(escape(name), total=None, items="waiting for a runner")
         while True:
             job = ws.jobs.get(name)
-            document = job_document(job)
+            note = ws.jobs.note(job)
+            document = job_document(job, note=note)
             rate = document["items_per_second"]
             items = (
                 f"{document['items_succeeded']:,} items ok, {document['items_failed']:,} failed"
@@ -39,18 +40,27 @@ def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecor
                 + f" · {job.status}"
             )
             progress.update(bar, total=document["mini_batches"], completed=document["mini_batches_done"], items=items)
-            if job.status in TERMINAL:
+            if job.status in TERMINAL or note or _waits_for_nobody(ws, job):
                 break
             time.sleep(POLL_SECONDS)
-    summarize(job, console)
+    summarize(job, console, note)
     return job
 
 
-def summarize(job: JobRecord, console: Console) -> None:
+def _waits_for_nobody(ws: Workspace, job: JobRecord) -> bool:
+    """A job put back in the queue by a stopped runner, with no runner to take it: following it is pointless."""
+    from thresher.scheduler.service import runner_alive
+
+    return job.status == "Queued" and job.headline is not None and not runner_alive(ws.settings)
+
+
+def summarize(job: JobRecord, console: Console, note: str | None = None) -> None:
     """The end of a job in a few lines: headline, first failures, where outputs and logs are."""
-    document = job_document(job)
+    document = job_document(job, note=note)
     color = {"Completed": "green", "Failed": "red", "Canceled": "yellow"}.get(job.status, "white")
     console.print(f"[bold {color}]{job.status}[/]: {escape(job.headline or '')}")
+    if note:
+        console.print(f"  [yellow]{escape(note)}[/]")
     for failure in document["first_failures"][:5]:
         console.print(f"  [red]✗[/] {escape(str(failure.get('item')))}: {escape(str(failure.get('error')))}")
         if failure.get("log"):

@@ -32,8 +32,6 @@ from thresher.errors import ThresherError
 from thresher.specs.references import read_reference
 
 if TYPE_CHECKING:
-    from thresher.instance import Instance
-    from thresher.scheduler.jobspec import JobSpec
     from thresher.settings import Settings
     from thresher.store import AssetRecord, SqlStore
 
@@ -48,7 +46,6 @@ __all__ = [
     "current_environment",
     "envs_dir",
     "job_python",
-    "worker_python",
 ]
 
 HEARTBEAT_SECONDS = 2.0
@@ -90,41 +87,44 @@ def current_environment(notes: list[str]) -> EnvironmentBuild:
 
 
 def job_python(
-    store: SqlStore, root: Path, spec: JobSpec, *, heartbeat: Callable[[], object] | None = None
+    store: SqlStore,
+    root: Path,
+    *,
+    environment: str | None,
+    files_dir: str | None,
+    record_to: Path,
+    heartbeat: Callable[[], object] | None = None,
 ) -> str | None:
     """The interpreter a job's workers run: its environment's, built first if needed; None: the current one.
 
+    ``environment`` is the job's ``azureml:name:version`` environment, ``files_dir`` a folder whose
+    dependency files define one (an MLflow model's); neither means the current interpreter.
     ``heartbeat`` is called every few seconds while a build runs (a first build can take minutes).
-    The outcome is recorded in the job's ``logs/sys/environment.txt``.
+    The outcome is appended to ``record_to`` (the job's ``logs/sys/environment.txt``).
     """
     began = time.monotonic()
-    if spec.environment:
-        reference = read_reference(spec.environment)
+    if environment:
+        reference = read_reference(environment)
         if reference is None:
-            raise ThresherError(f"The job's environment {spec.environment!r} is not an azureml: reference.")
+            raise ThresherError(f"The job's environment {environment!r} is not an azureml: reference.")
         record = store.get_asset("environment", reference.name, reference.version)
         label, retry = (
             f"environment '{record.name}:{record.version}'",
             f"thresher environment build {record.name}:{record.version}",
         )
         resolved = asset_environment(record)
-    elif spec.environment_files_dir:
-        label, retry = f"the environment of {spec.environment_files_dir}", None
-        resolved = from_folder(Path(spec.environment_files_dir))
+    elif files_dir:
+        label, retry = f"the environment of {files_dir}", None
+        resolved = from_folder(Path(files_dir))
     else:
         return None
     if resolved is None:
-        _record(spec, label, current_environment([]), began)
+        _record(record_to, label, current_environment([]), began)
         return None
     cache = EnvironmentCache(root)
     built = _beating(lambda: build_environment(cache, resolved, label, retry=retry), heartbeat)
-    _record(spec, label, built, began)
+    _record(record_to, label, built, began)
     return built.python
-
-
-def worker_python(instance: Instance, spec: JobSpec, *, heartbeat: Callable[[], object] | None = None) -> str | None:
-    """``job_python`` for a workspace opened as an ``Instance``."""
-    return job_python(instance.store, envs_dir(instance.settings), spec, heartbeat=heartbeat)
 
 
 def _beating(work: Callable[[], T], heartbeat: Callable[[], object] | None) -> T:
@@ -152,7 +152,7 @@ def _beating(work: Callable[[], T], heartbeat: Callable[[], object] | None) -> T
     return value
 
 
-def _record(spec: JobSpec, label: str, built: EnvironmentBuild, began: float) -> None:
+def _record(path: Path, label: str, built: EnvironmentBuild, began: float) -> None:
     if built.key is None:
         how = "has no dependency file: workers run in the interpreter that runs thresher"
     elif built.reused:
@@ -165,6 +165,6 @@ def _record(spec: JobSpec, label: str, built: EnvironmentBuild, began: float) ->
         f"  ready in {time.monotonic() - began:.3f} s",
         *(f"  note: {note}" for note in built.notes),
     ]
-    path = spec.job_folder.logs / "sys" / "environment.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")

@@ -22,7 +22,7 @@ import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -31,7 +31,9 @@ from typing import IO, Any
 
 from thresher.environments.interpreters import Interpreter
 from thresher.environments.resolve import ResolvedEnvironment
+from thresher.environments.uv import index_options, uv_command
 from thresher.errors import ThresherError
+from thresher.storage.disk import folder_size
 
 SCHEMA = 1  # bump when the layout of a built environment changes, so old ones are not reused
 METADATA = "thresher-env.json"
@@ -57,30 +59,6 @@ class EnvironmentBuild:
     def to_dict(self) -> dict[str, Any]:
         """As plain data (``environment show`` prints it under ``build``)."""
         return asdict(self)
-
-
-def uv_command() -> list[str]:
-    """How to run uv: the binary of the ``uv`` package thresher depends on."""
-    try:
-        import uv
-
-        return [uv.find_uv_bin()]
-    except (ImportError, FileNotFoundError):
-        found = shutil.which("uv")
-        if found is None:
-            raise ThresherError(
-                "Building environments needs uv, which is not installed.", fix="Install it with: pip install uv"
-            ) from None
-        return [found]
-
-
-def index_options(environ: Mapping[str, str] = os.environ) -> list[str]:
-    """pip's configured wheel folders and indexes as uv options, so locally provided wheels are used."""
-    options = [f"--find-links={link}" for link in environ.get("PIP_FIND_LINKS", "").split()]
-    if environ.get("PIP_INDEX_URL"):
-        options.append(f"--index-url={environ['PIP_INDEX_URL']}")
-    options += [f"--extra-index-url={url}" for url in environ.get("PIP_EXTRA_INDEX_URL", "").split()]
-    return options
 
 
 def cache_key(resolved: ResolvedEnvironment, interpreter: Interpreter) -> str:
@@ -182,7 +160,7 @@ class EnvironmentCache:
                 built=True,
                 log=str(log),
                 notes=notes,
-                size_bytes=_size(staging),
+                size_bytes=folder_size(staging),
                 built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 build_seconds=seconds,
             )
@@ -228,17 +206,6 @@ class _Runner:
             fix="If a requirement named above is wrong, correct it in the dependency file and register a new "
             f"version; if the package index was unreachable, build it again{again}",
         )
-
-
-def _size(folder: Path) -> int:
-    total = 0
-    for directory, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(directory, name)).st_size
-            except OSError:
-                continue
-    return total
 
 
 @contextmanager

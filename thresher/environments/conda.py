@@ -1,8 +1,14 @@
-"""conda.yaml as thresher reads it: the ``python=`` version and the ``pip:`` list, nothing else.
+"""conda.yaml as thresher reads it: the ``python=`` version, ``pip`` and the ``pip:`` list, nothing else.
 
 thresher builds environments with uv from PyPI, not with conda. A conda.yaml may therefore hold only
 ``python``, ``pip`` (any version) and the ``pip:`` list; any other dependency is an error that lists
 them all and shows each written as a pip requirement (conda's ``numpy=1.21`` is pip's ``numpy==1.21.*``).
+
+A conda file that lists ``pip`` gets what conda's pip package brings: pip itself (of the version
+asked for, ``pip=23.0`` meaning ``pip==23.0.*``), setuptools and wheel (``PIP_BRINGS``). setuptools
+stays below 82, the release that removed ``pkg_resources``, so that older packages that import it
+work; on Python 3.8 uv picks 75.3.x, the last setuptools for 3.8. A pip, setuptools or wheel that
+the ``pip:`` list names wins over these.
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ _VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
 _CLAUSE = r"\s*(>=|<=|>|<|!=|==)\s*\d+(\.\d+){0,2}(\.\*)?\s*"
 _RANGE = re.compile(rf"^{_CLAUSE}(,{_CLAUSE})*$")
 
+# What conda's pip package depends on. setuptools 82.0.0 (February 2026) removed pkg_resources, which
+# packages written before it still import at run time (``import pkg_resources``).
+PIP_BRINGS = ("setuptools<82", "wheel")
+
 
 @dataclass(frozen=True)
 class CondaEnvironment:
@@ -29,7 +39,18 @@ class CondaEnvironment:
 
     python: str | None  # "3.8", "3.11.7" or a range ">=3.9,<3.12"; None when python is not pinned
     python_entry: str | None  # the dependency as written ("python=3.8"), for messages
-    pip: list[str] = field(default_factory=list)
+    pip: list[str] = field(default_factory=list)  # the pip: list
+    pip_entry: str | None = None  # the pip dependency as written ("pip", "pip=23.0"); None when not listed
+
+    def pip_package(self) -> list[str]:
+        """What conda's pip package installs, as pip requirements; empty when the file does not list ``pip``.
+
+        ``[pip==23.0.*, setuptools<82, wheel]`` for ``pip=23.0`` (``resolve`` leaves out those that the
+        ``pip:`` list names itself).
+        """
+        if self.pip_entry is None:
+            return []
+        return [as_pip_requirement(self.pip_entry), *PIP_BRINGS]
 
 
 def read_conda(document: Any, source: str, lines: LineMap | None = None) -> CondaEnvironment:
@@ -51,7 +72,7 @@ def read_conda(document: Any, source: str, lines: LineMap | None = None) -> Cond
             f"{source}: dependencies is {dependencies!r}; it must be a list.",
             fix="Write dependencies: as a list, e.g. [python=3.11, pip, {pip: [scikit-learn==1.5.2]}].",
         )
-    python = python_entry = None
+    python = python_entry = pip_entry = None
     pip: list[str] = []
     conda_only: list[tuple[str, int | None]] = []
     for index, item in enumerate(dependencies):
@@ -67,11 +88,13 @@ def read_conda(document: Any, source: str, lines: LineMap | None = None) -> Cond
         name = match["name"].lower() if match else text
         if name == "python" and match is not None:
             python, python_entry = python_request(match["rest"], text, source), text
-        elif name != "pip":
+        elif name == "pip":
+            pip_entry = text
+        else:
             conda_only.append((text, _line(lines, index)))
     if conda_only:
         raise _conda_only_error(conda_only, source)
-    return CondaEnvironment(python, python_entry, pip)
+    return CondaEnvironment(python, python_entry, pip, pip_entry)
 
 
 def load_conda_file(path: Path) -> dict[str, Any]:
@@ -109,6 +132,8 @@ def as_pip_requirement(entry: str) -> str:
         rest = "=" + rest.split()[0]
     if rest.startswith("=") and not rest.startswith("=="):
         version = rest[1:].split("=")[0]
+        if version.strip(".*") == "":  # conda's name=* is any version
+            return name
         if version.endswith("*") or version.count(".") >= 2:
             return f"{name}=={version}"
         return f"{name}=={version}.*"

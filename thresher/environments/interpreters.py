@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from thresher.environments.uv import uv_command
 from thresher.errors import ThresherError
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
@@ -56,8 +57,6 @@ def pyenv_interpreters() -> list[Interpreter]:
 
 def uv_interpreters() -> list[Interpreter]:
     """The CPython interpreters ``uv python list --only-installed`` reports (empty if uv fails)."""
-    from thresher.environments.build import uv_command
-
     try:
         listed = subprocess.run(
             [*uv_command(), "python", "list", "--only-installed", "--output-format", "json"],

@@ -2,7 +2,8 @@
 
 Sources, in MLflow's order of preference for a folder: ``python_env.yaml`` (its ``python:`` and its
 ``dependencies``, where ``-r requirements.txt`` is read from the folder), ``conda.yaml`` (its
-``python=`` and ``pip:`` list), ``requirements.txt`` (the current interpreter's Python). An
+``python=`` and ``pip:`` list, and pip, setuptools<82 and wheel when it lists ``pip``, as conda's pip
+package brings them: see ``conda``), ``requirements.txt`` (the current interpreter's Python). An
 environment asset records the contents of its one dependency file, so it resolves without the file.
 
 Two rewrites apply to every source:
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thresher.environments.conda import load_conda_file, read_conda
+from thresher.environments.conda import CondaEnvironment, load_conda_file, read_conda
 from thresher.errors import ThresherError
 from thresher.runtime.mlflow_driver import RUNTIME_REQUIREMENTS
 from thresher.specs.yamlio import read_yaml
@@ -107,11 +108,17 @@ def read_python_env(path: Path) -> dict[str, Any]:
     return document
 
 
-def from_conda(document: Any, source: str, *, mlflow_folder: bool = False) -> ResolvedEnvironment:
-    """A conda environment document (conda-only packages are an error)."""
+def from_conda(
+    document: Any, source: str, *, mlflow_folder: bool = False, packages: Sequence[str] | None = None
+) -> ResolvedEnvironment:
+    """A conda environment document (conda-only packages are an error).
+
+    ``packages`` replaces its ``pip:`` list (MLflow's fallback to the requirements.txt beside it).
+    """
     conda = read_conda(document, source)
     origin = f"{conda.python_entry} in {source}" if conda.python_entry else "the current interpreter"
-    return _finish(conda.python, conda.pip, origin, mlflow_folder=mlflow_folder)
+    requirements, notes = _with_pip_package(conda, conda.pip if packages is None else packages, source)
+    return _finish(conda.python, requirements, origin, notes=notes, mlflow_folder=mlflow_folder)
 
 
 def from_python_env(document: Mapping[str, Any], source: str, *, mlflow_folder: bool = False) -> ResolvedEnvironment:
@@ -163,15 +170,28 @@ def from_folder(folder: Path) -> ResolvedEnvironment | None:
     if python_env.is_file():
         return from_python_env(read_python_env(python_env), str(python_env), mlflow_folder=True)
     if conda.is_file():
-        resolved = from_conda(load_conda_file(conda), str(conda), mlflow_folder=True)
-        if requirements.is_file():  # MLflow's own fallback: python from conda.yaml, packages from here
-            return _finish(
-                resolved.python_request, read_requirements(requirements), resolved.python_origin, mlflow_folder=True
-            )
-        return resolved
+        # MLflow's own fallback: python (and pip) from conda.yaml, packages from requirements.txt beside it
+        packages = read_requirements(requirements) if requirements.is_file() else None
+        return from_conda(load_conda_file(conda), str(conda), mlflow_folder=True, packages=packages)
     if requirements.is_file():
         return from_requirements(read_requirements(requirements), mlflow_folder=True)
     return None
+
+
+def _with_pip_package(conda: CondaEnvironment, pip: Sequence[str], source: str) -> tuple[list[str], list[str]]:
+    """``pip`` preceded by what conda's pip package brings (when ``pip`` is listed), and a note saying so.
+
+    A pip, setuptools or wheel that ``pip`` names itself wins: the user's pin is the one installed.
+    """
+    named = {requirement_name(line) for line in pip}
+    added = [line for line in conda.pip_package() if requirement_name(line) not in named]
+    if not added:
+        return list(pip), []
+    note = (
+        f"Added {', '.join(added)}: {source} lists {conda.pip_entry}, and conda's pip package brings pip, setuptools "
+        "and wheel (setuptools below 82, which removed pkg_resources, so that packages importing it work)."
+    )
+    return [*added, *pip], [note]
 
 
 def _finish(

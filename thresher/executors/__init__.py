@@ -14,10 +14,9 @@ from thresher.errors import MissingExtraError, ThresherError
 
 EXECUTORS: dict[str, str] = {
     "local": "thresher.executors.local:LocalExecutor",
-    "ray": "thresher.executors.ray_cluster:RayExecutor",
 }
-# Backends that need an optional dependency: name -> (package, pip extra).
-_EXTRAS: dict[str, tuple[str, str]] = {"ray": ("ray", "ray")}
+# Backends that need an optional dependency: name -> (package, pip extra), e.g. {"ray": ("ray", "ray")}.
+_EXTRAS: dict[str, tuple[str, str]] = {}
 
 __all__ = ["EXECUTORS", "load_executor"]
 

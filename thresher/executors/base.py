@@ -22,50 +22,21 @@ Example (what the scheduler loop does)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from thresher.runtime.protocol import ErrorInfo, ItemFailure, Task, WorkerConfig
 
-@dataclass(frozen=True)
-class WorkerConfig:
-    """Everything a worker needs to know, as plain JSON-able data (it is sent to the worker process)."""
-
-    job: str
-    script: str | None  # absolute path of the scoring script; None: the built-in MLflow driver
-    code_dir: str | None  # the snapshot folder holding the script (made importable)
-    model_dir: str | None  # AZUREML_MODEL_DIR: holds the model under its registered folder name
-    output_dir: str  # AZUREML_BI_OUTPUT_PATH: the job's `score` output folder
-    parts_dir: str  # where workers write result parts, one file per task
-    logs_dir: str  # the job's logs/ folder (Azure's layout below it)
-    output_action: str = "append_row"  # or "summary_only"
-    output_format: str = "azure"  # azure | csv | parquet | jsonl | mlflow
-    logging_level: str = "info"
-    environment_variables: dict[str, str] = field(default_factory=dict)
-    program_arguments: list[str] = field(default_factory=list)
-    python: str | None = None  # interpreter that runs workers; None: the current one
-    input_kind: str = "files"  # files | tabular
-
-    def to_dict(self) -> dict[str, Any]:
-        """As plain data."""
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class Task:
-    """One attempt at (part of) a mini-batch.
-
-    ``items`` are absolute file paths for file inputs, or tabular slices (dicts, see
-    ``thresher.scheduler.planner``) for tabular inputs. ``part`` is the file name, inside
-    ``WorkerConfig.parts_dir``, that the worker writes the result rows to (atomically); a retry of
-    the same piece writes the same name, so a piece's rows can never appear twice.
-    """
-
-    id: str
-    mini_batch: int
-    start: int  # this piece covers items[start:stop] of the mini-batch
-    stop: int
-    items: list[Any]
-    part: str
-    partition: dict[str, Any] | None = None  # partition_keys value, passed as mini_batch_context
+__all__ = [
+    "Event",
+    "Executor",
+    "Task",
+    "TaskDone",
+    "TaskFailed",
+    "WorkerConfig",
+    "WorkerInitFailed",
+    "WorkerLost",
+    "WorkerReady",
+]
 
 
 @dataclass(frozen=True)
@@ -78,10 +49,11 @@ class WorkerReady:
 
 @dataclass(frozen=True)
 class WorkerInitFailed:
-    """A worker's ``init()`` (or the script's import) raised; the worker is gone and not replaced."""
+    """A worker's ``init()`` (or the script's import) raised, or its slot's workers died while starting
+    3 times in a row; the worker is gone and its slot is not filled again."""
 
     worker: str
-    error: dict[str, Any]  # {"type", "message", "traceback", "log"}
+    error: ErrorInfo
 
 
 @dataclass(frozen=True)
@@ -97,7 +69,7 @@ class TaskDone:
     part: str | None  # part file name written, None when nothing was written
     seconds: float
     columns: list[str] | None = None  # column names, for formats with a header or schema
-    failures: list[dict[str, Any]] = field(default_factory=list)  # items run() reported as failed
+    failures: list[ItemFailure] = field(default_factory=list)  # items run() reported as failed
 
 
 @dataclass(frozen=True)
@@ -106,7 +78,7 @@ class TaskFailed:
 
     task: str
     worker: str
-    error: dict[str, Any]  # {"type", "message", "traceback", "log"}
+    error: ErrorInfo
     seconds: float
 
 
@@ -114,13 +86,15 @@ class TaskFailed:
 class WorkerLost:
     """A worker process died (crash, ``os._exit``, kill -9, out of memory, or killed by ``kill``).
 
-    ``task`` is the task it was running, if any; a replacement worker is being started.
+    ``task`` is the task it was running, if any (None for a worker that died while starting); a
+    replacement worker is being started in the same slot.
     """
 
     worker: str
     task: str | None
     exit_code: int | None
     reason: str
+    slot: str | None = None  # the worker slot (``node-0/1``); its replacement takes the same slot
 
 
 Event = WorkerReady | WorkerInitFailed | TaskDone | TaskFailed | WorkerLost

@@ -19,7 +19,7 @@ import os
 import selectors
 import signal
 import time
-from typing import Any
+from typing import cast
 
 from thresher.executors.base import (
     Event,
@@ -33,18 +33,21 @@ from thresher.executors.base import (
 )
 from thresher.executors.worker_process import WorkerProcess, exit_reason, spawn_worker
 from thresher.runtime import protocol
+from thresher.runtime.protocol import ItemFailure
 
 _FALLBACK_CHECK_SECONDS = 0.05  # without pidfds, how often exits are looked for
+STARTUP_DEATHS = 3  # workers of a slot that die while starting, in a row, before the slot counts as init-failed
 
 
 class LocalExecutor:
     """Runs tasks on worker processes on this machine (see the module docstring)."""
 
     def __init__(self, *, eof_grace: float = 5.0) -> None:
-        self._config: dict[str, Any] | None = None
+        self._config: WorkerConfig | None = None
         self._workers: dict[str, WorkerProcess] = {}
         self._idle: dict[str, None] = {}  # insertion-ordered set: the longest idle is used first
         self._numbers: dict[str, int] = {}
+        self._startup_deaths: dict[str, int] = {}  # slot -> workers that died starting, in a row
         self._selector = selectors.DefaultSelector()
         self._stopping = False
         self._eof_grace = eof_grace
@@ -55,11 +58,11 @@ class LocalExecutor:
         """Start ``nodes * per_node`` workers; each reports ``WorkerReady`` after its ``init()``."""
         if self._config is not None:
             raise RuntimeError("LocalExecutor.start() was already called; use a new executor per job.")
-        self._config = config.to_dict()
-        os.makedirs(config.output_dir, exist_ok=True)
+        self._config = config
+        os.makedirs(config.binding.output_dir, exist_ok=True)
         for node in range(nodes):
-            for _ in range(per_node):
-                self._spawn(f"node-{node}")
+            for index in range(per_node):
+                self._spawn(f"node-{node}/{index}")
 
     def idle_workers(self) -> int:
         """Workers that are ready and have no task."""
@@ -101,7 +104,11 @@ class LocalExecutor:
         process.signal_group(signal.SIGKILL)
 
     def shutdown(self, *, graceful: bool = True, timeout: float = 10.0) -> None:
-        """Graceful: ask every worker to run ``shutdown()`` and wait up to ``timeout``; then kill the rest."""
+        """Graceful: ask every worker to run ``shutdown()`` and wait up to ``timeout``; then kill the rest.
+
+        Calling it again does nothing."""
+        if self._stopping:
+            return
         self._stopping = True
         if graceful:
             for process in self._workers.values():
@@ -124,11 +131,12 @@ class LocalExecutor:
 
     # -- processes ------------------------------------------------------------------------------
 
-    def _spawn(self, node: str) -> None:
+    def _spawn(self, slot: str) -> None:
         assert self._config is not None
+        node = slot.partition("/")[0]
         number = self._numbers.get(node, 0)
         self._numbers[node] = number + 1
-        process = spawn_worker(self._config, protocol.worker_name(node, number))
+        process = spawn_worker(self._config, protocol.worker_name(node, number), slot)
         self._workers[process.name] = process
         self._selector.register(process.events_fd, selectors.EVENT_READ, (process, "events"))
         if process.exit_fd is not None:
@@ -182,6 +190,7 @@ class LocalExecutor:
             return
         name = process.name
         if kind == "ready":
+            self._startup_deaths.pop(process.slot, None)
             process.state = "idle"
             self._idle[name] = None
             events.append(WorkerReady(worker=name, seconds=message["seconds"]))
@@ -191,7 +200,7 @@ class LocalExecutor:
             if kind == "done":
                 fields = ("items", "succeeded", "rows", "part", "seconds", "columns")
                 values = {f: message.get(f) for f in fields}
-                failures = [f for f in message.get("failures") or [] if isinstance(f, dict)]
+                failures = [cast(ItemFailure, f) for f in message.get("failures") or [] if isinstance(f, dict)]
                 events.append(TaskDone(task=message["task"], worker=name, **values, failures=failures))
             else:
                 events.append(TaskFailed(message["task"], name, message["error"], message["seconds"]))
@@ -218,8 +227,15 @@ class LocalExecutor:
             return
         reason = exit_reason(process, code)
         if process.state == "starting" and process.kill_reason is None:
-            # Died inside init() (a segfault, an OOM kill, os._exit): a replacement would die the same way.
-            events.append(WorkerInitFailed(worker=process.name, error=process.crash_error(reason)))
-            return
-        events.append(WorkerLost(worker=process.name, task=process.task, exit_code=code, reason=reason))
-        self._spawn(process.node)
+            # Died while importing the script or in init(): a segfault, os._exit, or a kill from outside
+            # (which looks the same as the OOM killer). Only a slot whose workers keep dying is given up.
+            deaths = self._startup_deaths.get(process.slot, 0) + 1
+            self._startup_deaths[process.slot] = deaths
+            if deaths >= STARTUP_DEATHS:
+                error = process.crash_error(f"{reason} ({deaths} workers of its slot in a row)")
+                events.append(WorkerInitFailed(worker=process.name, error=error))
+                return
+        events.append(
+            WorkerLost(worker=process.name, task=process.task, exit_code=code, reason=reason, slot=process.slot)
+        )
+        self._spawn(process.slot)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thresher.runtime import protocol
+from thresher.runtime.protocol import ErrorInfo, WorkerConfig
 
 _STDERR_TAIL_BYTES = 3000
 
@@ -27,6 +28,7 @@ class WorkerProcess:
     """A worker process and the parent's ends of its pipes. ``state``: starting, idle, busy, exiting."""
 
     name: str
+    slot: str  # ``node-0/1``: the place in the pool it fills (a replacement takes the same slot)
     popen: subprocess.Popen[bytes]
     tasks_fd: int  # parent -> worker (write end)
     events_fd: int  # worker -> parent (read end, non-blocking); -1 once closed
@@ -39,11 +41,6 @@ class WorkerProcess:
     eof_at: float | None = None  # when the event pipe reached end of file
     finished: bool = False
     _buffer: bytes = b""
-
-    @property
-    def node(self) -> str:
-        """``node-0`` of ``node-0/process003``."""
-        return self.name.partition("/")[0]
 
     def send(self, message: dict[str, Any]) -> None:
         """Write one message (blocks only while a large task fills the pipe, which the worker drains)."""
@@ -92,7 +89,7 @@ class WorkerProcess:
         self.finished = True
         return code
 
-    def crash_error(self, reason: str) -> dict[str, Any]:
+    def crash_error(self, reason: str) -> ErrorInfo:
         """The error of a worker that died before ``init()`` finished, with the end of its stderr."""
         try:
             with open(self.stderr_path, "rb") as stderr:
@@ -121,9 +118,9 @@ def exit_reason(process: WorkerProcess, code: int) -> str:
     return f"{reason}; see {process.stderr_path}"
 
 
-def spawn_worker(config: dict[str, Any], name: str) -> WorkerProcess:
-    """Start the worker process ``name`` (``node-0/process000``) for ``config`` (``WorkerConfig.to_dict()``)."""
-    logs = config["logs_dir"]
+def spawn_worker(config: WorkerConfig, name: str, slot: str) -> WorkerProcess:
+    """Start the worker process ``name`` (``node-0/process000``) in ``slot`` (``node-0/0``) for ``config``."""
+    logs = config.binding.logs_dir
     stdout_path, stderr_path = (protocol.worker_log(logs, kind, name) for kind in ("stdout", "stderr"))
     os.makedirs(os.path.dirname(stdout_path), exist_ok=True)
     os.makedirs(os.path.dirname(stderr_path), exist_ok=True)
@@ -131,7 +128,7 @@ def spawn_worker(config: dict[str, Any], name: str) -> WorkerProcess:
     event_read, event_write = os.pipe()
     env = protocol.worker_environ(config, name, os.environ)
     env[protocol.FDS_ENV] = f"{task_read},{event_write}"
-    python = config.get("python") or sys.executable
+    python = config.identity.python or sys.executable
     try:
         with open(stdout_path, "ab") as stdout, open(stderr_path, "ab") as stderr:
             popen = subprocess.Popen(
@@ -139,7 +136,7 @@ def spawn_worker(config: dict[str, Any], name: str) -> WorkerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,
-                cwd=config.get("code_dir") or config["output_dir"],
+                cwd=config.identity.code_dir or config.binding.output_dir,
                 env=env,
                 pass_fds=(task_read, event_write),
                 start_new_session=True,
@@ -158,4 +155,4 @@ def spawn_worker(config: dict[str, Any], name: str) -> WorkerProcess:
             exit_fd = os.pidfd_open(popen.pid)
         except OSError:  # kernels before 5.3: fall back to polling
             exit_fd = None
-    return WorkerProcess(name, popen, task_write, event_read, exit_fd, stderr_path)
+    return WorkerProcess(name, slot, popen, task_write, event_read, exit_fd, stderr_path)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import Any
 
+from thresher.runtime.protocol import ErrorInfo
+
 MAX_TRACEBACK_CHARS = 4000
 BUILTIN_MLFLOW_DRIVER = "thresher.runtime.mlflow_driver"
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -30,7 +32,7 @@ _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 class UserCodeError(Exception):
     """User code (or the result it returned) failed; ``error`` is the plain-data form to report."""
 
-    def __init__(self, error: dict[str, Any]) -> None:
+    def __init__(self, error: ErrorInfo) -> None:
         super().__init__(f"{error['type']}: {error['message']}")
         self.error = error
 
@@ -50,7 +52,7 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     return tb
 
 
-def describe(exc: BaseException, header: str | Callable[[], str], log_path: str) -> dict[str, Any]:
+def describe(exc: BaseException, header: str | Callable[[], str], log_path: str) -> ErrorInfo:
     """Append ``header`` and the full traceback to ``log_path``; return the error as plain data."""
     header = header() if callable(header) else header
     full = "".join(traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__)))
@@ -63,7 +65,12 @@ def describe(exc: BaseException, header: str | Callable[[], str], log_path: str)
         full += f"\n(could not write {log_path}: {write_error})"
     tail = full if len(full) <= MAX_TRACEBACK_CHARS else "...\n" + full[-MAX_TRACEBACK_CHARS:]
     message = str(exc) if not isinstance(exc, SystemExit) else f"the script called sys.exit({exc.code!r})"
-    return {"type": type(exc).__name__, "message": message, "traceback": tail, "log": log_path}
+    error: ErrorInfo = {"type": type(exc).__name__, "message": message, "traceback": tail, "log": log_path}
+    if isinstance(exc, OSError) and exc.errno is not None:
+        error["errno"] = exc.errno  # lets the runner tell a full disk from a failing item
+        if exc.filename is not None:
+            error["filename"] = os.fsdecode(exc.filename)
+    return error
 
 
 @contextmanager

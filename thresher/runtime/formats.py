@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TextIO
 
+from thresher.runtime.protocol import ItemFailure, OutputFormat
 from thresher.runtime.results import Result, normalise, records
-
-FORMATS = ("azure", "csv", "jsonl", "parquet", "mlflow")
 
 
 def _write_azure(result: Result, out: TextIO) -> list[str] | None:
@@ -63,13 +62,26 @@ def _write_jsonl(result: Result, out: TextIO) -> list[str] | None:
     return columns or None
 
 
-_TEXT_WRITERS = {"azure": _write_azure, "mlflow": _write_csv, "csv": _write_csv, "jsonl": _write_jsonl}
+_TEXT_WRITERS = {
+    OutputFormat.AZURE: _write_azure,
+    OutputFormat.MLFLOW: _write_csv,
+    OutputFormat.CSV: _write_csv,
+    OutputFormat.JSONL: _write_jsonl,
+}
+
+
+def _output_format(value: OutputFormat | str) -> OutputFormat:
+    try:
+        return OutputFormat(value)
+    except ValueError:
+        known = ", ".join(f.value for f in OutputFormat)
+        raise ValueError(f"output_format is {value!r}; it must be one of {known}.") from None
 
 
 class PartWriter:
     """One part, written result by result; ``rollback`` takes back what came after a ``mark()``.
 
-        with PartWriter("csv", parts_dir, "000000007-000000.part") as writer:
+        with PartWriter(OutputFormat.CSV, parts_dir, "000000007-000000.part") as writer:
             mark = writer.mark()
             writer.write(normalise(frame))
             writer.rollback(mark)            # e.g. the item failed half-way
@@ -79,27 +91,26 @@ class PartWriter:
     without ``commit()`` removes the temporary file.
     """
 
-    def __init__(self, output_format: str | None, parts_dir: str, part: str) -> None:
-        if output_format is not None and output_format not in FORMATS:
-            raise ValueError(f"output_format is {output_format!r}; it must be one of {', '.join(FORMATS)}.")
-        self.format = output_format
+    def __init__(self, output_format: OutputFormat | str | None, parts_dir: str, part: str) -> None:
+        self.format = None if output_format is None else _output_format(output_format)
         self.rows = 0
         self.columns: list[str] | None = None
         self._final = os.path.join(parts_dir, part)
         self._temporary = os.path.join(parts_dir, f".{part}.{os.getpid()}.tmp")
         self._text: TextIO | None = None
         self._parquet: Any = None
-        if output_format == "parquet":
+        if self.format is OutputFormat.PARQUET:
             from thresher.runtime.parquet_part import ParquetPart
 
             self._parquet = ParquetPart(self._temporary)
-        elif output_format is not None:
+        elif self.format is not None:
             self._text = open(self._temporary, "w", encoding="utf-8", newline="")  # noqa: SIM115
 
     def write(self, result: Result) -> None:
         """Append ``result``'s rows (a DataFrame or a list of elements)."""
         if self._text is not None:
-            columns = _TEXT_WRITERS[str(self.format)](result, self._text)
+            assert self.format is not None
+            columns = _TEXT_WRITERS[self.format](result, self._text)
         elif self._parquet is not None:
             columns = self._parquet.write(result)
         else:
@@ -159,7 +170,9 @@ class PartWriter:
         self.discard()
 
 
-def write_part(result: Result, output_format: str, parts_dir: str, part: str) -> tuple[int, list[str] | None]:
+def write_part(
+    result: Result, output_format: OutputFormat | str, parts_dir: str, part: str
+) -> tuple[int, list[str] | None]:
     """Write ``result`` as ``parts_dir/part``; returns (rows written, column names or None).
 
     The part is always written, even with no rows, so that it replaces any part an earlier attempt
@@ -176,16 +189,16 @@ class Written:
 
     rows: int
     columns: list[str] | None
-    failures: list[dict[str, str]]
+    failures: list[ItemFailure]
     streamed_ok: int  # items of a streamed result whose rows were all written
 
 
 def write_result(
     result: Result,
-    output_format: str | None,
+    output_format: OutputFormat | str | None,
     parts_dir: str,
     part: str,
-    on_item_error: Callable[[str, Exception], dict[str, str]],
+    on_item_error: Callable[[str, Exception], ItemFailure],
 ) -> Written:
     """Write ``result`` as ``parts_dir/part`` (``output_format`` None: count only, write nothing).
 

@@ -159,7 +159,7 @@ def output_rows(predictions: Any, count: int, first: int | None, path: str) -> A
 def _prediction_columns(predictions: Any, count: int) -> dict[str, Any]:
     pd = importlib.import_module("pandas")
     np = importlib.import_module("numpy")
-    if isinstance(predictions, pd.DataFrame | pd.Series):
+    if isinstance(predictions, (pd.DataFrame, pd.Series)):  # a tuple: X | Y needs Python 3.10
         if len(predictions) != count:
             raise ValueError(f"predict() returned {len(predictions)} predictions for {count} rows.")
         if isinstance(predictions, pd.Series):

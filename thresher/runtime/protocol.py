@@ -1,22 +1,30 @@
-"""What the control plane and a worker process agree on: environment, messages and log paths.
+"""The contract between the control plane (runner, executors) and a worker process, defined once.
+
+Everything that crosses the process boundary is here: the worker's configuration, the task it is
+given, the messages both ways, the error shape, the tabular slice, and the output formats. The
+worker runtime runs inside the user's model environment (any Python from 3.8, none of thresher's
+dependencies), so this module is standard library only and valid on Python 3.8.
 
 A worker is started as ``python -m thresher.runtime.worker`` with two pipes (tasks in, events out)
-whose fd numbers are in ``THRESHER_WORKER_FDS="<read_fd>,<write_fd>"`` and its configuration (the
-``WorkerConfig`` as a dict plus ``node``, ``process`` and ``worker``) as JSON in ``THRESHER_WORKER``.
-Messages are JSON lines::
+whose fd numbers are in ``THRESHER_WORKER_FDS="<read_fd>,<write_fd>"`` and its configuration
+(``WorkerConfig.to_dict()`` plus ``node``, ``process`` and ``worker``) as JSON in
+``THRESHER_WORKER``. Messages are JSON lines::
 
-    parent -> worker   {"op": "run", "task": {...Task...}}    {"op": "shutdown"}
-    worker -> parent   {"event": "ready", "seconds": s}
-                       {"event": "init_failed", "error": {...}}            (then exits with code 3)
-                       {"event": "done", "task": id, "items": n, "succeeded": k, "rows": r,
-                        "part": name | null, "seconds": s, "columns": [...] | null,
-                        "failures": [{"item": path, "error": "Type: message", "log"?: path}]}  (optional)
-                       {"event": "failed", "task": id, "error": {...}, "seconds": s}
-                       {"event": "bye"}                                     (after shutdown() ran)
+    parent -> worker   RunOp {"op": "run", "task": {...Task...}}    ShutdownOp {"op": "shutdown"}
+    worker -> parent   ReadyEvent       {"event": "ready", "seconds": s}
+                       InitFailedEvent  {"event": "init_failed", "error": ErrorInfo}   (then exit code 3)
+                       DoneEvent        {"event": "done", "task": id, "items": n, "succeeded": k,
+                                         "rows": r, "part": name | null, "seconds": s,
+                                         "columns": [...] | null, "failures"?: [ItemFailure]}
+                       FailedEvent      {"event": "failed", "task": id, "error": ErrorInfo, "seconds": s}
+                       ByeEvent         {"event": "bye"}                             (after shutdown())
 
-Errors are ``{"type", "message", "traceback", "log"}``; result data never travels in a message.
-``failures`` lists the items ``run()`` reported as failed (at most 100, each error one short line); the
-number of failed items is always ``items - succeeded``.
+Result data never travels in a message: the worker writes each task's part file itself.
+
+A worker's configuration has two halves. ``WorkerIdentity`` is what makes a worker what it is
+(interpreter, code, model, variables, arguments, logging, input kind, thread share): two jobs whose
+identities are equal could run on the same warm worker. ``JobBinding`` ties a worker to one job
+(its name, output, parts and log folders, and what it writes).
 """
 
 from __future__ import annotations
@@ -25,8 +33,10 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 WORKER_ENV = "THRESHER_WORKER"
 FDS_ENV = "THRESHER_WORKER_FDS"
@@ -34,6 +44,8 @@ NAME_ENV = "THRESHER_WORKER_NAME"
 INIT_FAILED_EXIT_CODE = 3
 # The shims (which cannot import thresher) use the same literal name.
 ENTRY_SCRIPT_LOGGER = "azureml_user.parallel_run.entry_script"
+# Math libraries that start a thread per core unless told otherwise (see WorkerIdentity.threads).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -44,6 +56,218 @@ _LOG_SUFFIXES = {
     "error": ".txt",
     "entry_script_log": ".log.txt",
 }
+
+
+class OutputFormat(str, Enum):
+    """How result rows are written (``settings.output_format``; see ``thresher.runtime.formats``)."""
+
+    AZURE = "azure"  # Azure's append_row: space-separated, no header
+    MLFLOW = "mlflow"  # Azure's no-code MLflow driver: comma-separated, no header
+    CSV = "csv"  # comma-separated, with a header
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+
+    @property
+    def part_suffix(self) -> str:
+        """The file name ending of this format's result parts."""
+        return ".parquet" if self is OutputFormat.PARQUET else ".part"
+
+
+class OutputAction(str, Enum):
+    """``settings.output_action``: rows appended to one file, or files the script writes itself."""
+
+    APPEND_ROW = "append_row"
+    SUMMARY_ONLY = "summary_only"
+
+
+class InputKind(str, Enum):
+    """What ``run()`` gets: a list of file paths, or a DataFrame of tabular slices."""
+
+    FILES = "files"
+    TABULAR = "tabular"
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """What makes a worker what it is; equal identities mean interchangeable workers."""
+
+    script: str | None  # absolute path of the scoring script; None: the built-in MLflow driver
+    code_dir: str | None  # the snapshot folder holding the script (made importable, the cwd)
+    model_dir: str | None  # AZUREML_MODEL_DIR: holds the model under its registered folder name
+    python: str | None = None  # interpreter that runs the worker (its environment's); None: the current one
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
+    program_arguments: tuple[str, ...] = ()
+    logging_level: str = "info"
+    input_kind: InputKind = InputKind.FILES
+    threads: int | None = None  # OMP_NUM_THREADS & co. unless the user sets them; None: leave alone
+
+    def key(self) -> str:
+        """A stable hash of the identity (two workers with the same key can serve the same jobs)."""
+        data = json.dumps(_plain(asdict(self)), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(data.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class JobBinding:
+    """What ties a worker to one job."""
+
+    job: str
+    output_dir: str  # AZUREML_BI_OUTPUT_PATH: the job's `score` output folder
+    parts_dir: str  # where workers write result parts, one file per task
+    logs_dir: str  # the job's logs/ folder (Azure's layout below it)
+    output_action: OutputAction = OutputAction.APPEND_ROW
+    output_format: OutputFormat = OutputFormat.AZURE
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything a worker is told: its identity and its job."""
+
+    identity: WorkerIdentity
+    binding: JobBinding
+
+    def to_dict(self) -> dict[str, Any]:
+        """As flat JSON-able data (the wire form in ``THRESHER_WORKER``; the shims read its keys)."""
+        return _plain({**asdict(self.identity), **asdict(self.binding)})  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkerConfig:
+        """Back from ``to_dict()`` (extra keys such as ``node`` are ignored)."""
+        identity = WorkerIdentity(
+            script=data.get("script"),
+            code_dir=data.get("code_dir"),
+            model_dir=data.get("model_dir"),
+            python=data.get("python"),
+            environment_variables={str(k): str(v) for k, v in (data.get("environment_variables") or {}).items()},
+            program_arguments=tuple(str(a) for a in data.get("program_arguments") or ()),
+            logging_level=str(data.get("logging_level") or "info"),
+            input_kind=InputKind(data.get("input_kind") or InputKind.FILES.value),
+            threads=data.get("threads"),
+        )
+        binding = JobBinding(
+            job=str(data["job"]),
+            output_dir=str(data["output_dir"]),
+            parts_dir=str(data["parts_dir"]),
+            logs_dir=str(data["logs_dir"]),
+            output_action=OutputAction(data.get("output_action") or OutputAction.APPEND_ROW.value),
+            output_format=OutputFormat(data.get("output_format") or OutputFormat.AZURE.value),
+        )
+        return cls(identity, binding)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One attempt at (part of) a mini-batch.
+
+    ``items`` are absolute file paths (``os.fsdecode`` strings) for file inputs, or ``TabularSlice``
+    dicts for tabular inputs. ``part`` is the file name, inside ``JobBinding.parts_dir``, that the
+    worker writes the result rows to (atomically); a retry of the same piece writes the same name,
+    so a piece's rows can never appear twice.
+    """
+
+    id: str
+    mini_batch: int
+    start: int  # this piece covers items[start:stop] of the mini-batch
+    stop: int
+    items: list[Any]
+    part: str
+    partition: dict[str, Any] | None = None  # partition_keys value, passed as mini_batch_context
+
+
+class TabularSliceBase(TypedDict):
+    """The keys every tabular slice has."""
+
+    path: str
+    format: Literal["csv", "jsonl", "parquet"]
+    start: int
+    stop: int
+    unit: Literal["bytes", "rows"]
+
+
+class TabularSlice(TabularSliceBase, total=False):
+    """A piece of one table file, the item of a tabular mini-batch (``thresher.scheduler.tabular_plan``).
+
+    csv/jsonl: ``start:stop`` are byte offsets of whole records (for csv, ``data_start`` ends the
+    header, which belongs to every slice); parquet: row indices. ``first_row`` is the index of the
+    slice's first record in the file and ``rows`` the number of records, None where planning did
+    not count them; ``rows == 0`` marks a file without records. ``filter`` keeps the rows of one
+    partition ({column: value}, None meaning missing).
+    """
+
+    first_row: int | None
+    rows: int | None
+    read_options: dict[str, Any]
+    data_start: int
+    filter: dict[str, Any]
+
+
+class ErrorInfo(TypedDict, total=False):
+    """An error as plain data: what user code (or the worker) raised, never a pickled exception.
+
+    ``errno`` is set for operating-system errors, so that the runner can tell a full disk (which
+    no retry fixes) from an item's failure.
+    """
+
+    type: str
+    message: str
+    traceback: str
+    log: str | None  # the file holding the full traceback
+    errno: int  # for OSError: its errno
+    filename: str  # for OSError: the path it names, when it names one
+    worker: str  # the worker it happened on, where the receiver needs to say so
+
+
+class ItemFailure(TypedDict, total=False):
+    """One item ``run()`` (or the worker) reported as failed."""
+
+    item: str
+    error: str  # "Type: message", one short line
+    log: str
+
+
+class ReadyEvent(TypedDict):
+    event: Literal["ready"]
+    seconds: float
+
+
+class InitFailedEvent(TypedDict):
+    event: Literal["init_failed"]
+    error: ErrorInfo
+
+
+class DoneEvent(TypedDict, total=False):
+    event: Literal["done"]
+    task: str
+    items: int  # input items the task covered (rows, for tabular slices)
+    succeeded: int
+    rows: int  # rows written to the part (0 for summary_only)
+    part: str | None
+    seconds: float
+    columns: list[str] | None
+    failures: list[ItemFailure]  # at most MAX_REPORTED_FAILURES; the failed count is items - succeeded
+
+
+class FailedEvent(TypedDict):
+    event: Literal["failed"]
+    task: str
+    error: ErrorInfo
+    seconds: float
+
+
+class ByeEvent(TypedDict):
+    event: Literal["bye"]
+
+
+class RunOp(TypedDict):
+    op: Literal["run"]
+    task: dict[str, Any]  # Task as a dict
+
+
+class ShutdownOp(TypedDict):
+    op: Literal["shutdown"]
+
+
+MAX_REPORTED_FAILURES = 100  # per task, in the done event; the count of failed items is never cut
 
 
 def shims_dir() -> str:
@@ -87,34 +311,43 @@ def worker_log(logs_dir: str, kind: str, worker: str) -> str:
     return os.path.join(logs_dir, "user", kind, node, process + _LOG_SUFFIXES[kind])
 
 
-def azure_environ(config: Mapping[str, Any], worker: str) -> dict[str, str]:
+def azure_environ(config: WorkerConfig, worker: str) -> dict[str, str]:
     """The variables a scoring script sees: the deployment's ``environment_variables`` and Azure's own.
 
-    ``config`` is ``WorkerConfig.to_dict()``. The model and output folders, which the platform owns (as
-    on Azure), come after the deployment's variables, so these cannot override them.
+    The model and output folders, which the platform owns (as on Azure), come after the deployment's
+    variables, so these cannot override them.
     """
-    env = {str(k): str(v) for k, v in (config.get("environment_variables") or {}).items()}
-    if config.get("model_dir"):
-        env["AZUREML_MODEL_DIR"] = env["THRESHER_MODEL_DIR"] = str(config["model_dir"])
-    env["AZUREML_BI_OUTPUT_PATH"] = env["THRESHER_OUTPUT_DIR"] = str(config["output_dir"])
+    identity, binding = config.identity, config.binding
+    env = {str(k): str(v) for k, v in identity.environment_variables.items()}
+    if identity.model_dir:
+        env["AZUREML_MODEL_DIR"] = env["THRESHER_MODEL_DIR"] = identity.model_dir
+    env["AZUREML_BI_OUTPUT_PATH"] = env["THRESHER_OUTPUT_DIR"] = binding.output_dir
     # Azure samples pick EntryScript over their DummyEntryScript when this is set.
-    env.setdefault("AZUREML_RUN_ID", str(config.get("job") or "thresher"))
+    env.setdefault("AZUREML_RUN_ID", binding.job or "thresher")
     env[NAME_ENV] = worker
     return env
 
 
-def worker_environ(config: Mapping[str, Any], worker: str, base: Mapping[str, str]) -> dict[str, str]:
+def worker_environ(config: WorkerConfig, worker: str, base: Mapping[str, str]) -> dict[str, str]:
     """The whole environment of a worker process: ``base``, ``azure_environ``, the worker's JSON
     configuration, and a PYTHONPATH that puts the shims first, then the folder holding ``thresher``.
+
+    Math libraries get the worker's share of the cores (``identity.threads``) unless ``base`` or the
+    deployment sets their variables: left alone, each OpenMP/BLAS library starts a thread per core,
+    and their spin-waiting threads slow every worker down (7.4 s instead of 1.3 s for the demo job
+    on 2 cores).
     """
     env = {**base, **azure_environ(config, worker)}
+    if config.identity.threads is not None:
+        for name in THREAD_VARIABLES:
+            env.setdefault(name, str(config.identity.threads))
     # mlflow.log_* calls in scripts must work offline and never write into the code snapshot (the cwd).
-    env.setdefault("MLFLOW_TRACKING_URI", Path(config["logs_dir"], "mlruns").absolute().as_uri())
+    env.setdefault("MLFLOW_TRACKING_URI", Path(config.binding.logs_dir, "mlruns").absolute().as_uri())
     # Importing mlflow may phone home (config.mlflow-telemetry.io); a batch worker never should.
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     env.setdefault("DO_NOT_TRACK", "true")
     node, _, process = worker.partition("/")
-    env[WORKER_ENV] = json.dumps({**config, "node": node, "process": process, "worker": worker})
+    env[WORKER_ENV] = json.dumps({**config.to_dict(), "node": node, "process": process, "worker": worker})
     paths = [shims_dir(), package_root()]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
@@ -123,5 +356,16 @@ def worker_environ(config: Mapping[str, Any], worker: str, base: Mapping[str, st
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
-    """One message as a JSON line."""
+    """One message as a JSON line (lone surrogates of undecodable file names survive as escapes)."""
     return (json.dumps(message, separators=(",", ":"), default=str) + "\n").encode()
+
+
+def _plain(value: Any) -> Any:
+    """Enums as their values, tuples and mappings as lists and dicts: JSON-able data."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

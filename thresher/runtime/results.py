@@ -32,6 +32,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from thresher.runtime.protocol import ItemFailure
+
 MAX_ERROR_CHARS = 500
 RESULT_COLUMN = "result"  # the one column of returned elements that are not dicts
 
@@ -71,7 +73,7 @@ class Result:
     frame: Any = None
     elements: list[Any] | None = None
     streamed: Iterable[ItemRows] | None = None
-    failures: list[dict[str, str]] = field(default_factory=list)
+    failures: list[ItemFailure] = field(default_factory=list)
     itemised: bool = False
 
     def __len__(self) -> int:
@@ -112,7 +114,7 @@ def error_text(error: Any) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
 
 
-def _failure(entry: Any, index: int) -> dict[str, str]:
+def _failure(entry: Any, index: int) -> ItemFailure:
     if not isinstance(entry, Mapping) or "item" not in entry or "error" not in entry:
         raise TypeError(
             f"ItemResults.failures[{index}] is {type(entry).__name__}; each failure must be a dict "

@@ -155,7 +155,9 @@ class InputSignature:
         inner = shape[1:]
         if -1 not in inner and pixels.size == int(np.prod(inner)):
             batch = pixels.reshape((1, *inner))
-        elif len(shape) == pixels.ndim + 1 and all(d in (-1, s) for d, s in zip(inner, pixels.shape, strict=True)):
+        # inner and pixels.shape have the same length here (checked first): zip() needs no strict=, which
+        # Python 3.8 (a model environment's Python) does not have
+        elif len(shape) == pixels.ndim + 1 and all(d in (-1, s) for d, s in zip(inner, pixels.shape)):
             batch = pixels[np.newaxis, ...]
         else:
             raise SignatureError(

@@ -22,9 +22,11 @@ import importlib
 import io
 from typing import Any
 
-from thresher.errors import ThresherError
-
 _PARQUET_OPTIONS = {"columns"}
+
+
+class TabularReadError(Exception):
+    """A tabular slice cannot be read; the message names the file, the range and what to do."""
 
 
 def _import(name: str) -> Any:
@@ -32,9 +34,9 @@ def _import(name: str) -> Any:
         return importlib.import_module(name)
     except ImportError as exc:
         package = name.split(".")[0]
-        raise ThresherError(
-            f"Tabular inputs need {package} in the model's environment, and it is not installed.",
-            fix=f"Add {package} (and pandas and pyarrow) to the deployment's environment.",
+        raise TabularReadError(
+            f"Tabular inputs need {package} in the model's environment, and it is not installed. "
+            f"Add {package} (and pandas and pyarrow) to the deployment's environment."
         ) from exc
 
 
@@ -69,17 +71,17 @@ def _read_slice(piece: dict[str, Any]) -> Any:
             frame = _read_parquet(path, start, stop, options)
         else:
             raise ValueError(f"unknown slice format {fmt!r}; expected csv, jsonl or parquet")
-    except ThresherError:
+    except TabularReadError:
         raise
     except FileNotFoundError as exc:
-        raise ThresherError(
-            f"Input file {path} is gone: it was planned but cannot be found now.",
-            fix="Don't change the input while the job runs; invoke a new job on the input as it is now.",
+        raise TabularReadError(
+            f"Input file {path} is gone: it was planned but cannot be found now. "
+            "Don't change the input while the job runs; invoke a new job on the input as it is now."
         ) from exc
     except Exception as exc:  # pandas and pyarrow raise many types; name the file and range
-        raise ThresherError(
-            f"Cannot read {fmt} slice {where}: {type(exc).__name__}: {exc}",
-            fix="Check the file, and the input's read_options (they are passed to pandas).",
+        raise TabularReadError(
+            f"Cannot read {fmt} slice {where}: {type(exc).__name__}: {exc}. "
+            "Check the file, and the input's read_options (they are passed to pandas)."
         ) from exc
     return _filter(frame, piece.get("filter"), where)
 
@@ -139,7 +141,7 @@ def _filter(frame: Any, where: dict[str, Any] | None, place: str) -> Any:
         return frame
     missing = [column for column in where if column not in frame.columns]
     if missing:
-        raise ThresherError(f"Slice {place} has no partition column {', '.join(missing)}; the file changed?")
+        raise TabularReadError(f"Slice {place} has no partition column {', '.join(missing)}; the file changed?")
     keep = None
     for column, value in where.items():
         match = frame[column].isna() if value is None else frame[column] == value

@@ -21,28 +21,41 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from thresher.runtime import protocol
 from thresher.runtime.entry import MiniBatchContext, ScoringScript, UserCodeError, describe, error_boundary
-from thresher.runtime.formats import FORMATS, Written, write_result
+from thresher.runtime.formats import Written, write_result
+from thresher.runtime.protocol import (
+    MAX_REPORTED_FAILURES,
+    ByeEvent,
+    DoneEvent,
+    FailedEvent,
+    InitFailedEvent,
+    InputKind,
+    ItemFailure,
+    OutputAction,
+    OutputFormat,
+    ReadyEvent,
+    Task,
+    WorkerConfig,
+)
 from thresher.runtime.results import Result, error_text, normalise
 
 _LEVELS = {"warn": "WARNING", "fatal": "CRITICAL"}
-MAX_REPORTED_FAILURES = 100  # per task, in the done event; the count of failed items is never cut
 
 
-def _configure_logging(config: dict[str, Any], name: str) -> None:
+def _configure_logging(config: WorkerConfig, name: str) -> None:
     """Root logger to stdout (the worker's stdout log); the entry script logger to its own file."""
-    level = str(config.get("logging_level") or "info").lower()
+    level = config.identity.logging_level.lower()
     level = _LEVELS.get(level, level.upper())
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    path = protocol.worker_log(config["logs_dir"], "entry_script_log", name)
+    path = protocol.worker_log(config.binding.logs_dir, "entry_script_log", name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     file_handler = logging.FileHandler(path, encoding="utf-8", delay=True)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -54,32 +67,33 @@ def _configure_logging(config: dict[str, Any], name: str) -> None:
 class Worker:
     """One worker: a loaded scoring script and the configuration it runs under."""
 
-    def __init__(self, config: dict[str, Any], name: str) -> None:
+    def __init__(self, config: WorkerConfig, name: str) -> None:
         self.config = config
         self.name = name
-        self.error_log = protocol.worker_log(config["logs_dir"], "error", name)
+        self.error_log = protocol.worker_log(config.binding.logs_dir, "error", name)
         self.script: ScoringScript | None = None
-        self._read_slices: Callable[[list[dict[str, Any]]], Any] | None = None
+        self._read_slices: Callable[[list[Any]], Any] | None = None
 
     def _prepare_process(self) -> None:
         """``sys.argv`` for argparse, the script's folders importable, Azure's env vars present."""
+        identity = self.config.identity
         os.environ.update(protocol.azure_environ(self.config, self.name))
-        script = self.config.get("script")
-        sys.argv = [script or "thresher-mlflow-driver", *self.config.get("program_arguments", [])]
+        script = identity.script
+        sys.argv = [script or "thresher-mlflow-driver", *identity.program_arguments]
         # Shims before any installed azureml; the script's folders before everything.
-        for folder in (protocol.shims_dir(), self.config.get("code_dir"), script and os.path.dirname(script)):
+        for folder in (protocol.shims_dir(), identity.code_dir, script and os.path.dirname(script)):
             if folder and folder not in sys.path[:3]:
                 sys.path.insert(0, folder)
-        os.makedirs(self.config["parts_dir"], exist_ok=True)
+        os.makedirs(self.config.binding.parts_dir, exist_ok=True)
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> ReadyEvent | InitFailedEvent:
         """Load the script and call ``init()``: the ``ready`` or ``init_failed`` event."""
         began = time.perf_counter()
-        script = self.config.get("script") or "the built-in MLflow driver"
+        script = self.config.identity.script or "the built-in MLflow driver"
         try:
             with error_boundary(self.error_log, f"{self.name}: loading {script} failed"):
                 self._prepare_process()
-                self.script = ScoringScript.load(self.config.get("script"))
+                self.script = ScoringScript.load(self.config.identity.script)
             with error_boundary(self.error_log, f"{self.name}: init() failed"):
                 self.script.init()
             with error_boundary(self.error_log, f"{self.name}: the output format cannot be written"):
@@ -89,13 +103,9 @@ class Worker:
         return {"event": "ready", "seconds": time.perf_counter() - began}
 
     def _check_output(self) -> None:
-        """Fail at start, not at every task, when the output format is unknown or cannot be written."""
-        fmt = self.config.get("output_format", "azure")
-        if self.config.get("output_action", "append_row") != "append_row":
-            return
-        if fmt not in FORMATS:
-            raise ValueError(f"output_format is {fmt!r}; it must be one of {', '.join(FORMATS)}.")
-        if fmt == "parquet":
+        """Fail at start, not at every task, when Parquet output is asked for and cannot be written."""
+        binding = self.config.binding
+        if binding.output_action is OutputAction.APPEND_ROW and binding.output_format is OutputFormat.PARQUET:
             try:
                 importlib.import_module("pyarrow.parquet")  # loaded once here, not per task
             except ImportError as exc:
@@ -104,43 +114,44 @@ class Worker:
                 ) from exc
 
     def _mini_batch(self, items: list[Any]) -> tuple[Any, int]:
-        if self.config.get("input_kind", "files") != "tabular":
+        if self.config.identity.input_kind is not InputKind.TABULAR:
             return items, len(items)
         if self._read_slices is None:
             self._read_slices = importlib.import_module("thresher.runtime.tabular").read_slices
         frame = self._read_slices(items)
         return frame, len(frame)
 
-    def run_task(self, task: dict[str, Any]) -> dict[str, Any]:
+    def run_task(self, task: Task) -> DoneEvent | FailedEvent:
         """Run one task: ``run()`` on its items, then its part written. The ``done`` or ``failed`` event."""
         assert self.script is not None, "start() must succeed before run_task()"
         began = time.perf_counter()
-        items = task["items"]
+        items = task.items
+        binding = self.config.binding
+        append = binding.output_action is OutputAction.APPEND_ROW
 
         def header() -> str:  # built only when run() fails
             return (
-                f"{self.name}: run() failed on task {task['id']} (mini-batch {task['mini_batch']}, "
-                f"items {task['start']}..{task['stop']}, {len(items)} items)\n" + _list_items(items)
+                f"{self.name}: run() failed on task {task.id} (mini-batch {task.mini_batch}, "
+                f"items {task.start}..{task.stop}, {len(items)} items)\n" + _list_items(items)
             )
 
         try:
             with error_boundary(self.error_log, header):
                 mini_batch, count = self._mini_batch(items)
-                context = MiniBatchContext(task.get("partition"), task["mini_batch"])
+                context = MiniBatchContext(task.partition, task.mini_batch)
                 result = normalise(self.script.run(mini_batch, context))
-                append = self.config.get("output_action", "append_row") == "append_row"
-                fmt = self.config.get("output_format", "azure") if append else None
-                written = write_result(result, fmt, self.config["parts_dir"], task["part"], self._item_error(task))
+                fmt = binding.output_format if append else None
+                written = write_result(result, fmt, binding.parts_dir, task.part, self._item_error(task))
         except UserCodeError as failure:
             seconds = time.perf_counter() - began
-            return {"event": "failed", "task": task["id"], "error": failure.error, "seconds": seconds}
-        done = {
+            return {"event": "failed", "task": task.id, "error": failure.error, "seconds": seconds}
+        done: DoneEvent = {
             "event": "done",
-            "task": task["id"],
+            "task": task.id,
             "items": count,
             "succeeded": _succeeded(result, written, count),
             "rows": written.rows,
-            "part": task["part"] if append else None,
+            "part": task.part if append else None,
             "seconds": time.perf_counter() - began,
             "columns": written.columns,
         }
@@ -148,17 +159,20 @@ class Worker:
             done["failures"] = written.failures[:MAX_REPORTED_FAILURES]
         return done
 
-    def _item_error(self, task: dict[str, Any]) -> Callable[[str, Exception], dict[str, str]]:
+    def _item_error(self, task: Task) -> Callable[[str, Exception], ItemFailure]:
         """How a streamed item's exception becomes its failure entry (its traceback goes to the error log)."""
 
-        def describe_item(item: str, exc: Exception) -> dict[str, str]:
-            header = f"{self.name}: item {item} failed (task {task['id']}, mini-batch {task['mini_batch']})"
+        def describe_item(item: str, exc: Exception) -> ItemFailure:
+            header = f"{self.name}: item {item} failed (task {task.id}, mini-batch {task.mini_batch})"
             error = describe(exc, header, self.error_log)
-            return {"item": item, "error": error_text(f"{error['type']}: {error['message']}"), "log": error["log"]}
+            failure: ItemFailure = {"item": item, "error": error_text(f"{error['type']}: {error['message']}")}
+            if error.get("log"):
+                failure["log"] = str(error["log"])
+            return failure
 
         return describe_item
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self) -> ByeEvent:
         """Call the script's ``shutdown()`` (a failure is logged, not raised): the ``bye`` event."""
         if self.script is not None:
             try:
@@ -186,7 +200,7 @@ def _list_items(items: list[Any], limit: int = 20) -> str:
     return "\n".join(lines)
 
 
-def _send(fd: int, message: dict[str, Any]) -> None:
+def _send(fd: int, message: Mapping[str, Any]) -> None:
     data = protocol.encode(message)
     while data:
         data = data[os.write(fd, data) :]
@@ -194,15 +208,16 @@ def _send(fd: int, message: dict[str, Any]) -> None:
 
 def main() -> int:
     """Run a worker on the pipes named in the environment until told to shut down (or the parent goes)."""
-    config = json.loads(os.environ[protocol.WORKER_ENV])
+    raw = json.loads(os.environ[protocol.WORKER_ENV])
+    config, name = WorkerConfig.from_dict(raw), str(raw["worker"])
     read_fd, write_fd = (int(fd) for fd in os.environ.pop(protocol.FDS_ENV).split(","))
     for fd in (read_fd, write_fd):  # programs the script starts must not hold the pipes open
         os.set_inheritable(fd, False)
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # print() output survives a crash
     faulthandler.enable(sys.stderr)  # a segfault's Python traceback lands in the stderr log
-    _configure_logging(config, config["worker"])
-    worker = Worker(config, config["worker"])
+    _configure_logging(config, name)
+    worker = Worker(config, name)
     first = worker.start()
     _send(write_fd, first)
     if first["event"] == "init_failed":
@@ -215,7 +230,7 @@ def main() -> int:
         for line in tasks:
             message = json.loads(line)
             if message["op"] == "run":
-                _send(write_fd, worker.run_task(message["task"]))
+                _send(write_fd, worker.run_task(Task(**message["task"])))
             elif message["op"] == "shutdown":
                 bye = worker.stop()
                 # shutdown() has run: skip the interpreter's teardown (0.2-0.35 s with pandas or mlflow

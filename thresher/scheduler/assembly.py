@@ -8,26 +8,28 @@ non-empty part's. A part with other column types is cast when no value can chang
 integer and float widths, string and binary flavours, timestamp units, and the cast checks each
 value); different columns, or any other type change, is an error naming the part and both schemas.
 
-The output is written to a temp file beside the target and published with ``os.link``, which fails
-if the target exists: thresher never replaces an output file, not even one that appeared while it
-was assembling. On file systems without hard links an exclusive create reserves the name first.
+The output is written to a hidden partial file beside the target (its name is the same on every
+attempt, and so are its bytes) and published with ``os.link``, which fails if the target exists:
+thresher never replaces an output file, not even one that appeared while it was assembling. On file
+systems without hard links an exclusive create reserves the name first. Publishing again after a
+crash finds its own file already there (the same bytes) and succeeds, so finalizing is idempotent.
 """
 
 from __future__ import annotations
 
 import csv
 import errno
+import filecmp
 import io
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from thresher.errors import ConflictError, StorageError, ThresherError
+from thresher.runtime.protocol import OutputFormat
 
-OutputFormat = Literal["azure", "mlflow", "csv", "jsonl", "parquet"]
 _CHUNK = 1 << 20
 _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV, errno.EMLINK}
 
@@ -47,35 +49,70 @@ def _exists_error(target: Path) -> ConflictError:
     )
 
 
-def assemble(parts: Iterable[Path], target: Path, *, format: OutputFormat, columns: list[str] | None) -> AssemblyResult:
-    """Write ``target`` from ``parts`` in the given order; see the module docstring.
+def assemble(
+    parts: Iterable[Path], target: Path, *, format: OutputFormat | str, columns: list[str] | None, job: str = "job"
+) -> AssemblyResult:
+    """Write ``target`` from ``parts`` in the given order: ``write_partial`` then ``publish``.
 
     ``columns`` is the csv header (no header when None) and the schema of a Parquet output whose
-    parts are all empty; other formats ignore it. Raises ConflictError if ``target`` exists and
-    StorageError if a part is missing; ``target`` is never left half-written.
+    parts are all empty; other formats ignore it. Raises ConflictError if another file is at
+    ``target`` and StorageError if a part is missing; ``target`` is never left half-written.
     """
-    if format not in ("azure", "mlflow", "csv", "jsonl", "parquet"):
-        raise ThresherError(f"Output format '{format}' is unknown.", fix="Use azure, csv, jsonl or parquet.")
-    if target.exists():
-        raise _exists_error(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp, 0o666 & ~umask)  # an ordinary file, as the user's tools would create it (mkstemp: 0600)
+    partial = partial_path(target, job)
+    result = write_partial(parts, partial, format=format, columns=columns)
+    publish(partial, target)
+    return result
+
+
+def partial_path(target: Path, job: str) -> Path:
+    """Where ``job`` writes ``target`` before publishing it: a hidden file beside it, the same every time."""
+    return target.parent / f".{target.name}.{job}.partial"
+
+
+def write_partial(
+    parts: Iterable[Path], partial: Path, *, format: OutputFormat | str, columns: list[str] | None
+) -> AssemblyResult:
+    """Write the whole output to ``partial`` (replacing what is there) and flush it to disk.
+
+    The bytes depend only on the parts, so writing it again (a runner killed while finalizing, then
+    resumed) gives the same file. On failure (a full disk) nothing is left behind.
+    """
     try:
-        if format == "parquet":
-            os.close(descriptor)
-            rows = _write_parquet(parts, temp, columns)
+        fmt = OutputFormat(format)
+    except ValueError:
+        known = ", ".join(f.value for f in OutputFormat)
+        raise ThresherError(f"Output format '{format}' is unknown.", fix=f"Use one of: {known}.") from None
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.unlink(missing_ok=True)
+    try:
+        if fmt is OutputFormat.PARQUET:
+            rows = _write_parquet(parts, str(partial), columns)
         else:
-            with os.fdopen(descriptor, "wb") as out:
-                rows = _write_text(parts, out, columns if format == "csv" else None)
-        _fsync(temp)
-        size = os.path.getsize(temp)
-        _publish(temp, target)
+            # An ordinary file, as the user's tools would create it (umask applies).
+            with partial.open("wb") as out:
+                rows = _write_text(parts, out, columns if fmt is OutputFormat.CSV else None)
+        _fsync(str(partial))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return AssemblyResult(rows, partial.stat().st_size)
+
+
+def publish(partial: Path, target: Path) -> None:
+    """Give ``partial`` the name ``target``, atomically, unless another file has it.
+
+    If ``target`` exists with the same bytes, it was published by an earlier attempt that was
+    killed before it could clean up: ``partial`` is dropped and that is success. Any other file at
+    ``target`` is a ConflictError: thresher never replaces an output file.
+    """
+    try:
+        if target.exists():
+            if filecmp.cmp(partial, target, shallow=False):
+                return
+            raise _exists_error(target)
+        _link(partial, target)
     finally:
-        Path(temp).unlink(missing_ok=True)
-    return AssemblyResult(rows, size)
+        partial.unlink(missing_ok=True)
 
 
 def _open_part(part: Path) -> io.BufferedReader:
@@ -204,15 +241,15 @@ def _fsync(path: str) -> None:
         os.close(descriptor)
 
 
-def _publish(temp: str, target: Path) -> None:
-    """Give ``temp`` the name ``target`` unless ``target`` exists, atomically; ``temp`` stays for the caller."""
+def _link(temp: Path, target: Path) -> None:
+    """Give ``temp`` the name ``target`` unless ``target`` exists, atomically; ``temp`` may stay."""
     try:
         os.link(temp, target)
     except FileExistsError:
         raise _exists_error(target) from None
     except OSError as exc:
         if exc.errno not in _NO_LINKS:
-            raise StorageError(f"Cannot write output file {target}: {exc.strerror or exc}.") from exc
+            raise
         try:  # no hard links here: reserve the name exclusively, then move the file over our own placeholder
             os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
         except FileExistsError:

@@ -2,21 +2,22 @@
 
 Everything is resolved before the job is queued (model folder, code snapshot, input path, output
 location, settings with overrides), so a runner needs nothing but this document and the files it
-names, and a resumed job runs exactly what the first attempt ran.
+names, and a resumed job runs exactly what the first attempt ran. The settings stay typed
+(``BatchSettings``): every default is stated once, in ``thresher.specs.batch_settings``.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thresher.executors.base import WorkerConfig
-from thresher.scheduler.layout import JobFolder
+from thresher.runtime.protocol import InputKind, JobBinding, OutputAction, OutputFormat, WorkerConfig, WorkerIdentity
+from thresher.specs import BatchSettings
+from thresher.storage import JobFolder
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+SPEC_VERSION = 2  # 1: settings were stored as a loose dict, output_format "mlflow" for no-code jobs
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,12 @@ class JobSpec:
     """A batch scoring job, fully resolved."""
 
     input: JobInput
-    settings: dict[str, Any]  # the deployment's settings with the invoke's overrides applied
+    settings: BatchSettings  # the deployment's settings with the invoke's overrides applied
     nodes: int
-    per_node: int
     folder: str  # the job folder (logs, work, default outputs)
     output_dir: str  # the `score` output folder
     output_file: str | None  # the append_row file; None for summary_only
-    script: str | None
+    script: str | None  # None: the built-in MLflow driver (a no-code MLflow deployment)
     code_dir: str | None
     model_dir: str | None
     model: str | None = None  # azureml:name:version, for show
@@ -50,60 +50,72 @@ class JobSpec:
     environment_files_dir: str | None = None  # a folder whose python_env/conda/requirements files define it
     python: str | None = None  # the workers' interpreter; None: the runner's own
 
-    def to_dict(self) -> dict[str, Any]:
-        """As plain data for the job row."""
-        return asdict(self)
+    @property
+    def per_node(self) -> int:
+        """Workers per node (``max_concurrency_per_instance``)."""
+        return self.settings.max_concurrency_per_instance
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
-        """Back from the job row."""
-        fields = dict(data)
-        fields["input"] = JobInput(**fields["input"])
-        return cls(**fields)
+    @property
+    def workers(self) -> int:
+        """Workers of the job in all."""
+        return self.nodes * self.per_node
+
+    @property
+    def output_action(self) -> OutputAction:
+        """``append_row`` or ``summary_only``."""
+        return OutputAction(self.settings.output_action)
+
+    @property
+    def output_format(self) -> OutputFormat:
+        """What the workers write: ``azure`` means Azure's MLflow driver format for a no-code job."""
+        chosen = OutputFormat(self.settings.output_format)
+        return OutputFormat.MLFLOW if self.script is None and chosen is OutputFormat.AZURE else chosen
 
     @property
     def job_folder(self) -> JobFolder:
         """The job's folder layout (created if missing)."""
         return JobFolder.create(Path(self.folder), Path(self.output_dir))
 
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data for the job row."""
+        data = asdict(self)
+        data["settings"] = self.settings.model_dump(mode="json")
+        data["version"] = SPEC_VERSION
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
+        """Back from the job row (rows written by older thresher versions included)."""
+        fields = {k: v for k, v in data.items() if k not in ("version", "per_node")}
+        fields["input"] = JobInput(**fields["input"])
+        settings = dict(fields["settings"])
+        if data.get("version", 1) < 2 and settings.get("output_format") == "mlflow":
+            settings["output_format"] = "azure"  # version 1 stored the no-code format in the settings
+        fields["settings"] = BatchSettings.model_validate(settings)
+        return cls(**fields)
+
     def worker_config(self, job: str) -> WorkerConfig:
-        """What each worker is told."""
+        """What each worker is told: what it is (identity) and which job it serves (binding)."""
         folder = self.job_folder
         settings = self.settings
-        arguments = settings.get("program_arguments") or ""
-        return WorkerConfig(
-            job=job,
+        identity = WorkerIdentity(
             script=self.script,
             code_dir=self.code_dir,
             model_dir=self.model_dir,
+            python=self.python,
+            environment_variables=dict(settings.environment_variables),
+            program_arguments=tuple(settings.arguments()),
+            logging_level=settings.logging_level,
+            input_kind=InputKind.TABULAR if self.input.tabular else InputKind.FILES,
+            # Every worker of a local compute runs on this machine: each gets its share of the cores.
+            threads=max(1, (os.cpu_count() or 1) // max(1, self.workers)),
+        )
+        binding = JobBinding(
+            job=job,
             output_dir=self.output_dir,
             parts_dir=str(folder.parts),
             logs_dir=str(folder.logs),
-            output_action=settings.get("output_action", "append_row"),
-            output_format=settings.get("output_format", "azure"),
-            logging_level=settings.get("logging_level", "info"),
-            environment_variables=self._environment_variables(),
-            program_arguments=shlex.split(arguments) if isinstance(arguments, str) else list(arguments),
-            python=self.python,
-            input_kind="tabular" if self.input.tabular else "files",
+            output_action=self.output_action,
+            output_format=self.output_format,
         )
-
-    def _environment_variables(self) -> dict[str, str]:
-        """The deployment's variables, plus math-library thread limits that share the cores fairly.
-
-        Every worker of a local compute runs on this machine; left alone, each OpenMP/BLAS library starts
-        a thread per core, and their spin-waiting threads slow every worker down (7.4 s instead of 1.3 s
-        for the demo job on 2 cores). Like Ray, thresher sets OMP_NUM_THREADS and friends to the
-        worker's share of the cores, unless the user set them (in the deployment or the environment).
-        """
-        variables = {k: str(v) for k, v in (self.settings.get("environment_variables") or {}).items()}
-        share = str(max(1, (os.cpu_count() or 1) // max(1, self.nodes * self.per_node)))
-        for name in THREAD_VARIABLES:
-            if name not in variables and name not in os.environ:
-                variables[name] = share
-        return variables
-
-    @property
-    def part_suffix(self) -> str:
-        """File name ending of result parts (parquet parts are parquet files)."""
-        return ".parquet" if self.settings.get("output_format") == "parquet" else ".part"
+        return WorkerConfig(identity, binding)

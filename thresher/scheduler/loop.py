@@ -3,15 +3,17 @@
 ``plan_next()`` pulls mini-batches from the (streamed) plan into a bounded queue, ``dispatch()`` hands
 pieces to idle workers, ``collect_finished()`` turns executor events and expired deadlines into
 finished pieces and retries, and ``take_commits()`` hands finished mini-batches over for a grouped
-commit. Policies (``policies.py``) decide what a failure means; the executor only runs things.
+commit. Policies (``policies.py``) decide what a failure means; the executor only runs things. When
+the job must stop early, ``abort`` says why (an ``Abort``); the runner turns it into the headline.
 """
 
 from __future__ import annotations
 
+import enum
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from thresher.executors.base import (
@@ -22,10 +24,27 @@ from thresher.executors.base import (
     WorkerInitFailed,
     WorkerLost,
 )
+from thresher.runtime.protocol import ErrorInfo
 from thresher.scheduler.policies import FailureKind, MiniBatchState, Piece, RetryPolicy, Thresholds
-from thresher.store import MiniBatchRecord
+from thresher.storage.disk import is_disk_full_errno
+from thresher.store import FailedItem, JobProgress, MiniBatchRecord
 
-MAX_FIRST_FAILURES = 10
+
+class AbortKind(enum.Enum):
+    """Why a job stops before every mini-batch is done."""
+
+    THRESHOLD = "threshold"  # too many failed items or mini-batches
+    INIT_FAILED = "init_failed"  # init() (or loading the script) failed on every worker
+    DISK_FULL = "disk_full"  # a worker could not write: no retry helps until space is freed
+
+
+@dataclass(frozen=True)
+class Abort:
+    """The reason the loop stopped early: its kind, a sentence, and the error behind it (if any)."""
+
+    kind: AbortKind
+    reason: str
+    error: ErrorInfo | None = None
 
 
 @dataclass
@@ -36,31 +55,13 @@ class _InFlight:
     deadline: float
 
 
-@dataclass
-class Counters:
-    """What the job has done so far (committed or not)."""
-
-    mini_batches: int | None = None  # total, when known
-    done: int = 0
-    failed: int = 0  # mini-batches with at least one failed item
-    succeeded_items: int = 0
-    failed_items: int = 0
-    rows: int = 0
-    columns: list[str] | None = None  # of the rows written, for outputs with a header or schema
-    first_failures: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_progress(self) -> dict[str, Any]:
-        """The progress document stored on the job row."""
-        return {
-            "mini_batches": self.mini_batches,
-            "mini_batches_done": self.done,
-            "mini_batches_failed": self.failed,
-            "items_succeeded": self.succeeded_items,
-            "items_failed": self.failed_items,
-            "rows": self.rows,
-            "columns": self.columns,
-            "first_failures": self.first_failures,
-        }
+def display(text: str) -> str:
+    """``text`` fit for people and the database: undecodable file-name bytes shown as ``\\xNN``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
 
 
 def describe_items(items: list[Any]) -> str:
@@ -75,10 +76,10 @@ def describe_items(items: list[Any]) -> str:
         else:
             start, stop = first.get("start"), first.get("stop")
         text = f"{first.get('path')} {unit} {start}-{stop}"
-        return text if len(items) == 1 else f"{text} and {len(items) - 1} more slices"
+        return display(text if len(items) == 1 else f"{text} and {len(items) - 1} more slices")
     if len(items) == 1:
-        return str(first)
-    return f"{len(items)} files from {first} to {items[-1]}"
+        return display(str(first))
+    return display(f"{len(items)} files from {first} to {items[-1]}")
 
 
 class JobLoop:
@@ -95,7 +96,7 @@ class JobLoop:
         timeout: float,
         workers: int,
         part_suffix: str,
-        counters: Counters | None = None,
+        progress: JobProgress | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._job = job
@@ -108,13 +109,13 @@ class JobLoop:
         self._queue_bound = max(2 * workers, 4)
         self._part_suffix = part_suffix
         self._clock = clock
-        self.counters = counters or Counters()
-        self.pending: deque[tuple[Piece, int]] = deque()  # (piece, tries already made)
+        self.progress = progress or JobProgress()
+        self.pending: deque[tuple[Piece, int]] = deque()  # (piece, tries already used up)
         self.in_flight: dict[str, _InFlight] = {}
         self.states: dict[int, MiniBatchState] = {}
         self.finished_states: list[MiniBatchState] = []
-        self.abort: str | None = None
-        self.init_error: dict[str, Any] | None = None
+        self.abort: Abort | None = None
+        self.init_error: ErrorInfo | None = None
         self._task_serial = 0
 
     @property
@@ -169,13 +170,14 @@ class JobLoop:
             elif isinstance(event, TaskFailed):
                 flight = self.in_flight.pop(event.task, None)
                 if flight is not None:
-                    self._piece_failed(flight, "exception", event.error, event.seconds)
+                    self._task_failed(flight, event)
             elif isinstance(event, WorkerLost):
                 flight = self.in_flight.pop(event.task, None) if event.task else None
                 if flight is not None:
-                    error = {"type": "WorkerLost", "message": f"worker {event.worker} {event.reason}"}
-                    self._piece_failed(flight, "lost", error, 0.0)
+                    self._worker_lost(flight, event)
             elif isinstance(event, WorkerInitFailed):
+                if is_disk_full_errno(event.error.get("errno")):
+                    self._stop(Abort(AbortKind.DISK_FULL, "a worker could not start: the disk is full", event.error))
                 self.init_error = self.init_error or {**event.error, "worker": event.worker}
         now = self._clock()
         for task_id, flight in list(self.in_flight.items()):
@@ -185,7 +187,7 @@ class JobLoop:
                 message = f"run() did not return within retry_settings.timeout ({self._timeout:g} s)"
                 self._piece_failed(flight, "timeout", {"type": "Timeout", "message": message}, self._timeout)
         if self.init_error is not None and self._executor.live_workers() == 0 and not self.finished:
-            self.abort = self.abort or "init() failed on every worker"
+            self._stop(Abort(AbortKind.INIT_FAILED, "init() failed on every worker", self.init_error))
 
     def take_commits(self) -> list[MiniBatchRecord]:
         """Finished mini-batches not yet committed, as records (the caller commits them)."""
@@ -195,6 +197,25 @@ class JobLoop:
 
     # -- outcomes -------------------------------------------------------------------------------
 
+    def _stop(self, abort: Abort) -> None:
+        if self.abort is None:
+            self.abort = abort
+
+    def _task_failed(self, flight: _InFlight, event: TaskFailed) -> None:
+        if is_disk_full_errno(event.error.get("errno")):
+            # Not the item's fault, and no retry helps: stop, leaving the piece for a resume.
+            self.states[flight.piece.mini_batch].seconds += event.seconds
+            self._stop(Abort(AbortKind.DISK_FULL, "a worker could not write: the disk is full", event.error))
+            return
+        self._piece_failed(flight, "exception", event.error, event.seconds)
+
+    def _worker_lost(self, flight: _InFlight, event: WorkerLost) -> None:
+        deaths, counts = flight.piece.deaths.after(event.slot or event.worker)
+        piece = replace(flight.piece, deaths=deaths)
+        error: ErrorInfo = {"type": "WorkerLost", "message": f"worker {event.worker} {event.reason}"}
+        tries = flight.tries if counts else flight.tries - 1
+        self._piece_failed(_InFlight(piece, tries, flight.worker, flight.deadline), "lost", error, 0.0)
+
     def _piece_done(self, flight: _InFlight, event: TaskDone) -> None:
         state = self.states[flight.piece.mini_batch]
         state.item_count += event.items
@@ -202,43 +223,42 @@ class JobLoop:
         state.failed += event.items - event.succeeded
         state.seconds += event.seconds
         state.worker = event.worker
-        self.counters.rows += event.rows
-        if event.columns and self.counters.columns is None:
-            self.counters.columns = list(event.columns)
+        self.progress.rows_written += event.rows
+        if event.columns and self.progress.columns is None:
+            self.progress.columns = list(event.columns)
         if event.part is not None:
             state.parts[flight.piece.start] = event.part
         failed = event.items - event.succeeded
         for failure in event.failures:
-            entry = {"item": str(failure.get("item")), "mini_batch": state.index, "error": str(failure.get("error"))}
-            state.errors.append({**entry, "log": failure["log"]} if failure.get("log") else entry)
+            state.errors.append(
+                FailedItem(
+                    item=display(str(failure.get("item"))),
+                    mini_batch=state.index,
+                    error=display(str(failure.get("error"))),
+                    log=failure.get("log"),
+                )
+            )
         unlisted = failed - len(event.failures)
+        described = describe_items(state.items[flight.piece.start : flight.piece.stop])
         if event.failures and unlisted > 0:
-            state.errors.append(
-                {
-                    "item": describe_items(state.items[flight.piece.start : flight.piece.stop]),
-                    "mini_batch": state.index,
-                    "error": f"{unlisted} more items failed; their errors are in the worker's error log",
-                }
-            )
+            message = f"{unlisted} more items failed; their errors are in the worker's error log"
+            state.errors.append(FailedItem(item=described, mini_batch=state.index, error=message))
         elif not event.failures and failed > 0:
-            state.errors.append(
-                {
-                    "item": describe_items(state.items[flight.piece.start : flight.piece.stop]),
-                    "mini_batch": state.index,
-                    "error": f"run() returned {event.succeeded} results for {event.items} items; "
-                    "each missing result counts as a failed item",
-                }
+            message = (
+                f"run() returned {event.succeeded} results for {event.items} items; "
+                "each missing result counts as a failed item"
             )
+            state.errors.append(FailedItem(item=described, mini_batch=state.index, error=message))
         self._close_piece(state)
 
-    def _piece_failed(self, flight: _InFlight, kind: FailureKind, error: dict[str, Any], seconds: float) -> None:
+    def _piece_failed(self, flight: _InFlight, kind: FailureKind, error: ErrorInfo, seconds: float) -> None:
         piece = flight.piece
         state = self.states[piece.mini_batch]
         state.seconds += seconds
         state.worker = flight.worker
         following = self._retry.after_failure(piece, flight.tries, kind)
-        if following == [piece]:
-            self.pending.appendleft((piece, flight.tries))
+        if len(following) == 1 and (following[0].start, following[0].stop) == (piece.start, piece.stop):
+            self.pending.appendleft((following[0], flight.tries))
             return
         if following:
             state.open_pieces += len(following) - 1
@@ -250,13 +270,13 @@ class JobLoop:
         state.failed += failed
         state.item_count += failed
         state.errors.append(
-            {
-                "item": describe_items(items),
-                "mini_batch": state.index,
-                "error": f"{error.get('type', 'Error')}: {error.get('message', '')}".strip(),
-                "attempts": flight.tries,
-                "log": error.get("log"),
-            }
+            FailedItem(
+                item=describe_items(items),
+                mini_batch=state.index,
+                error=display(f"{error.get('type', 'Error')}: {error.get('message', '')}".strip()),
+                attempts=flight.tries,
+                log=error.get("log"),
+            )
         )
         self._close_piece(state)
 
@@ -265,21 +285,22 @@ class JobLoop:
         if not state.done:
             return
         del self.states[state.index]
-        counters = self.counters
-        counters.done += 1
-        counters.succeeded_items += state.succeeded
-        counters.failed_items += state.failed
+        progress = self.progress
+        progress.mini_batches_done += 1
+        progress.items_succeeded += state.succeeded
+        progress.items_failed += state.failed
         if state.failed:
-            counters.failed += 1
-            room = MAX_FIRST_FAILURES - len(counters.first_failures)
-            counters.first_failures.extend(state.errors[: max(room, 0)])
+            progress.mini_batches_failed += 1
+            progress.note_failures(state.errors)
         self.finished_states.append(state)
-        reason = self._thresholds.exceeded(counters.failed_items, counters.failed, counters.mini_batches)
-        if reason and self.abort is None:
-            self.abort = reason
+        reason = self._thresholds.exceeded(
+            progress.items_failed, progress.mini_batches_failed, progress.mini_batches_total
+        )
+        if reason:
+            self._stop(Abort(AbortKind.THRESHOLD, reason))
 
     def _record(self, state: MiniBatchState) -> MiniBatchRecord:
-        error = state.errors[0]["error"] if state.errors else None
+        error = state.errors[0].error if state.errors else None
         return MiniBatchRecord(
             job=self._job,
             index=state.index,

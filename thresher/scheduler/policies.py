@@ -5,8 +5,16 @@ and holds several items, it is split in halves that get one try each; a half tha
 again, down to single items, which get the normal ``1 + max_retries`` tries. Good items then succeed
 and each bad item fails with its own error. The cost is bounded: a mini-batch of n items with b bad
 ones costs at most about ``2 * b * log2(n)`` extra piece runs plus the single-item retries.
-Timeouts and worker deaths are retried but not split (a hang would cost a timeout per piece).
-``isolate_failures: false`` fails the whole mini-batch, as Azure does.
+Worker deaths are split like exceptions (an item that kills its worker fails alone); timeouts are
+retried but not split (a hang would cost a timeout per piece). ``isolate_failures: false`` fails the
+whole mini-batch, as Azure does.
+
+A worker killed from outside and one killed by the item it runs look the same (SIGKILL, maybe from
+the OOM killer), so a death counts against a piece's tries only once the piece's attempts have
+killed workers on 2 different worker slots; until then, and for at most ``MAX_FREE_RERUNS`` deaths,
+the piece is rerun for free. A storm of kills on the workers therefore loses no item, while an item
+that kills every worker it touches still fails: after one free death where there are several slots,
+after ``MAX_FREE_RERUNS`` on a single slot. Halves of a piece inherit what their parent has seen.
 """
 
 from __future__ import annotations
@@ -14,7 +22,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from thresher.store import FailedItem
+
 FailureKind = Literal["exception", "timeout", "lost"]
+MAX_FREE_RERUNS = 10  # worker deaths a piece may see without using up a try
+SUSPECT_SLOTS = 2  # deaths count once a piece's attempts have killed workers on this many slots
+
+
+@dataclass(frozen=True)
+class Deaths:
+    """The worker deaths a piece (and the pieces it was split from) has seen."""
+
+    slots: frozenset[str] = frozenset()  # worker slots whose worker died running it
+    free_reruns: int = 0  # deaths that did not use up a try
+
+    def after(self, slot: str) -> tuple[Deaths, bool]:
+        """These deaths plus one on ``slot``, and whether that death counts against the piece's tries."""
+        slots = self.slots | {slot}
+        free = len(slots) < SUSPECT_SLOTS and self.free_reruns < MAX_FREE_RERUNS
+        return Deaths(slots, self.free_reruns + (1 if free else 0)), not free
 
 
 @dataclass(frozen=True)
@@ -25,6 +51,7 @@ class Piece:
     start: int
     stop: int
     max_tries: int
+    deaths: Deaths = Deaths()
 
     @property
     def size(self) -> int:
@@ -46,7 +73,7 @@ class MiniBatchState:
     seconds: float = 0.0
     worker: str | None = None
     parts: dict[int, str] = field(default_factory=dict)  # piece start -> part file
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[FailedItem] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -72,7 +99,7 @@ class RetryPolicy:
         """Pieces to run next after ``piece`` failed on its ``tries``-th try; [] means it failed for good."""
         if tries < piece.max_tries:
             return [piece]
-        if kind == "exception" and self.isolate and piece.size > 1:
+        if kind in ("exception", "lost") and self.isolate and piece.size > 1:
             middle = piece.start + piece.size // 2
             return [self._split(piece, piece.start, middle), self._split(piece, middle, piece.stop)]
         return []
@@ -80,7 +107,7 @@ class RetryPolicy:
     def _split(self, piece: Piece, start: int, stop: int) -> Piece:
         # Halves get one try each; single items get the normal tries.
         tries = self.max_retries + 1 if stop - start == 1 else 1
-        return Piece(piece.mini_batch, start, stop, tries)
+        return Piece(piece.mini_batch, start, stop, tries, piece.deaths)
 
 
 @dataclass(frozen=True)

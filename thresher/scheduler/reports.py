@@ -7,24 +7,24 @@ from datetime import datetime, timezone
 from typing import Any
 
 from thresher.scheduler.jobspec import JobSpec
-from thresher.scheduler.loop import Counters
-from thresher.store import SqlStore
+from thresher.store import JobProgress, SqlStore
 
 PROCESSED_COLUMNS = ["mini_batch", "items", "succeeded", "failed", "attempts", "worker", "seconds", "error"]
 
 
-def progress_line(counters: Counters) -> str:
+def progress_line(progress: JobProgress) -> str:
     """One timestamped line of ``job_progress_overview.txt``."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    total = counters.mini_batches if counters.mini_batches is not None else "?"
+    total = progress.mini_batches_total if progress.mini_batches_total is not None else "?"
     return (
-        f"{stamp} mini-batches: {counters.done:,} of {total} processed, {counters.failed:,} with failures; "
-        f"items: {counters.succeeded_items:,} succeeded, {counters.failed_items:,} failed"
+        f"{stamp} mini-batches: {progress.mini_batches_done:,} of {total} processed, "
+        f"{progress.mini_batches_failed:,} with failures; "
+        f"items: {progress.items_succeeded:,} succeeded, {progress.items_failed:,} failed"
     )
 
 
 def finalize_reports(
-    store: SqlStore, name: str, spec: JobSpec, counters: Counters, headline: str, error: dict[str, Any] | None
+    store: SqlStore, name: str, spec: JobSpec, progress: JobProgress, headline: str, error: dict[str, Any] | None
 ) -> None:
     """Write the end-of-job files: processed mini-batches, result, error (when failed), overview line."""
     folder = spec.job_folder
@@ -52,26 +52,26 @@ def finalize_reports(
         elapsed = (datetime.now(timezone.utc) - job.started_at).total_seconds()
     lines = [headline, ""]
     lines.append(
-        f"mini-batches: {counters.done:,} of {counters.mini_batches} processed, {counters.failed:,} with failures"
+        f"mini-batches: {progress.mini_batches_done:,} of {progress.mini_batches_total} processed, "
+        f"{progress.mini_batches_failed:,} with failures"
     )
-    lines.append(f"items: {counters.succeeded_items:,} succeeded, {counters.failed_items:,} failed")
+    lines.append(f"items: {progress.items_succeeded:,} succeeded, {progress.items_failed:,} failed")
     if spec.output_file:
-        lines.append(f"rows written: {counters.rows:,} to {spec.output_file}")
+        lines.append(f"rows written: {progress.rows_written:,} to {spec.output_file}")
     else:
         lines.append(f"outputs (summary_only): {spec.output_dir}")
     if elapsed:
-        rate = (counters.succeeded_items + counters.failed_items) / elapsed
+        rate = progress.items_done / elapsed
         lines.append(f"elapsed: {elapsed:.1f} s ({rate:,.1f} items/s)")
     folder.result.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with folder.progress_overview.open("a", encoding="utf-8") as handle:
-        handle.write(progress_line(counters) + "\n" + headline + "\n")
-    if error is not None or counters.first_failures:
+        handle.write(progress_line(progress) + "\n" + headline + "\n")
+    if error is not None or progress.first_failures:
         failures = [
-            f"- {f['item']} (mini-batch {f['mini_batch']}): {f['error']}"
-            + (f"\n  traceback: {f['log']}" if f.get("log") else "")
-            for f in counters.first_failures
+            f"- {f.item} (mini-batch {f.mini_batch}): {f.error}" + (f"\n  traceback: {f.log}" if f.log else "")
+            for f in progress.first_failures
         ]
-        text = [headline, ""]
+        text = [headline, *([f"Fix: {error['fix']}"] if error and error.get("fix") else []), ""]
         if error and error.get("init"):
             init = error["init"]
             text += ["init() failed:", str(init.get("traceback") or init.get("message")), f"log: {init.get('log')}", ""]

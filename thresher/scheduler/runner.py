@@ -1,13 +1,26 @@
 """Running one claimed job to its end: plan, dispatch, collect, commit, finalize.
 
-The runner can be killed at any moment. Everything it did is either committed in the database (a
-finished mini-batch and the parts holding its rows) or is redone by the next runner; parts are named
-by mini-batch and piece, so redoing one rewrites the same file and no row can appear twice.
+The invariant, enforced here and nowhere else: whatever happens inside a runner, ``run_job`` leaves
+the job ``Completed``, ``Failed`` or ``Canceled`` with a headline (and a fix), or ``Queued`` again
+with a headline saying why (the runner was told to stop), so that the next runner continues it.
+An error in thresher's own code fails the job with the error as its headline and the traceback in
+``logs/job_error.txt``; nothing raised inside a job escapes ``run_job`` except the request to stop.
+A runner that dies outright (kill -9) leaves the job ``Running``; the next runner claims it as
+orphaned and continues.
+
+Everything a runner did is either committed in the database (a finished mini-batch and the parts
+holding its rows) or is redone by the next runner; parts are named by mini-batch and piece, so
+redoing one rewrites the same file and no row can appear twice. Finalizing is idempotent: the
+output is assembled to the same bytes every time and published only if its name is free or
+already holds those bytes.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -15,25 +28,40 @@ from pathlib import Path
 from typing import Any
 
 from thresher.environments import envs_dir, job_python
-from thresher.errors import ConflictError, ThresherError
+from thresher.errors import JobTakenOverError, ThresherError
 from thresher.executors.base import Executor
 from thresher.scheduler import planner
+from thresher.scheduler.assembly import partial_path, publish, write_partial
+from thresher.scheduler.faults import NO_FAULTS, Faults
 from thresher.scheduler.jobspec import JobSpec
-from thresher.scheduler.loop import Counters, JobLoop
+from thresher.scheduler.loop import Abort, AbortKind, JobLoop
 from thresher.scheduler.policies import RetryPolicy, Thresholds
 from thresher.scheduler.reports import finalize_reports, progress_line
-from thresher.settings import Settings, load_settings
-from thresher.store import JobRecord, JobStatus, SqlStore
+from thresher.settings import Settings
+from thresher.storage.disk import DiskFullError, disk_full, disk_full_cause
+from thresher.store import JobProgress, JobRecord, JobStatus, PlanInfo, SqlStore
 
 HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 30.0  # a Running job whose runner has not been heard of for this long is orphaned
 COMMIT_EVERY_SECONDS = 0.25
 COMMIT_EVERY_BATCHES = 64
+OVERVIEW_EVERY_SECONDS = 10.0
 
 ExecutorFactory = Callable[[], Executor]
 
 
-@dataclass
+class RunnerStopped(BaseException):
+    """The runner process was asked to stop (SIGTERM, SIGINT): jobs go back to the queue.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way swallows it.
+    """
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+@dataclass(frozen=True)
 class _Outcome:
     status: JobStatus  # Completed | Failed | Canceled
     headline: str
@@ -51,252 +79,402 @@ def run_job(
     runner: str,
     executor_factory: ExecutorFactory,
     *,
-    settings: Settings | None = None,
-) -> JobRecord:
-    """Run a job this runner has claimed until it is Completed, Failed or Canceled.
+    settings: Settings,
+    faults: Faults = NO_FAULTS,
+) -> JobRecord | None:
+    """Run a job this runner has claimed until it ends, or is queued again; the job as it ended.
 
-    ``settings`` locate the workspace's built environments (default: read from THRESHER_* variables).
+    Never raises, except ``RunnerStopped``/``KeyboardInterrupt`` after the job was put back in the
+    queue. Returns None when the job's end could not be recorded (the database cannot be written);
+    the job then stays with this runner's name until another runner claims it as orphaned.
     """
-    spec = JobSpec.from_dict(dict(job.spec))
-    folder = spec.job_folder
+    run = _JobRun(store, job, runner, executor_factory, settings, faults)
     try:
-        if job.status == "Finalizing":  # the previous runner died while assembling: just finish
-            return _finalize(store, job.name, runner, spec, _committed_counters(store, job), None)
+        return run.run()
+    except JobTakenOverError as exc:
+        _log(f"job {job.name}: {exc}")  # the other runner carries on; nothing of ours may be written
+        return None
+    except (RunnerStopped, KeyboardInterrupt) as stop:
+        run.requeue(stop)
+        raise
+    except BaseException as exc:
+        return run.fail(exc)
+
+
+class _JobRun:
+    """One runner's attempt at one job."""
+
+    def __init__(
+        self,
+        store: SqlStore,
+        job: JobRecord,
+        runner: str,
+        executor_factory: ExecutorFactory,
+        settings: Settings,
+        faults: Faults,
+    ) -> None:
+        self.store = store
+        self.job = job
+        self.name = job.name
+        self.runner = runner
+        self.executor_factory = executor_factory
+        self.settings = settings
+        self.faults = faults
+        self.spec: JobSpec | None = None
+        self.progress = job.progress
+        self.phase = "claimed"
+
+    def reached(self, phase: str, path: str | None = None) -> None:
+        """Record the phase (for the headline of an unexpected error) and give the fault seam its chance."""
+        self.phase = phase
+        folder = self.spec.folder if self.spec is not None else "."
+        self.faults.reached(phase, attempt=self.job.attempt, path=path or folder)
+
+    # -- the job, phase by phase ---------------------------------------------------------------
+
+    def run(self) -> JobRecord:
+        self.spec = spec = JobSpec.from_dict(dict(self.job.spec))
+        self.reached("claimed")
+        if self.job.status == "Finalizing":  # the previous runner died while finalizing: finalize again
+            self.progress = self._committed_progress(self.job)
+            return self._finalize(None)
         # The workers' environment, built first if needed (heartbeating: a first build can take minutes).
         python = job_python(
-            store, envs_dir(settings or load_settings()), spec, heartbeat=lambda: store.heartbeat(job.name, runner)
+            self.store,
+            envs_dir(self.settings),
+            environment=spec.environment,
+            files_dir=spec.environment_files_dir,
+            record_to=spec.job_folder.logs / "sys" / "environment.txt",
+            heartbeat=lambda: self.store.heartbeat(self.name, self.runner),
         )
-        spec = replace(spec, python=python or spec.python)
+        self.spec = spec = replace(spec, python=python or spec.python)
+        self.reached("environment")
         # Workers import the script and run init() while the input is planned.
-        executor = executor_factory()
-        executor.start(spec.worker_config(job.name), nodes=spec.nodes, per_node=spec.per_node)
+        executor = self.executor_factory()
         try:
-            plan_info = _ensure_plan(store, job, runner, spec)
-        except BaseException:
-            executor.shutdown(graceful=False)
-            raise
-        job = store.get_job(job.name)  # with the plan recorded in its progress
-        counters = _committed_counters(store, job)
-        counters.mini_batches = plan_info["mini_batches"]
-        outcome = _dispatch_all(store, job, runner, spec, counters, executor)
-    except ConflictError:
-        raise  # another runner owns the job now: leave everything to it
-    except ThresherError as exc:
-        headline = f"Job '{job.name}' failed: {exc.message}"
-        error = {"fix": exc.fix, "resumable": False}
-        store.set_job_status(job.name, "Failed", runner=runner, headline=headline, error=error)
-        folder.error.write_text(headline + ("\n" + exc.fix if exc.fix else "") + "\n", encoding="utf-8")
-        return store.get_job(job.name)
-    if outcome.status == "Canceled":
-        finalize_reports(store, job.name, spec, counters, outcome.headline, None)
-        return store.set_job_status(job.name, "Canceled", runner=runner, headline=outcome.headline)
-    return _finalize(store, job.name, runner, spec, counters, outcome)
+            executor.start(spec.worker_config(self.name), nodes=spec.nodes, per_node=spec.per_node)
+            self.reached("workers_started")
+            plan = self._ensure_plan()
+            self.reached("planned", str(spec.job_folder.plan))
+            self.progress = self._committed_progress(self.store.get_job(self.name))
+            self.progress.plan = plan
+            outcome = self._dispatch_all(executor)
+        finally:
+            executor.shutdown(graceful=False)  # a no-op after _dispatch_all's own shutdown
+        self.reached("dispatched")
+        if outcome.status == "Canceled":
+            finalize_reports(self.store, self.name, spec, self.progress, outcome.headline, None)
+            return self.store.set_job_status(self.name, "Canceled", runner=self.runner, headline=outcome.headline)
+        return self._finalize(outcome)
 
+    def _ensure_plan(self) -> PlanInfo:
+        """Plan the input once; a resumed job checks that its inputs did not change since."""
+        spec = self._spec
+        folder = spec.job_folder
+        root = Path(spec.input.path)
+        recorded = self.job.progress.plan
+        if folder.plan.exists() and recorded is not None:
+            if planner.plan_fingerprint(root) != recorded.fingerprint:
+                raise ThresherError(
+                    f"The input {spec.input.uri} changed since the job planned it (files added, removed or "
+                    "modified), so resuming would mix outputs of different inputs.",
+                    fix="Invoke a new job on the input as it is now.",
+                )
+            return recorded
+        summary = planner.write_plan(self._plan(), folder.plan, root=root)
+        plan = PlanInfo(summary.mini_batches, summary.items, summary.files, summary.bytes, summary.fingerprint)
+        progress = self._committed_progress(self.store.get_job(self.name))
+        progress.plan = plan
+        self.store.commit_mini_batches(self.name, self.runner, [], progress)
+        return plan
 
-def _ensure_plan(store: SqlStore, job: JobRecord, runner: str, spec: JobSpec) -> dict[str, Any]:
-    """Plan the input once; a resumed job checks that its inputs did not change since."""
-    folder = spec.job_folder
-    progress = dict(job.progress)
-    root = Path(spec.input.path)
-    if folder.plan.exists() and progress.get("plan"):
-        recorded = progress["plan"]
-        current = planner.plan_fingerprint(root)
-        if current != recorded["fingerprint"]:
-            raise ThresherError(
-                f"The input {spec.input.uri} changed since the job planned it (files added, removed or "
-                "modified), so resuming would mix outputs of different inputs.",
-                fix="Invoke a new job on the input as it is now.",
+    def _plan(self) -> Iterator[planner.MiniBatch]:
+        spec = self._spec
+        settings = spec.settings
+        root = Path(spec.input.path)
+        size = planner.parse_mini_batch_size(settings.mini_batch_size, tabular=spec.input.tabular)
+        if settings.partition_keys:
+            return planner.plan_partitions(
+                root,
+                settings.partition_keys,
+                tabular=spec.input.tabular,
+                format=spec.input.format,
+                read_options=spec.input.read_options,
             )
-        return dict(recorded)
-    batches = _plan(spec)
-    summary = planner.write_plan(batches, folder.plan, root=root)
-    plan_info = {
-        "mini_batches": summary.mini_batches,
-        "items": summary.items,
-        "files": summary.files,
-        "bytes": summary.bytes,
-        "fingerprint": summary.fingerprint,
-    }
-    progress["plan"] = plan_info
-    progress["mini_batches"] = summary.mini_batches
-    store.commit_mini_batches(job.name, runner, [], progress)
-    return plan_info
+        files = planner.iter_input_files(root)
+        if spec.input.tabular:
+            return planner.plan_tabular(files, size, format=spec.input.format, read_options=spec.input.read_options)
+        return planner.plan_files(files, size.amount)
 
+    def _committed_progress(self, job: JobRecord) -> JobProgress:
+        """The job's progress with its counts taken from what is committed (a resume starts from there)."""
+        progress = replace(job.progress, first_failures=list(job.progress.first_failures))
+        progress.mini_batches_done = progress.mini_batches_failed = 0
+        progress.items_succeeded = progress.items_failed = 0
+        for record in self.store.mini_batches(job.name):
+            progress.mini_batches_done += 1
+            progress.items_succeeded += record.succeeded
+            progress.items_failed += record.failed
+            progress.mini_batches_failed += 1 if record.failed else 0
+        return progress
 
-def _plan(spec: JobSpec) -> Iterator[planner.MiniBatch]:
-    settings = spec.settings
-    root = Path(spec.input.path)
-    size = planner.parse_mini_batch_size(settings.get("mini_batch_size", 10), tabular=spec.input.tabular)
-    keys = settings.get("partition_keys")
-    if keys:
-        return planner.plan_partitions(
-            root, keys, tabular=spec.input.tabular, format=spec.input.format, read_options=spec.input.read_options
+    def _dispatch_all(self, executor: Executor) -> _Outcome:
+        """Run every uncommitted mini-batch on the started ``executor``, which this shuts down."""
+        spec = self._spec
+        settings = spec.settings
+        committed = {record.index for record in self.store.mini_batches(self.name)}
+        plan = (
+            (batch.index, batch.items, batch.partition)
+            for batch in planner.read_plan(spec.job_folder.plan)
+            if batch.index not in committed
         )
-    files = planner.iter_input_files(root)
-    if spec.input.tabular:
-        return planner.plan_tabular(files, size, format=spec.input.format, read_options=spec.input.read_options)
-    return planner.plan_files(files, size.amount)
-
-
-def _committed_counters(store: SqlStore, job: JobRecord) -> Counters:
-    counters = Counters()
-    progress = job.progress
-    counters.columns = progress.get("columns")
-    counters.rows = int(progress.get("rows") or 0)
-    for record in store.mini_batches(job.name):
-        counters.done += 1
-        counters.succeeded_items += record.succeeded
-        counters.failed_items += record.failed
-        if record.failed:
-            counters.failed += 1
-    counters.first_failures = list(progress.get("first_failures") or [])
-    return counters
-
-
-def _dispatch_all(
-    store: SqlStore,
-    job: JobRecord,
-    runner: str,
-    spec: JobSpec,
-    counters: Counters,
-    executor: Executor,
-) -> _Outcome:
-    """Run every uncommitted mini-batch on the started ``executor``, which this shuts down."""
-    settings = spec.settings
-    retry_settings = settings.get("retry_settings") or {}
-    committed = {record.index for record in store.mini_batches(job.name)}
-    plan = (
-        (batch.index, batch.items, batch.partition)
-        for batch in planner.read_plan(spec.job_folder.plan)
-        if batch.index not in committed
-    )
-    workers = spec.nodes * spec.per_node
-    loop = JobLoop(
-        job.name,
-        executor,
-        plan,
-        retry=RetryPolicy(int(retry_settings.get("max_retries", 3)), bool(settings.get("isolate_failures", True))),
-        thresholds=Thresholds(
-            int(settings.get("error_threshold", -1)),
-            int(settings.get("allowed_failed_count", -1)),
-            float(settings.get("allowed_failed_percent", 100)),
-        ),
-        timeout=float(retry_settings.get("timeout", 30)),
-        workers=workers,
-        part_suffix=spec.part_suffix,
-        counters=counters,
-    )
-    overview = spec.job_folder.progress_overview
-    last_commit = last_beat = last_line = time.monotonic()
-    canceled = False
-    try:
-        while not loop.finished and loop.abort is None:
-            loop.plan_next()
-            loop.dispatch()
-            loop.collect_finished(0.2 if loop.in_flight else 0.05)
-            now = time.monotonic()
-            due = now - last_commit >= COMMIT_EVERY_SECONDS or len(loop.finished_states) >= COMMIT_EVERY_BATCHES
-            if loop.finished_states and due:
-                store.commit_mini_batches(job.name, runner, loop.take_commits(), _progress(job, counters))
-                last_commit = now
-            if now - last_beat >= HEARTBEAT_SECONDS:
-                last_beat = now
-                if store.heartbeat(job.name, runner).cancel_requested:
-                    canceled = True
-                    break
-            if now - last_line >= 10:
-                last_line = now
-                with overview.open("a", encoding="utf-8") as handle:
-                    handle.write(progress_line(counters) + "\n")
-    finally:
-        executor.shutdown(graceful=loop.finished, timeout=10.0)
-        store.commit_mini_batches(job.name, runner, loop.take_commits(), _progress(job, counters))
-    if canceled:
-        return _Outcome(
-            "Canceled",
-            f"Job '{job.name}' was canceled after {counters.done:,} of {counters.mini_batches or '?'} mini-batches. "
-            f"Resume with: thresher job resume --name {job.name}",
+        loop = JobLoop(
+            self.name,
+            executor,
+            plan,
+            retry=RetryPolicy(settings.retry_settings.max_retries, settings.isolate_failures),
+            thresholds=Thresholds(
+                settings.error_threshold, settings.allowed_failed_count, settings.allowed_failed_percent
+            ),
+            timeout=float(settings.retry_settings.timeout),
+            workers=spec.workers,
+            part_suffix=spec.output_format.part_suffix,
+            progress=self.progress,
         )
-    if loop.abort is not None:
-        return _abort_outcome(job.name, loop, counters)
-    return _Outcome("Completed", "")
+        overview = spec.job_folder.progress_overview
+        last_commit = last_beat = last_line = time.monotonic()
+        canceled = False
+        try:
+            while not loop.finished and loop.abort is None:
+                loop.plan_next()
+                loop.dispatch()
+                loop.collect_finished(0.2 if loop.in_flight else 0.05)
+                now = time.monotonic()
+                due = now - last_commit >= COMMIT_EVERY_SECONDS or len(loop.finished_states) >= COMMIT_EVERY_BATCHES
+                if loop.finished_states and due:
+                    self._commit(loop)
+                    last_commit = now
+                if now - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = now
+                    if self.store.heartbeat(self.name, self.runner).cancel_requested:
+                        canceled = True
+                        break
+                if now - last_line >= OVERVIEW_EVERY_SECONDS:
+                    last_line = now
+                    with overview.open("a", encoding="utf-8") as handle:
+                        handle.write(progress_line(self.progress) + "\n")
+        finally:
+            executor.shutdown(graceful=loop.finished, timeout=10.0)
+            self._commit(loop)
+        if canceled:
+            total = self.progress.mini_batches_total
+            return _Outcome(
+                "Canceled",
+                f"Job '{self.name}' was canceled after {self.progress.mini_batches_done:,} of "
+                f"{total if total is not None else '?'} mini-batches. "
+                f"Resume with: thresher job resume --name {self.name}",
+            )
+        if loop.abort is not None:
+            return self._abort_outcome(loop.abort)
+        return _Outcome("Completed", "")
 
+    def _commit(self, loop: JobLoop) -> None:
+        """Commit the finished mini-batches (and the progress) in one transaction."""
+        records = loop.take_commits()
+        self.store.commit_mini_batches(self.name, self.runner, records, self.progress)
+        if records and self.phase != "committed":
+            self.reached("committed")
 
-def _progress(job: JobRecord, counters: Counters) -> dict[str, Any]:
-    progress = dict(job.progress)
-    progress.update(counters.as_progress())
-    return progress
-
-
-def _abort_outcome(name: str, loop: JobLoop, counters: Counters) -> _Outcome:
-    if loop.init_error is not None and loop.abort == "init() failed on every worker":
-        error = loop.init_error
+    def _abort_outcome(self, abort: Abort) -> _Outcome:
+        name = self.name
+        if abort.kind is AbortKind.DISK_FULL:
+            error = abort.error or {}
+            full = disk_full(
+                error.get("filename"),
+                f"{error.get('type')}: {error.get('message')}",
+                fallback=self._spec.job_folder.parts.as_posix(),
+                fix=self._disk_fix(),
+            )
+            return _Outcome("Failed", self._disk_headline(full), {"reason": "disk_full", "resumable": True})
+        if abort.kind is AbortKind.INIT_FAILED:
+            error = abort.error or {}
+            headline = (
+                f"Job '{name}' failed: init() failed on every worker: {error.get('type')}: {error.get('message')}. "
+                f"Traceback: {error.get('log')}. Fix init() or the model, then resume with: "
+                f"thresher job resume --name {name}"
+            )
+            return _Outcome("Failed", headline, {"init": dict(error), "resumable": True})
+        first = self.progress.first_failures[0] if self.progress.first_failures else None
+        detail = f" First failure: {first.item}: {first.error}." if first else ""
         headline = (
-            f"Job '{name}' failed: init() failed on every worker: {error.get('type')}: {error.get('message')}. "
-            f"Traceback: {error.get('log')}. Fix init() or the model, then resume with: "
-            f"thresher job resume --name {name}"
+            f"Job '{name}' failed: {abort.reason}.{detail} All failures: logs/user/error/ and logs/job_error.txt. "
+            "Fix the failing inputs, or raise the threshold (thresher batch-deployment update ... --set "
+            "settings.error_threshold=N), and invoke again."
         )
-        return _Outcome("Failed", headline, {"init": error, "resumable": True})
-    first = counters.first_failures[0] if counters.first_failures else None
-    detail = f" First failure: {first['item']}: {first['error']}." if first else ""
-    headline = (
-        f"Job '{name}' failed: {loop.abort}.{detail} All failures: logs/user/error/ and logs/job_error.txt. "
-        "Fix the failing inputs, or raise the threshold (thresher batch-deployment update ... --set "
-        "settings.error_threshold=N), and invoke again."
-    )
-    return _Outcome("Failed", headline, {"reason": loop.abort, "resumable": False})
+        return _Outcome("Failed", headline, {"reason": abort.reason, "resumable": False})
+
+    def _finalize(self, outcome: _Outcome | None) -> JobRecord:
+        """Assemble the output in input order, write the reports, and end the job (idempotent)."""
+        spec, progress = self._spec, self.progress
+        if self.store.get_job(self.name).status != "Finalizing":
+            self.store.set_job_status(self.name, "Finalizing", runner=self.runner)
+        self.reached("finalizing")
+        if outcome is None or outcome.status == "Completed":
+            if progress.items_succeeded == 0:
+                outcome = _Outcome("Failed", self._no_success_headline(), {"reason": "no item succeeded"})
+            else:
+                outcome = _Outcome("Completed", "")
+        if outcome.status == "Completed" and spec.output_file:
+            target = Path(spec.output_file)
+            partial = partial_path(target, self.name)
+            parts = (
+                spec.job_folder.parts / part for record in self.store.mini_batches(self.name) for part in record.parts
+            )
+            write_partial(parts, partial, format=spec.output_format, columns=progress.columns)
+            self.reached("assembled", str(partial))
+            publish(partial, target)
+            self.reached("published", str(target))
+        headline = outcome.headline or self._success_headline()
+        finalize_reports(self.store, self.name, spec, progress, headline, outcome.error)
+        self.reached("reported", str(spec.job_folder.result))
+        ended = self.store.set_job_status(
+            self.name, outcome.status, runner=self.runner, headline=headline, error=outcome.error
+        )
+        if ended.status == "Completed":  # the parts are in the output now; free their space
+            shutil.rmtree(spec.job_folder.parts, ignore_errors=True)
+        return ended
+
+    # -- endings that are not the job's own ------------------------------------------------------
+
+    def fail(self, exc: BaseException) -> JobRecord | None:
+        """End the job Failed with ``exc`` as its headline; never raises."""
+        headline, fix, error, trace = self._failure(exc)
+        self._write_error_file(headline, fix, trace)
+        try:
+            return self.store.set_job_status(self.name, "Failed", runner=self.runner, headline=headline, error=error)
+        except JobTakenOverError as taken:
+            _log(f"job {self.name}: {taken}")
+        except BaseException as unrecorded:  # the database cannot be written: say so where we can
+            _log(
+                f"job {self.name}: failed ({headline}), and that could not be recorded: {unrecorded}. "
+                "It stays with this runner's name; the next runner claims it as orphaned."
+            )
+        return None
+
+    def requeue(self, stop: BaseException) -> None:
+        """Put the job back in the queue after the runner was told to stop; never raises."""
+        why = stop.signal_name if isinstance(stop, RunnerStopped) else "SIGINT"
+        progress = self.progress
+        total = progress.mini_batches_total
+        headline = (
+            f"Runner {self.runner} was stopped ({why}) while running job '{self.name}'; the job is queued again and "
+            f"the next runner continues it from its committed mini-batches ({progress.mini_batches_done:,} of "
+            f"{total if total is not None else '?'}). Start one with: thresher job resume --name {self.name}"
+        )
+        try:
+            self.store.set_job_status(self.name, "Queued", runner=self.runner, headline=headline)
+        except BaseException as unrecorded:
+            _log(f"job {self.name}: could not be put back in the queue ({unrecorded}); it stays orphaned.")
+
+    def _failure(self, exc: BaseException) -> tuple[str, str | None, dict[str, Any], str | None]:
+        """(headline, fix, error document, traceback to keep or None) for an error that ended the job."""
+        name = self.name
+        full = disk_full_cause(exc)
+        if full is not None:
+            return (
+                self._disk_headline(self._disk_error(full)),
+                self._disk_fix(),
+                {"reason": "disk_full", "resumable": True},
+                None,
+            )
+        if isinstance(exc, ThresherError):
+            headline = f"Job '{name}' failed: {exc.message}"
+            return headline, exc.fix, {"fix": exc.fix, "resumable": False}, None
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        headline = (
+            f"Job '{name}' failed: thresher itself failed while the job was at phase '{self.phase}': "
+            f"{type(exc).__name__}: {message}"
+        )
+        fix = (
+            f"This is a fault in thresher, not in your script or data; the traceback is in "
+            f"{self._error_file()}. Committed mini-batches are kept: resume with thresher job resume --name {name}"
+        )
+        return headline, fix, {"fix": fix, "resumable": True, "phase": self.phase}, trace
+
+    def _disk_error(self, full: BaseException) -> DiskFullError:
+        """The DiskFullError for the error in a chain that said the disk is full."""
+        if isinstance(full, DiskFullError):
+            return full
+        folder = self.spec.folder if self.spec is not None else "."
+        if isinstance(full, OSError):
+            path = os.fsdecode(full.filename) if full.filename is not None else None
+            return disk_full(path, full, fallback=folder, fix=self._disk_fix())
+        database = _database_path(self.store.url)  # SQLite could not grow the metadata database
+        return disk_full(
+            database,
+            "the metadata database could not be written (database or disk is full)",
+            fallback=database,
+            fix=self._disk_fix(),
+        )
+
+    def _disk_headline(self, full: DiskFullError) -> str:
+        done, total = self.progress.mini_batches_done, self.progress.mini_batches_total
+        return (
+            f"Job '{self.name}' stopped: {full.message}. Its {done:,} of {total if total is not None else '?'} "
+            "committed mini-batches are kept."
+        )
+
+    def _disk_fix(self) -> str:
+        return (
+            "Free space on that disk (thresher job prune --older-than 7d --yes removes old jobs' folders and "
+            f"rows; thresher job delete --name JOB --yes removes one), then resume with: thresher job resume "
+            f"--name {self.name}"
+        )
+
+    def _error_file(self) -> str:
+        return str(Path(self.spec.folder) / "logs" / "job_error.txt") if self.spec else "the job's logs/job_error.txt"
+
+    def _write_error_file(self, headline: str, fix: str | None, trace: str | None) -> None:
+        if self.spec is None:
+            return
+        text = headline + (f"\nFix: {fix}" if fix else "") + (f"\n\nTraceback:\n{trace}" if trace else "") + "\n"
+        try:
+            Path(self._error_file()).parent.mkdir(parents=True, exist_ok=True)
+            Path(self._error_file()).write_text(text, encoding="utf-8")
+        except OSError as unwritten:  # a full disk: the headline still reaches the database
+            _log(f"job {self.name}: could not write {self._error_file()}: {unwritten}")
+
+    # -- headlines ------------------------------------------------------------------------------
+
+    @property
+    def _spec(self) -> JobSpec:
+        assert self.spec is not None, "the job spec is read first"
+        return self.spec
+
+    def _no_success_headline(self) -> str:
+        progress = self.progress
+        first = progress.first_failures[0] if progress.first_failures else None
+        detail = f" First failure: {first.item}: {first.error}." if first else ""
+        return (
+            f"Job '{self.name}' failed: no item succeeded ({progress.items_failed:,} failed).{detail} "
+            "Full tracebacks: logs/user/error/. Fix the scoring script or the inputs and invoke again."
+        )
+
+    def _success_headline(self) -> str:
+        progress, spec = self.progress, self._spec
+        where = spec.output_file or spec.output_dir
+        failed = f", {progress.items_failed:,} failed (within the thresholds)" if progress.items_failed else ""
+        return (
+            f"Job '{self.name}' completed: {progress.items_succeeded:,} of {progress.items_done:,} items "
+            f"succeeded{failed}. Output: {where}"
+        )
 
 
-def _finalize(
-    store: SqlStore, name: str, runner: str, spec: JobSpec, counters: Counters, outcome: _Outcome | None
-) -> JobRecord:
-    """Assemble the output in input order, write the reports, and end the job."""
-    job = store.get_job(name)
-    if job.status != "Finalizing":
-        store.set_job_status(name, "Finalizing", runner=runner)
-    if outcome is None or outcome.status == "Completed":
-        if counters.succeeded_items == 0:
-            outcome = _Outcome("Failed", _no_success_headline(name, counters), {"reason": "no item succeeded"})
-        else:
-            outcome = _Outcome("Completed", "")
-    if outcome.status == "Completed" and spec.output_file:
-        _assemble(store, name, runner, spec, counters)
-    headline = outcome.headline or _success_headline(name, spec, counters)
-    finalize_reports(store, name, spec, counters, headline, outcome.error)
-    return store.set_job_status(
-        name,
-        outcome.status,
-        runner=runner,
-        headline=headline,
-        error=outcome.error,
-    )
+def _database_path(url_or_path: str) -> str:
+    """The file of a ``sqlite:///...`` URL, or the text as it is."""
+    return url_or_path.split("sqlite:///", 1)[1] if url_or_path.startswith("sqlite:///") else url_or_path
 
 
-def _assemble(store: SqlStore, name: str, runner: str, spec: JobSpec, counters: Counters) -> None:
-    from thresher.scheduler.assembly import assemble
-
-    target = Path(str(spec.output_file))
-    parts_dir = spec.job_folder.parts
-    job = store.get_job(name)
-    if target.exists() and job.progress.get("assembled"):
-        return  # assembled by a runner that died just after
-    parts = (parts_dir / part for record in store.mini_batches(name) for part in record.parts)
-    fmt = spec.settings.get("output_format", "azure")
-    assemble(parts, target, format=fmt, columns=counters.columns)
-    store.commit_mini_batches(name, runner, [], {**_progress(job, counters), "assembled": True})
-
-
-def _no_success_headline(name: str, counters: Counters) -> str:
-    first = counters.first_failures[0] if counters.first_failures else None
-    detail = f" First failure: {first['item']}: {first['error']}." if first else ""
-    return (
-        f"Job '{name}' failed: no item succeeded ({counters.failed_items:,} failed).{detail} "
-        "Full tracebacks: logs/user/error/. Fix the scoring script or the inputs and invoke again."
-    )
-
-
-def _success_headline(name: str, spec: JobSpec, counters: Counters) -> str:
-    total = counters.succeeded_items + counters.failed_items
-    where = spec.output_file or spec.output_dir
-    failed = f", {counters.failed_items:,} failed (within the thresholds)" if counters.failed_items else ""
-    return f"Job '{name}' completed: {counters.succeeded_items:,} of {total:,} items succeeded{failed}. Output: {where}"
+def _log(message: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", flush=True)

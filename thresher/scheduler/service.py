@@ -1,16 +1,16 @@
 """The detached local runner: claims queued (or orphaned) jobs from the metadata DB, exits when idle.
 
-``invoke`` stores a queued job and calls ``ensure_runner``, which starts
-``python -m thresher.scheduler.service`` in its own session unless a runner of this workspace is
-alive (it holds ``runner.lock``). Before exiting, a runner releases the lock and looks at the queue
-once more, so a job queued while it was leaving is never stranded.
+``invoke`` stores a queued job and calls ``ensure_runner``, which starts ``python -m thresher.runner``
+(the entry point, above ``instance``, that builds the settings and the store and calls ``serve``) in
+its own session unless a runner of this workspace is alive (it holds ``runner.lock``). Before
+exiting, a runner releases the lock and looks at the queue once more, so a job queued while it was
+leaving is never stranded.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,13 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from thresher.errors import ConflictError
 from thresher.executors import load_executor
 from thresher.executors.base import Executor
-from thresher.instance import Instance
+from thresher.scheduler.faults import Faults
 from thresher.scheduler.runner import run_job, stale_before
-from thresher.settings import Settings, load_settings
-from thresher.store import SqlStore
+from thresher.settings import Settings
+from thresher.store import JobRecord, SqlStore
+
+RUNNER_MODULE = "thresher.runner"
 
 IDLE_EXIT_SECONDS = 3.0
 POLL_SECONDS = 0.2
@@ -42,12 +43,19 @@ def dead_local_runners(store: SqlStore) -> list[str]:
     host = socket.gethostname()
     dead = []
     for job in store.list_jobs(statuses=("Running", "Finalizing"), limit=None):
-        if not job.runner or not job.runner.startswith(host + ":"):
-            continue
-        pid = int(job.runner.rsplit(":", 1)[1])
-        if not _alive(pid):
+        if job.runner and job.runner.startswith(host + ":") and not _alive(int(job.runner.rsplit(":", 1)[1])):
             dead.append(job.runner)
     return dead
+
+
+def runner_gone(job: JobRecord) -> bool:
+    """Whether a Running or Finalizing job's runner is gone: a dead process on this host, or silent too long."""
+    if job.status not in ("Running", "Finalizing") or not job.runner:
+        return False
+    host, _, pid = job.runner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        return not _alive(int(pid))
+    return job.heartbeat_at is None or job.heartbeat_at < stale_before()
 
 
 def _alive(pid: int) -> bool:
@@ -107,7 +115,7 @@ def ensure_runner(settings: Settings) -> None:
     if settings.database_url:
         environment["THRESHER_DATABASE_URL"] = settings.database_url
     subprocess.Popen(
-        [sys.executable, "-m", "thresher.scheduler.service"],
+        [sys.executable, "-m", RUNNER_MODULE],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -118,49 +126,40 @@ def ensure_runner(settings: Settings) -> None:
     log.close()
 
 
-def serve(settings: Settings, *, idle_exit: float = IDLE_EXIT_SECONDS) -> None:
-    """Claim and run jobs until the queue has been empty for ``idle_exit`` seconds."""
-    instance = Instance(settings)
+def serve(store: SqlStore, settings: Settings, *, idle_exit: float = IDLE_EXIT_SECONDS) -> None:
+    """Claim and run jobs until the queue has been empty for ``idle_exit`` seconds.
+
+    Raises only what stops the process (``RunnerStopped``, ``KeyboardInterrupt``) and thresher's
+    errors about the database itself (``StoreError``): every job it claimed is ended, queued again,
+    or left orphaned for the next runner by ``run_job``.
+    """
     runner = runner_id()
-    try:
-        while True:
-            with _try_lock(settings) as lock:
-                if lock is None:
-                    return  # another runner serves this workspace
-                _drain(instance.store, runner, idle_exit, settings)
-            # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
-            if instance.store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(instance.store):
-                continue
-            return
-    finally:
-        instance.close()
+    faults = Faults.parse(settings.fault_injection)
+    while True:
+        with _try_lock(settings) as lock:
+            if lock is None:
+                return  # another runner serves this workspace
+            _drain(store, runner, idle_exit, settings, faults)
+        # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
+        if store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(store):
+            continue
+        return
 
 
-def _drain(store: SqlStore, runner: str, idle_exit: float, settings: Settings) -> None:
+def _drain(store: SqlStore, runner: str, idle_exit: float, settings: Settings, faults: Faults) -> None:
     idle_since = time.monotonic()
     while time.monotonic() - idle_since < idle_exit:
         job = store.claim_job(runner, stale_before=stale_before(), dead_runners=dead_local_runners(store))
         if job is None:
             time.sleep(POLL_SECONDS)
             continue
-        _log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
-        try:
-            finished = run_job(store, job, runner, local_executor, settings=settings)
-            _log(f"job {job.name}: {finished.status}: {finished.headline}")
-        except ConflictError as exc:
-            _log(f"job {job.name}: {exc}")
+        log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
+        finished = run_job(store, job, runner, local_executor, settings=settings, faults=faults)
+        if finished is not None:
+            log(f"job {job.name}: {finished.status}: {finished.headline}")
         idle_since = time.monotonic()
 
 
-def _log(message: str) -> None:
+def log(message: str) -> None:
+    """A line of the runner's log (``runner.log`` in the workspace)."""
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", flush=True)
-
-
-def main() -> None:
-    """Entry point of the detached runner process."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    serve(load_settings())
-
-
-if __name__ == "__main__":
-    main()

@@ -8,12 +8,13 @@ from typing import Any
 from thresher.store import JobRecord
 
 
-def job_document(job: JobRecord) -> dict[str, Any]:
-    """A job: status, headline, counts, throughput, where outputs and logs are, and the resume command."""
+def job_document(job: JobRecord, *, note: str | None = None) -> dict[str, Any]:
+    """A job: status, headline, counts, throughput, where outputs and logs are, and the resume command.
+
+    ``note`` is what the status alone does not say (``JobOperations.note``: its runner is gone).
+    """
     spec = job.spec
-    progress = dict(job.progress)
-    succeeded = int(progress.get("items_succeeded") or 0)
-    failed = int(progress.get("items_failed") or 0)
+    progress = job.progress
     end = job.ended_at or datetime.now(timezone.utc)
     elapsed = (end - job.started_at).total_seconds() if job.started_at else None
     document: dict[str, Any] = {
@@ -28,24 +29,26 @@ def job_document(job: JobRecord) -> dict[str, Any]:
         "output_path": spec.get("output_dir"),
         "output_file": spec.get("output_file"),
         "logs": f"{spec.get('folder')}/logs",
-        "mini_batches": progress.get("mini_batches"),
-        "mini_batches_done": int(progress.get("mini_batches_done") or 0),
-        "mini_batches_failed": int(progress.get("mini_batches_failed") or 0),
-        "items_succeeded": succeeded,
-        "items_failed": failed,
-        "rows_written": int(progress.get("rows") or 0),
+        "mini_batches": progress.mini_batches_total,
+        "mini_batches_done": progress.mini_batches_done,
+        "mini_batches_failed": progress.mini_batches_failed,
+        "items_succeeded": progress.items_succeeded,
+        "items_failed": progress.items_failed,
+        "rows_written": progress.rows_written,
         "elapsed_seconds": round(elapsed, 3) if elapsed is not None else None,
-        "items_per_second": round((succeeded + failed) / elapsed, 2) if elapsed else None,
+        "items_per_second": round(progress.items_done / elapsed, 2) if elapsed else None,
         "attempt": job.attempt,
         "runner": job.runner,
-        "first_failures": progress.get("first_failures") or [],
+        "first_failures": [failure.to_json() for failure in progress.first_failures],
         "creation_context": {
             "created_at": job.created_at.isoformat(),
             "started_at": job.started_at.isoformat() if job.started_at else None,
             "ended_at": job.ended_at.isoformat() if job.ended_at else None,
         },
     }
+    if note:
+        document["note"] = note
     resumable = job.status == "Canceled" or (job.status == "Failed" and (job.error or {}).get("resumable", True))
-    if resumable:
+    if resumable or note:
         document["resume"] = f"thresher job resume --name {job.name}"
     return document

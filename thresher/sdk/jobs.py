@@ -14,17 +14,18 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from thresher.errors import ConflictError, NotFoundError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
-from thresher.scheduler.layout import JobFolder
 from thresher.sdk import no_code
 from thresher.sdk.inputs import resolve_input
+from thresher.sdk.job_cleanup import JobCleanup, delete_job, planned_cleanup
 from thresher.specs import BatchDeploymentSpec, BatchSettings, parse_spec
+from thresher.storage.job_folder import JobFolder
 from thresher.store import TERMINAL, JobRecord
 
 # az ml batch-endpoint invoke --set keys (BatchJobSchema) and where they live in a deployment.
@@ -115,14 +116,13 @@ class JobOperations:
         model_path = Path(model).expanduser().resolve()
         if not model_path.exists():
             raise NotFoundError(f"--model {model!r} does not exist.", fix="Pass the model file or folder.")
-        batch_settings = BatchSettings.model_validate(settings or {}).model_dump(mode="json")
+        batch_settings = BatchSettings.model_validate(settings or {})
         job_input = resolve_input(self._instance, input, None)
         script: Path | None = None
         environment_files_dir = None
         if scoring_script is None:  # the built-in MLflow driver, in the model's own environment
             environment_files_dir = str(no_code.model_folder_at(model_path))
             no_code.check_input(job_input)
-            batch_settings = no_code.no_code_settings(batch_settings)
         else:
             code_dir = Path(code or Path(scoring_script).parent or ".").expanduser().resolve()
             script = (code_dir / scoring_script) if code else Path(scoring_script).expanduser().resolve()
@@ -141,7 +141,6 @@ class JobOperations:
             input=job_input,
             settings=batch_settings,
             nodes=1,
-            per_node=int(batch_settings.get("max_concurrency_per_instance", 1)),
             folder=str(folder.root),
             output_dir=str(folder.output_dir),
             output_file=_output_file(folder.output_dir, batch_settings),
@@ -201,8 +200,8 @@ class JobOperations:
         return self._instance.store.request_cancel(name)
 
     def resume(self, name: str, *, start_runner: bool = True) -> JobRecord:
-        """Continue a Failed, Canceled or orphaned job from its committed mini-batches."""
-        from thresher.scheduler.service import dead_local_runners, ensure_runner
+        """Continue a Failed, Canceled, queued-again or orphaned job from its committed mini-batches."""
+        from thresher.scheduler.service import ensure_runner, runner_gone
 
         store = self._instance.store
         job = store.get_job(name)
@@ -210,16 +209,44 @@ class JobOperations:
             raise ConflictError(f"Job '{name}' completed; there is nothing to resume.", fix="Invoke a new job.")
         if job.status in ("Failed", "Canceled"):
             job = store.set_job_status(name, "Queued")
-        elif job.status in ("Running", "Finalizing") and job.runner not in dead_local_runners(store):
-            stale = job.heartbeat_at is None or (datetime.now(timezone.utc) - job.heartbeat_at).total_seconds() > 30
-            if not stale:
-                raise ConflictError(
-                    f"Job '{name}' is {job.status} on runner {job.runner}, which is alive.",
-                    fix=f"Follow it with: thresher job stream -n {name}",
-                )
+        elif job.status in ("Running", "Finalizing") and not runner_gone(job):
+            raise ConflictError(
+                f"Job '{name}' is {job.status} on runner {job.runner}, which is alive.",
+                fix=f"Follow it with: thresher job stream -n {name}",
+            )
         if start_runner:
             ensure_runner(self._instance.settings)
         return job
+
+    def note(self, job: JobRecord) -> str | None:
+        """What the status alone does not say: a Running job whose runner is gone waits for a resume."""
+        from thresher.scheduler.service import runner_gone
+
+        if not runner_gone(job):
+            return None
+        progress = job.progress
+        total = progress.mini_batches_total
+        return (
+            f"Its runner {job.runner} is gone (killed, or its machine stopped); the job is resumable from its "
+            f"committed mini-batches ({progress.mini_batches_done:,} of {total if total is not None else '?'}). "
+            f"Resume with: thresher job resume --name {job.name}"
+        )
+
+    def delete(self, name: str) -> JobCleanup:
+        """Delete an ended (or orphaned) job: its folder and its rows. Never a job that runs or waits to."""
+        from thresher.scheduler.service import runner_gone
+
+        job = self.get(name)
+        return delete_job(self._instance.store, job, orphaned=runner_gone(job))
+
+    def prune(self, older_than: timedelta, *, dry_run: bool = False) -> builtins.list[JobCleanup]:
+        """Delete every ended job that ended more than ``older_than`` ago (``dry_run``: only say which)."""
+        cutoff = datetime.now(timezone.utc) - older_than
+        ended = self._instance.store.list_jobs(statuses=TERMINAL, limit=None)
+        old = [job for job in ended if (job.ended_at or job.created_at) < cutoff]
+        if dry_run:
+            return [planned_cleanup(job) for job in old]
+        return [delete_job(self._instance.store, job, orphaned=False) for job in old]
 
     def download(self, name: str, download_path: str | Path, *, output_name: str = "score", all: bool = False) -> Path:
         """Copy the job's output to ``<download_path>/named-outputs/<output_name>/`` (and logs with ``all``)."""
@@ -244,7 +271,7 @@ class JobOperations:
         self, name: str, spec: BatchDeploymentSpec, input: str, input_type: str | None, output_path: str | None
     ) -> JobSpec:
         store = self._instance.store
-        settings = spec.settings.model_dump(mode="json")
+        settings = spec.settings
         job_input = resolve_input(self._instance, input, input_type)
         if spec.model is None or not hasattr(spec.model, "version"):
             raise ThresherError(
@@ -255,7 +282,6 @@ class JobOperations:
         if spec.code_configuration is None:  # the built-in MLflow driver
             model_folder = no_code.registered_model_folder(model, spec.name)
             no_code.check_input(job_input)
-            settings = no_code.no_code_settings(settings)
             environment_files_dir = None if spec.environment else str(model_folder)
         else:
             code_dir = spec.code_configuration.code
@@ -274,7 +300,6 @@ class JobOperations:
             input=job_input,
             settings=settings,
             nodes=nodes,
-            per_node=settings["max_concurrency_per_instance"],
             folder=str(folder.root),
             output_dir=str(folder.output_dir),
             output_file=output_file,
@@ -321,10 +346,10 @@ def _deployment_overrides(sets: Sequence[str]) -> list[str]:
     return mapped
 
 
-def _output_file(output_dir: Path, settings: dict[str, Any]) -> str | None:
-    if settings.get("output_action") == "summary_only":
+def _output_file(output_dir: Path, settings: BatchSettings) -> str | None:
+    if settings.output_file_name is None:  # summary_only: the script writes its own files
         return None
-    return str(output_dir / (settings.get("output_file_name") or "predictions.csv"))
+    return str(output_dir / settings.output_file_name)
 
 
 def _job_name(prefix: str) -> str:

@@ -4,9 +4,9 @@ A deployment (or ``batch score``) without a scoring script runs the built-in MLf
 (``thresher.runtime.mlflow_driver``), which needs an MLflow model with the ``python_function``
 flavor, a signature the driver can feed from files, and input files it can read. Its output format
 ``azure`` means what Azure's MLflow driver writes (``row,prediction,file_name``, comma-separated), so
-the job's settings say ``mlflow`` there; csv, parquet and jsonl stay as chosen. Unless the deployment
-names an environment, the workers run in the model's own (its python_env.yaml, conda.yaml or
-requirements.txt).
+the job's workers write ``mlflow`` there (``JobSpec.output_format``); csv, parquet and jsonl stay as
+chosen. Unless the deployment names an environment, the workers run in the model's own (its
+python_env.yaml, conda.yaml or requirements.txt).
 """
 
 from __future__ import annotations
@@ -103,10 +103,3 @@ def check_input(job_input: JobInput) -> None:
             fix="Move the other files out of the input folder (or point --input at a folder of data files), "
             "or deploy the model with a scoring script that reads them.",
         )
-
-
-def no_code_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The job's settings: output format ``azure`` becomes Azure's MLflow driver format, ``mlflow``."""
-    if settings.get("output_format", "azure") == "azure":
-        return {**settings, "output_format": "mlflow"}
-    return settings

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from thresher.runtime.protocol import OutputAction, OutputFormat
 from thresher.specs.fields import Lowercase, SpecModel, TextDict, rule_error
 
 DEFAULT_OUTPUT_FILE_NAME = "predictions.csv"
@@ -56,7 +58,8 @@ class BatchSettings(SpecModel):
     ``output_file_name`` defaults to ``predictions.csv`` for ``append_row``; with ``summary_only`` no
     predictions file is written, so it is None, and setting it is an error (as in Azure's SDK).
     ``instance_count``, when given, overrides the deployment's ``resources.instance_count``.
-    Extensions: ``output_format`` (``azure`` is Azure's space-separated lines), ``isolate_failures``
+    Extensions: ``output_format`` (``azure`` is Azure's space-separated lines; ``mlflow`` what Azure's
+    no-code MLflow driver writes, which no-code deployments use for ``azure``), ``isolate_failures``
     (retry a failed multi-item mini-batch in halves), ``program_arguments``, ``partition_keys``.
     """
 
@@ -68,13 +71,17 @@ class BatchSettings(SpecModel):
     allowed_failed_percent: Annotated[float, Field(ge=0, le=100)] = 100.0
     logging_level: Annotated[Literal["debug", "info", "warning"], Lowercase] = "info"
     retry_settings: RetrySettings = Field(default_factory=RetrySettings)
-    output_action: Annotated[Literal["append_row", "summary_only"], Lowercase] = "append_row"
+    output_action: Annotated[OutputAction, Lowercase] = OutputAction.APPEND_ROW
     output_file_name: str | None = None
     environment_variables: TextDict = Field(default_factory=dict)
-    output_format: Annotated[Literal["azure", "csv", "parquet", "jsonl"], Lowercase] = "azure"
+    output_format: Annotated[OutputFormat, Lowercase] = OutputFormat.AZURE
     isolate_failures: bool = True
     program_arguments: str | None = None
     partition_keys: list[str] | None = None
+
+    def arguments(self) -> list[str]:
+        """``program_arguments`` split as a shell would (what the script finds in ``sys.argv``)."""
+        return shlex.split(self.program_arguments or "")
 
     @model_validator(mode="before")
     @classmethod

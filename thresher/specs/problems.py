@@ -140,7 +140,7 @@ def _describe(detail: ErrorDetails, dotted: str) -> str:
         if isinstance(bound, float) and bound.is_integer():
             bound = int(bound)
         rule = f"it must be {words} {bound}."
-    elif kind == "literal_error":
+    elif kind in ("literal_error", "enum"):
         rule = f"it must be one of {context.get('expected')}."
     else:
         rule = _RULES.get(kind, detail["msg"].rstrip(".") + ".")

@@ -5,6 +5,7 @@
 """
 
 from thresher.store.base import MetadataStore
+from thresher.store.progress import FailedItem, JobProgress, PlanInfo
 from thresher.store.records import (
     TERMINAL,
     AssetRecord,
@@ -20,10 +21,13 @@ __all__ = [
     "TERMINAL",
     "AssetRecord",
     "DeploymentRecord",
+    "FailedItem",
+    "JobProgress",
     "JobRecord",
     "JobStatus",
     "MetadataStore",
     "MiniBatchRecord",
+    "PlanInfo",
     "ResourceRecord",
     "SqlStore",
     "open_store",

@@ -30,6 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from thresher.store.progress import JobProgress
 from thresher.store.records import (
     AssetRecord,
     DeploymentRecord,
@@ -153,7 +154,6 @@ class MetadataStore(Protocol):
         spec: Mapping[str, Any],
         endpoint_name: str | None = None,
         deployment_name: str | None = None,
-        progress: Mapping[str, Any] | None = None,
         kind: str = "batch_scoring",
     ) -> JobRecord:
         """Queue a job (status Queued); AlreadyExistsError if the name is taken."""
@@ -194,7 +194,7 @@ class MetadataStore(Protocol):
         runner: str | None = None,
         headline: str | None = None,
         error: Mapping[str, Any] | None = None,
-        progress: Mapping[str, Any] | None = None,
+        progress: JobProgress | None = None,
     ) -> JobRecord:
         """Move a job to ``status`` if TRANSITIONS allows it (ConflictError otherwise); with ``runner``,
         only while that runner owns the job."""
@@ -205,9 +205,15 @@ class MetadataStore(Protocol):
         ...
 
     def commit_mini_batches(
-        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: Mapping[str, Any]
+        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: JobProgress
     ) -> None:
         """Record finished mini-batches and the job's progress in one transaction (idempotent per index)."""
+        ...
+
+    def delete_job(self, name: str, *, orphaned_runner: str | None = None) -> None:
+        """Delete a job and its committed mini-batches. Only a job that ended, or a Running/Finalizing one
+        whose runner is ``orphaned_runner`` (the caller found it gone), can be deleted: ConflictError
+        otherwise (checked in the same transaction, so a runner cannot claim it meanwhile)."""
         ...
 
     def mini_batches(self, name: str) -> list[MiniBatchRecord]:

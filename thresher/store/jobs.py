@@ -16,7 +16,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from thresher.errors import AlreadyExistsError, ConflictError, NotFoundError
+from thresher.errors import AlreadyExistsError, ConflictError, JobTakenOverError, NotFoundError
+from thresher.store.progress import JobProgress
 from thresher.store.records import TERMINAL, TRANSITIONS, JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.schema import job_mini_batches, jobs
 
@@ -164,9 +165,10 @@ class JobRows:
                 values["progress"] = progress
             if status in TERMINAL:
                 values["ended_at"] = now
-            if status == "Queued":  # resume: a fresh start for the next runner
-                values.update(runner=None, heartbeat_at=None, ended_at=None, cancel_requested=False, headline=None)
-                values["error"] = None
+            if status == "Queued":  # back in the queue: a fresh start for the next runner
+                values.update(runner=None, heartbeat_at=None, ended_at=None, cancel_requested=False)
+                values.setdefault("headline", None)  # the reason it was queued again, when one is given
+                values["error"] = error
             connection.execute(update(jobs).where(jobs.c.name == name).values(**values))
         return self.get_job(name)
 
@@ -218,14 +220,29 @@ class JobRows:
                 ],
             )
 
+    def delete_job(self, name: str, *, orphaned_runner: str | None) -> None:
+        with self._write() as connection:
+            current = connection.execute(select(jobs.c.status, jobs.c.runner).where(jobs.c.name == name)).first()
+            if current is None:
+                raise NotFoundError(f"Job '{name}' does not exist.", fix="List jobs with: thresher job list")
+            orphaned = current.status in _ACTIVE and orphaned_runner is not None and current.runner == orphaned_runner
+            if current.status not in TERMINAL and not orphaned:
+                raise ConflictError(
+                    f"Job '{name}' is {current.status}; only a job that ended (or whose runner is gone) can be "
+                    "deleted, never one that runs or waits to run.",
+                    fix=f"Cancel it first (thresher job cancel --name {name}), then delete it.",
+                )
+            connection.execute(delete(job_mini_batches).where(job_mini_batches.c.job == name))
+            connection.execute(delete(jobs).where(jobs.c.name == name))
+
     def mini_batches(self, name: str) -> list[MiniBatchRecord]:
         query = select(job_mini_batches).where(job_mini_batches.c.job == name).order_by(job_mini_batches.c.idx)
         with self._read() as connection:
             return [_mini_batch(row) for row in connection.execute(query)]
 
 
-def _lost(name: str, runner: str) -> ConflictError:
-    return ConflictError(
+def _lost(name: str, runner: str) -> JobTakenOverError:
+    return JobTakenOverError(
         f"Job '{name}' is no longer run by {runner}: another runner took it over.",
         fix="Nothing to do: the other runner carries on from the committed mini-batches.",
     )
@@ -239,7 +256,7 @@ def _job(row: Row[Any]) -> JobRecord:
         endpoint_name=row.endpoint_name,
         deployment_name=row.deployment_name,
         spec=row.spec,
-        progress=row.progress,
+        progress=JobProgress.from_json(row.progress),
         headline=row.headline,
         error=row.error,
         runner=row.runner,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from thresher.store.progress import JobProgress
+
 SaveMode = Literal["create", "update", "upsert"]
 SAVE_MODES: tuple[SaveMode, ...] = ("create", "update", "upsert")
 
@@ -108,11 +110,21 @@ JobStatus = Literal["Queued", "Running", "Finalizing", "Completed", "Failed", "C
 TERMINAL: tuple[JobStatus, ...] = ("Completed", "Failed", "Canceled")
 
 TRANSITIONS: Mapping[JobStatus, tuple[JobStatus, ...]] = {
-    # The one table of legal status changes. A Running job whose runner died is claimed again
-    # while Running (see claim_job); `job resume` puts a Failed or Canceled job back in the queue.
+    # The one table of legal status changes.
+    #
+    #   Queued      waiting for a runner: new, resumed, or put back by a runner that was stopped
+    #               (SIGTERM/SIGINT), whose headline then says so; the next runner continues it.
+    #   Running     a runner owns it (heartbeats). If the runner dies (kill -9, reboot) it stays
+    #               Running until another runner claims it as orphaned (stale heartbeat or dead
+    #               local pid) and continues from the committed mini-batches; `job show` says so.
+    #   Finalizing  outputs are assembled and published; idempotent, so an orphaned Finalizing job
+    #               is simply finalized again.
+    #   Completed | Failed | Canceled   ended, with a headline. `job resume` puts a Failed or
+    #               Canceled job back in the queue (a Failed one whose error says resumable: false
+    #               would fail the same way; the headline says what to do instead).
     "Queued": ("Running", "Canceled", "Failed"),
-    "Running": ("Finalizing", "Failed", "Canceled"),
-    "Finalizing": ("Completed", "Failed", "Canceled"),
+    "Running": ("Finalizing", "Failed", "Canceled", "Queued"),
+    "Finalizing": ("Completed", "Failed", "Canceled", "Queued"),
     "Completed": (),
     "Failed": ("Queued",),
     "Canceled": ("Queued",),
@@ -129,7 +141,7 @@ class JobRecord:
     endpoint_name: str | None
     deployment_name: str | None
     spec: Mapping[str, Any]  # everything the runner needs: settings, input, output, worker config
-    progress: Mapping[str, Any]  # counts: mini_batches, done, failed, items, succeeded, failed_items, ...
+    progress: JobProgress  # the plan and the counts so far (a private copy)
     headline: str | None  # why it failed or was canceled, or its one-line summary when done
     error: Mapping[str, Any] | None  # first failures, thresholds, where the logs are
     runner: str | None  # "host:pid" of the runner working on it

@@ -24,6 +24,7 @@ from thresher.store.base import MetadataStore
 from thresher.store.engine import WRITE_OPTION, create_store_engine, mask, parse_url, store_error
 from thresher.store.jobs import JobRows
 from thresher.store.migrate import upgrade_to_head
+from thresher.store.progress import JobProgress
 from thresher.store.records import (
     ASSET_KINDS,
     KIND_NAMES,
@@ -273,7 +274,6 @@ class SqlStore(MetadataStore):
         spec: Mapping[str, Any],
         endpoint_name: str | None = None,
         deployment_name: str | None = None,
-        progress: Mapping[str, Any] | None = None,
         kind: str = "batch_scoring",
     ) -> JobRecord:
         _check_name("job", "name", name)
@@ -283,7 +283,7 @@ class SqlStore(MetadataStore):
             spec=plain_json(spec, f"job {name!r} spec"),
             endpoint_name=endpoint_name,
             deployment_name=deployment_name,
-            progress=plain_json(progress or {}, f"job {name!r} progress"),
+            progress=JobProgress().to_json(),
         )
 
     def get_job(self, name: str) -> JobRecord:
@@ -317,7 +317,7 @@ class SqlStore(MetadataStore):
         runner: str | None = None,
         headline: str | None = None,
         error: Mapping[str, Any] | None = None,
-        progress: Mapping[str, Any] | None = None,
+        progress: JobProgress | None = None,
     ) -> JobRecord:
         return self._jobs.set_status(
             name,
@@ -325,16 +325,19 @@ class SqlStore(MetadataStore):
             runner=runner,
             headline=headline,
             error=None if error is None else plain_json(error, f"job {name!r} error"),
-            progress=None if progress is None else plain_json(progress, f"job {name!r} progress"),
+            progress=None if progress is None else plain_json(progress.to_json(), f"job {name!r} progress"),
         )
 
     def request_cancel(self, name: str) -> JobRecord:
         return self._jobs.request_cancel(name)
 
     def commit_mini_batches(
-        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: Mapping[str, Any]
+        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: JobProgress
     ) -> None:
-        self._jobs.commit_mini_batches(name, runner, results, plain_json(progress, f"job {name!r} progress"))
+        self._jobs.commit_mini_batches(name, runner, results, plain_json(progress.to_json(), f"job {name!r} progress"))
+
+    def delete_job(self, name: str, *, orphaned_runner: str | None = None) -> None:
+        self._jobs.delete_job(name, orphaned_runner=orphaned_runner)
 
     def mini_batches(self, name: str) -> list[MiniBatchRecord]:
         return self._jobs.mini_batches(name)
