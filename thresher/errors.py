@@ -11,7 +11,7 @@ The CLI prints ``str(error)`` as the headline and ``error.fix`` on the line belo
     │   ├── AlreadyExistsError    the name (and version) is taken
     │   └── ConflictError         the resource is in a state that forbids the operation
     │       └── JobTakenOverError another runner took the job over; this runner must leave it alone
-    ├── StoreError                the metadata database cannot be reached or is at the wrong schema
+    ├── StoreError                the metadata database cannot be reached, is damaged, or is at the wrong schema
     ├── StorageError              a datastore cannot be read or written
     └── MissingExtraError         an optional dependency is not installed (says which pip extra)
 
@@ -99,7 +99,7 @@ class JobTakenOverError(ConflictError):
 
 
 class StoreError(ThresherError):
-    """The metadata database cannot be reached, or its schema is not the one this thresher expects."""
+    """The metadata database cannot be reached, is damaged, or its schema is not the one this thresher expects."""
 
 
 class StorageError(ThresherError):

@@ -23,7 +23,14 @@ class Instance:
     def store(self) -> SqlStore:
         """The metadata store; the first use creates the workspace folder and migrates the database."""
         if self._store is None:
-            self.settings.workspace_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.settings.workspace_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"Cannot create the workspace folder {self.settings.workspace_dir}: {exc.strerror or exc}.",
+                    fix="Point THRESHER_HOME at a folder this user can write (a file of that name is in the way "
+                    "when the error says 'File exists').",
+                ) from exc
             self._store = open_store(self.settings.resolved_database_url)
             self._ensure_default_datastore(self._store)
             Reserve(self.settings.workspace_dir / RESERVE_FILE).ensure()

@@ -1,18 +1,21 @@
-"""Jobs over bad inputs: a real workspace (on SQLite, or on PostgreSQL too), real runner and workers, real files.
+"""Fault tests: jobs over bad inputs, failing runners, workers and disks, and damaged workspaces.
 
-``bench`` is the jobs suite's workspace on SQLite; ``db_bench`` runs a test once on each metadata
-database, for what reaches the database (failed item names that are not UTF-8: PostgreSQL refuses
-lone surrogates in JSON and text).
+``bench`` is the jobs suite's workspace on SQLite (a real workspace, runner and worker processes);
+``db_bench`` runs a test once on each metadata database, for what reaches the database (failed item
+names that are not UTF-8: PostgreSQL refuses lone surrogates in JSON and text). ``populated_workspace``
+is a workspace made through the CLI, which ``workspace_copy`` copies for a test to damage.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.faults.workspaces import ENDPOINT, JOB, Result, Thresher, make_project, run_thresher, wait_for_runner_exit
 from tests.jobs.conftest import Bench, bench
 from thresher import Workspace
 from thresher.specs import parse_spec
@@ -47,3 +50,55 @@ def fifo(path: Path) -> Path:
     """A named pipe at ``path`` (nobody ever writes to it: opening it for reading would block forever)."""
     os.mkfifo(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def populated_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace made through the CLI: a model, an endpoint, a deployment and a completed job.
+
+    Built once; tests copy it. The runner has exited and the database holds everything in its main
+    file (no -wal beside it), so damage done to the file is all the damage there is.
+    """
+    root = make_project(tmp_path_factory.mktemp("populated"))
+    home = root / "ws"
+    steps = [
+        ["model", "create", "-n", "faults-model", "-p", "model"],
+        ["batch-endpoint", "create", "-f", "endpoint.yml"],
+        ["batch-deployment", "create", "-f", "deployment.yml", "-e", ENDPOINT, "--set-default"],
+        ["batch-endpoint", "invoke", "-n", ENDPOINT, "--input", "data", "--job-name", JOB],
+        ["job", "stream", "-n", JOB],
+    ]
+    for step in steps:
+        result = run_thresher(step, home=home, cwd=root)
+        assert result.code == 0, str(result)
+    wait_for_runner_exit(home)
+    assert not (home / "thresher.db-wal").exists(), "the runner left a -wal file: damage would not be all"
+    return home
+
+
+@pytest.fixture
+def workspace_copy(populated_workspace: Path, tmp_path: Path) -> Path:
+    """A copy of the populated workspace, this test's to damage."""
+    home = tmp_path / "ws"
+    shutil.copytree(populated_workspace, home)
+    return home
+
+
+@pytest.fixture
+def input_folder(tmp_path: Path) -> Path:
+    """Three small input files, in this test's folder: invoke finds its input, whatever the database."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for index in range(3):
+        (folder / f"input-{index}.csv").write_text(f"b,{index}\n")
+    return folder
+
+
+@pytest.fixture
+def thresher(tmp_path: Path) -> Thresher:
+    """Run ``thresher`` in a process, in this test's folder, against the workspace given as ``home``."""
+
+    def run(*args: str, home: Path, database_url: str | None = None) -> Result:
+        return run_thresher(args, home=home, cwd=tmp_path, database_url=database_url)
+
+    return run

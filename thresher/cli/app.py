@@ -11,6 +11,7 @@ from thresher.cli.assets import data_app, environment_app, model_app
 from thresher.cli.endpoints import deployment_app, endpoint_app
 from thresher.cli.infra import compute_app, datastore_app
 from thresher.cli.jobs import batch_app, job_app
+from thresher.cli.workspace import workspace_app
 
 app = typer.Typer(
     name="thresher",
@@ -30,6 +31,7 @@ app.add_typer(endpoint_app, name="batch-endpoint")
 app.add_typer(deployment_app, name="batch-deployment")
 app.add_typer(job_app, name="job")
 app.add_typer(batch_app, name="batch")
+app.add_typer(workspace_app, name="workspace")
 
 
 def _print_version(value: bool) -> None:

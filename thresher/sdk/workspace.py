@@ -8,9 +8,11 @@ from types import TracebackType
 from thresher.instance import Instance
 from thresher.sdk.assets import DataOperations, EnvironmentOperations, ModelOperations
 from thresher.sdk.endpoints import BatchDeploymentOperations, BatchEndpointOperations
+from thresher.sdk.health import WorkspaceCheck, WorkspaceInfo, backup_workspace, check_workspace, describe_workspace
 from thresher.sdk.infra import ComputeOperations, DatastoreOperations
 from thresher.sdk.jobs import JobOperations
 from thresher.settings import Settings, load_settings
+from thresher.store.backup import BackupRecord
 
 
 class Workspace:
@@ -54,6 +56,32 @@ class Workspace:
             self.instance, self.batch_endpoints, self.models, self.environments, self.computes
         )
         self.jobs = JobOperations(self.instance)
+
+    def check(self) -> WorkspaceCheck:
+        """Check the workspace without changing it; works when the database cannot be opened.
+
+        Checked: the database's integrity (SQLite), schema revision and tables, and the default
+        datastore's folder. Each failed check says what is wrong and its fix.
+
+        Example::
+
+            report = Workspace("./.thresher").check()
+            if not report.ok:
+                print([check.summary for check in report.checks if not check.ok])
+        """
+        return check_workspace(self.settings)
+
+    def backup(self, path: str | Path) -> BackupRecord:
+        """Copy the workspace's SQLite database to ``path`` while it is in use; the copy is checked.
+
+        ``path`` must not exist. PostgreSQL workspaces are backed up with ``pg_dump`` instead (the
+        StoreError raised says the command). Example: ``ws.backup("backups/thresher-2026-11-29.db")``
+        """
+        return backup_workspace(self.settings, path)
+
+    def show(self) -> WorkspaceInfo:
+        """Where the workspace keeps things: home, database (password hidden), schema revision, datastore."""
+        return describe_workspace(self.settings)
 
     def close(self) -> None:
         """Release the database connections."""

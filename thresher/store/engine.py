@@ -5,10 +5,18 @@ SQLite gets WAL (readers never wait for a writer), a 30 s busy timeout, foreign 
 ``BEGIN IMMEDIATE`` for write transactions: a writer takes the lock before it reads, so two processes
 computing "the next version" one after the other cannot both read the same maximum and then
 deadlock on upgrading their locks.
+
+Every failure of the database itself becomes a ``StoreError`` here (``store_error``): a database that
+cannot be reached or opened (``unusable``), and one whose content is damaged (``damaged``: a truncated
+or overwritten SQLite file, a missing table), whose fix points to ``thresher workspace check`` and to a
+backup. An ``IntegrityError`` is not among them: it means a constraint settled a race or refused a
+duplicate, and the store's methods turn it into their own message.
 """
 
 from __future__ import annotations
 
+import json
+import shlex
 import sqlite3
 import time
 from pathlib import Path
@@ -51,14 +59,26 @@ def mask(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def store_error(url: URL, exc: BaseException) -> StoreError:
+    """The StoreError for any failure of the database itself: damaged content, or unusable."""
+    cause = _cause(exc)
+    if isinstance(cause, json.JSONDecodeError):
+        return damaged(url, f"a stored JSON value does not parse ({cause})")
+    if is_damage(cause):
+        return damaged(url, _first_line(cause))
+    return unusable(url, exc)
+
+
 def unusable(url: URL, exc: BaseException) -> StoreError:
     """The StoreError for a database that cannot be opened or used, naming the URL and the fix."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    reason = _first_line(_cause(exc))
     if url.get_backend_name() == "sqlite":
+        path = sqlite_path(url)
+        if path is not None and path.is_dir():
+            return folder_in_place(path)
         fix = (
-            "Check that the database file's folder exists and is writable, or point THRESHER_HOME or "
-            "THRESHER_DATABASE_URL somewhere else."
+            "Check that the database file and its folder exist and are readable and writable, or point "
+            "THRESHER_HOME or THRESHER_DATABASE_URL somewhere else."
         )
     else:
         where = f"{url.host or 'localhost'}:{url.port or 5432}"
@@ -67,6 +87,99 @@ def unusable(url: URL, exc: BaseException) -> StoreError:
             f"and database {url.database!r} in THRESHER_DATABASE_URL are right."
         )
     return StoreError(f"Cannot use the metadata database {mask(url)}: {reason}", fix=fix)
+
+
+def folder_in_place(path: Path) -> StoreError:
+    """The StoreError for a folder where the SQLite database file should be."""
+    return StoreError(
+        f"The metadata database {path} is a folder, not a database file.",
+        fix=f"Move the folder aside (mv {shlex.quote(str(path))} {shlex.quote(f'{path}.moved')}) so that "
+        "thresher creates a new database there, or point THRESHER_DATABASE_URL at the database file.",
+    )
+
+
+def damaged(url: URL, reason: str) -> StoreError:
+    """The StoreError for a database whose content is damaged: what is wrong, and how to get back."""
+    path = sqlite_path(url)
+    if path is not None:
+        return StoreError(
+            f"The metadata database {path} is damaged: {reason}",
+            fix="See what is damaged with: thresher workspace check. Then copy a backup made with "
+            f"'thresher workspace backup FILE' over it (deleting any {path.name}-wal beside it), or move it "
+            f"aside (mv {shlex.quote(str(path))} "
+            f"{shlex.quote(f'{path}.damaged')}) to start with an empty database (registered files stay in the "
+            "datastores folder).",
+        )
+    restore = postgres_command("pg_restore", url, "--clean", "--if-exists", "--dbname", url.database or "", "FILE")
+    return StoreError(
+        f"The metadata database {mask(url)} is damaged: {reason}",
+        fix="See what is damaged with: thresher workspace check. Then restore a backup made with pg_dump "
+        f"({restore}), or point THRESHER_DATABASE_URL at an empty database.",
+    )
+
+
+def postgres_command(tool: str, url: URL, *args: str) -> str:
+    """A ``pg_dump``/``pg_restore`` command line for the database at ``url``, without its password.
+
+    The password never goes on a command line (other users can read it there): the tools ask for it,
+    or read ``PGPASSWORD`` / ``~/.pgpass``.
+    """
+    words = [tool, "--host", url.host or "localhost", "--port", str(url.port or 5432)]
+    if url.username:
+        words += ["--username", url.username]
+    return shlex.join([*words, *args])
+
+
+# SQLite's result codes for a file whose content is wrong (as opposed to one that cannot be opened,
+# is locked, or is on a failing disk): SQLITE_CORRUPT and its extended codes, SQLITE_NOTADB.
+_SQLITE_DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+# The same, by message, for Pythons before 3.11 (no sqlite_errorname), and what SQLite reports as a
+# plain OperationalError although the schema or the data is what is wrong.
+_SQLITE_DAMAGE_MESSAGES = (
+    "database disk image is malformed",
+    "file is not a database",
+    "malformed database schema",
+    "no such table",
+    "no such column",
+    "could not decode to utf-8",
+)
+# PostgreSQL's SQLSTATEs for the same: class XX (internal error, data_corrupted, index_corrupted) and a
+# table or column that the schema at this revision has but the database lacks.
+_POSTGRES_DAMAGE_STATES = ("XX", "42P01", "42703")
+
+
+def is_damage(cause: BaseException) -> bool:
+    """Whether a database error says the content is damaged (not that the database is unreachable)."""
+    if isinstance(cause, json.JSONDecodeError):
+        return True  # a stored JSON value that no longer parses: SQLite does not checksum its pages
+    if isinstance(cause, sqlite3.IntegrityError):
+        return False  # a constraint refused a row: the store's callers say "already exists"
+    if isinstance(cause, sqlite3.Error):
+        name = getattr(cause, "sqlite_errorname", "")
+        if any(name.startswith(code) for code in _SQLITE_DAMAGE_CODES):
+            return True
+        message = str(cause).lower()
+        return any(phrase in message for phrase in _SQLITE_DAMAGE_MESSAGES)
+    state = getattr(cause, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_POSTGRES_DAMAGE_STATES)
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The absolute path of a SQLite database file; None for PostgreSQL and in-memory databases."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().absolute()
+
+
+def _cause(exc: BaseException) -> BaseException:
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
+def _first_line(cause: BaseException) -> str:
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
 def create_store_engine(url: URL) -> Engine:

@@ -16,12 +16,12 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from thresher.errors import ResourceError, StoreError
 from thresher.store import messages
 from thresher.store.base import MetadataStore
-from thresher.store.engine import WRITE_OPTION, create_store_engine, mask, parse_url, unusable
+from thresher.store.engine import WRITE_OPTION, create_store_engine, mask, parse_url, store_error
 from thresher.store.jobs import JobRows
 from thresher.store.migrate import upgrade_to_head
 from thresher.store.progress import JobProgress
@@ -59,9 +59,10 @@ class SqlStore(MetadataStore):
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         try:
             upgrade_to_head(self._engine, self._url)
-        except (OperationalError, InterfaceError) as exc:
+        except (DBAPIError, json.JSONDecodeError) as exc:
+            # opening is the first read: a damaged file or an unreachable server shows up here
             self._engine.dispose()
-            raise unusable(self._url, exc) from exc
+            raise store_error(self._url, exc) from exc
         except BaseException:
             self._engine.dispose()
             raise
@@ -102,8 +103,12 @@ class SqlStore(MetadataStore):
         try:
             with engine.begin() as connection:
                 yield connection
-        except (OperationalError, InterfaceError) as exc:
-            raise unusable(self._url, exc) from exc
+        except IntegrityError:
+            raise  # a constraint settled a race or refused a duplicate: the caller has the message
+        except (DBAPIError, json.JSONDecodeError) as exc:
+            # any other database error (SQLite's DatabaseError for a damaged file is not an
+            # OperationalError) is the database's fault, not the caller's: one StoreError for all
+            raise store_error(self._url, exc) from exc
 
     # -- versioned assets ---------------------------------------------------------------------
 
