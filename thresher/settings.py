@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="Workers of a local compute that does not say max_workers (default: the number of cores).",
     )
 
+    worker_log_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Size at which a worker's stdout or stderr log is rotated (to <log>.1, replacing the "
+        "previous one), so a script that prints without end takes at most about twice this per stream.",
+    )
     fault_injection: str | None = Field(
         default=None,
         description="Test seam: phase=action pairs that make a runner fail at a phase of a job's first "

@@ -31,6 +31,7 @@ from thresher.executors.base import (
     WorkerLost,
     WorkerReady,
 )
+from thresher.executors.worker_logs import DEFAULT_MAX_BYTES
 from thresher.executors.worker_process import WorkerProcess, exit_reason, spawn_worker
 from thresher.runtime import protocol
 from thresher.runtime.protocol import ItemFailure
@@ -42,7 +43,7 @@ STARTUP_DEATHS = 3  # workers of a slot that die while starting, in a row, befor
 class LocalExecutor:
     """Runs tasks on worker processes on this machine (see the module docstring)."""
 
-    def __init__(self, *, eof_grace: float = 5.0) -> None:
+    def __init__(self, *, eof_grace: float = 5.0, log_max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._config: WorkerConfig | None = None
         self._workers: dict[str, WorkerProcess] = {}
         self._idle: dict[str, None] = {}  # insertion-ordered set: the longest idle is used first
@@ -51,6 +52,7 @@ class LocalExecutor:
         self._selector = selectors.DefaultSelector()
         self._stopping = False
         self._eof_grace = eof_grace
+        self._log_max = log_max_bytes
 
     # -- the Executor interface -----------------------------------------------------------------
 
@@ -136,9 +138,11 @@ class LocalExecutor:
         node = slot.partition("/")[0]
         number = self._numbers.get(node, 0)
         self._numbers[node] = number + 1
-        process = spawn_worker(self._config, protocol.worker_name(node, number), slot)
+        process = spawn_worker(self._config, protocol.worker_name(node, number), slot, log_max_bytes=self._log_max)
         self._workers[process.name] = process
         self._selector.register(process.events_fd, selectors.EVENT_READ, (process, "events"))
+        for fd in process.output:
+            self._selector.register(fd, selectors.EVENT_READ, (process, "output"))
         if process.exit_fd is not None:
             self._selector.register(process.exit_fd, selectors.EVENT_READ, (process, "exit"))
 
@@ -160,6 +164,9 @@ class LocalExecutor:
                 continue  # its fd was closed (and maybe reused) earlier in this round
             if kind == "events":
                 self._read(process, events)
+            elif kind == "output":
+                if process.pump(key.fd):
+                    self._selector.unregister(key.fd)
             else:
                 self._finish(process, events)
         now = time.monotonic()
@@ -220,6 +227,8 @@ class LocalExecutor:
                 self._selector.unregister(process.events_fd)
         if process.exit_fd is not None:
             self._selector.unregister(process.exit_fd)
+        for fd in process.output:
+            self._selector.unregister(fd)
         code = process.reap()
         self._workers.pop(process.name, None)
         self._idle.pop(process.name, None)

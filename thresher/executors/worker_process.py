@@ -1,9 +1,11 @@
 """One local worker process: how it is started, spoken to, read from, and reaped.
 
 ``spawn_worker`` starts ``python -m thresher.runtime.worker`` in a new session (so the whole process
-group, children included, can be killed), with stdin from /dev/null, stdout and stderr appended to
-``logs/user/{stdout,stderr}/<node>/<process>...txt`` (C-level output and crashes included), and two
-pipes passed by fd number (``THRESHER_WORKER_FDS``).
+group, children included, can be killed), with stdin from /dev/null, stdout and stderr on pipes that
+the executor copies into ``logs/user/{stdout,stderr}/<node>/<process>...txt`` with a size cap
+(``worker_logs``; C-level output and crashes included), and two more pipes passed by fd number
+(``THRESHER_WORKER_FDS``) for tasks and events. When the runner dies, so do the output pipes, and a
+worker that writes to them then dies too instead of running on alone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from thresher.executors.worker_logs import DEFAULT_MAX_BYTES, CappedLog
 from thresher.runtime import protocol
 from thresher.runtime.protocol import ErrorInfo, WorkerConfig
 
@@ -34,6 +37,7 @@ class WorkerProcess:
     events_fd: int  # worker -> parent (read end, non-blocking); -1 once closed
     exit_fd: int | None  # a pidfd, readable once the process exits (Linux); None elsewhere
     stderr_path: str
+    output: dict[int, CappedLog]  # the read ends of stdout and stderr (non-blocking) -> their log files
     state: str = "starting"
     task: str | None = None
     kill_reason: str | None = None
@@ -62,6 +66,25 @@ class WorkerProcess:
         *lines, self._buffer = b"".join(chunks).split(b"\n")
         return [line for line in lines if line.strip()]
 
+    def pump(self, fd: int) -> bool:
+        """Copy what the worker wrote on output ``fd`` into its log; True at end of file (then closed)."""
+        log = self.output.get(fd)
+        if log is None:
+            return True
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return False
+            except OSError:
+                chunk = b""
+            if not chunk:
+                os.close(fd)
+                log.close()
+                del self.output[fd]
+                return True
+            log.write(chunk)
+
     def close_events(self) -> None:
         """Close the parent's end of the event pipe."""
         if self.events_fd >= 0:
@@ -82,6 +105,12 @@ class WorkerProcess:
         """Kill what is left of the process group, wait for the worker, close every fd; its exit code."""
         self.signal_group(signal.SIGKILL)  # its orphaned children; the worker itself is a zombie or dying
         code = self.popen.wait()
+        for output_fd in list(self.output):  # its last words (a traceback, faulthandler's dump) go to the logs
+            self.pump(output_fd)
+        for output_fd, log in self.output.items():  # held open by a child that is still dying: stop there
+            os.close(output_fd)
+            log.close()
+        self.output.clear()
         self.close_events()
         for fd in (self.tasks_fd, self.exit_fd):
             if fd is not None:
@@ -118,8 +147,11 @@ def exit_reason(process: WorkerProcess, code: int) -> str:
     return f"{reason}; see {process.stderr_path}"
 
 
-def spawn_worker(config: WorkerConfig, name: str, slot: str) -> WorkerProcess:
-    """Start the worker process ``name`` (``node-0/process000``) in ``slot`` (``node-0/0``) for ``config``."""
+def spawn_worker(
+    config: WorkerConfig, name: str, slot: str, *, log_max_bytes: int = DEFAULT_MAX_BYTES
+) -> WorkerProcess:
+    """Start the worker process ``name`` (``node-0/process000``) in ``slot`` (``node-0/0``) for ``config``;
+    each of its output logs is capped at ``log_max_bytes`` (plus one rotated file)."""
     logs = config.binding.logs_dir
     stdout_path, stderr_path = (protocol.worker_log(logs, kind, name) for kind in ("stdout", "stderr"))
     os.makedirs(os.path.dirname(stdout_path), exist_ok=True)
@@ -130,17 +162,16 @@ def spawn_worker(config: WorkerConfig, name: str, slot: str) -> WorkerProcess:
     env[protocol.FDS_ENV] = f"{task_read},{event_write}"
     python = config.identity.python or sys.executable
     try:
-        with open(stdout_path, "ab") as stdout, open(stderr_path, "ab") as stderr:
-            popen = subprocess.Popen(
-                [python, "-m", "thresher.runtime.worker"],
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                cwd=config.identity.code_dir or config.binding.output_dir,
-                env=env,
-                pass_fds=(task_read, event_write),
-                start_new_session=True,
-            )
+        popen = subprocess.Popen(
+            [python, "-m", "thresher.runtime.worker"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=config.identity.code_dir or config.binding.output_dir,
+            env=env,
+            pass_fds=(task_read, event_write),
+            start_new_session=True,
+        )
     except BaseException:
         for fd in (task_write, event_read):
             os.close(fd)
@@ -149,10 +180,17 @@ def spawn_worker(config: WorkerConfig, name: str, slot: str) -> WorkerProcess:
         os.close(task_read)
         os.close(event_write)
     os.set_blocking(event_read, False)
+    output: dict[int, CappedLog] = {}
+    for stream, path in ((popen.stdout, stdout_path), (popen.stderr, stderr_path)):
+        assert stream is not None
+        fd = os.dup(stream.fileno())  # ours to close; the Popen's file objects are closed now
+        stream.close()
+        os.set_blocking(fd, False)
+        output[fd] = CappedLog(path, log_max_bytes)
     exit_fd: int | None = None
     if hasattr(os, "pidfd_open"):
         try:
             exit_fd = os.pidfd_open(popen.pid)
         except OSError:  # kernels before 5.3: fall back to polling
             exit_fd = None
-    return WorkerProcess(name, slot, popen, task_write, event_read, exit_fd, stderr_path)
+    return WorkerProcess(name, slot, popen, task_write, event_read, exit_fd, stderr_path, output)

@@ -10,6 +10,7 @@ leaving is never stranded.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import socket
 import subprocess
@@ -72,9 +73,9 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def local_executor() -> Executor:
-    """A new executor of the local process pool."""
-    executor: Executor = load_executor("local")()
+def local_executor(settings: Settings) -> Executor:
+    """A new executor of the local process pool, with the workspace's settings."""
+    executor: Executor = load_executor("local")(log_max_bytes=settings.worker_log_max_bytes)
     return executor
 
 
@@ -154,7 +155,8 @@ def _drain(store: SqlStore, runner: str, idle_exit: float, settings: Settings, f
             time.sleep(POLL_SECONDS)
             continue
         log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
-        finished = run_job(store, job, runner, local_executor, settings=settings, faults=faults)
+        executors = functools.partial(local_executor, settings)
+        finished = run_job(store, job, runner, executors, settings=settings, faults=faults)
         if finished is not None:
             log(f"job {job.name}: {finished.status}: {finished.headline}")
         idle_since = time.monotonic()

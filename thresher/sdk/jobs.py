@@ -9,6 +9,7 @@ plain paths without registering anything, in this process.
 from __future__ import annotations
 
 import builtins
+import functools
 import secrets
 import shutil
 import threading
@@ -162,7 +163,7 @@ class JobOperations:
             raise ConflictError(f"Job '{name}' is not queued.", fix=f"See it with: thresher job show -n {name}")
         thread = threading.Thread(
             target=run_job,
-            args=(self._instance.store, job, runner, local_executor),
+            args=(self._instance.store, job, runner, functools.partial(local_executor, self._instance.settings)),
             kwargs={"settings": self._instance.settings},
             name=f"job-{name}",
             daemon=True,
