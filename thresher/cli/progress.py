@@ -13,6 +13,7 @@ from thresher.sdk.job_documents import job_document
 from thresher.store import TERMINAL, JobRecord
 
 POLL_SECONDS = 0.25
+STUCK_GRACE_SECONDS = 5.0
 
 
 def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecord:
@@ -29,6 +30,7 @@ def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecor
     )
     with Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task(escape(name), total=None, items="waiting for a runner")
+        stuck_since: float | None = None
         while True:
             job = ws.jobs.get(name)
             note = ws.jobs.note(job)
@@ -40,7 +42,11 @@ def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecor
                 + f" · {job.status}"
             )
             progress.update(bar, total=document["mini_batches"], completed=document["mini_batches_done"], items=items)
-            if job.status in TERMINAL or note or _waits_for_nobody(ws, job):
+            if job.status in TERMINAL:
+                break
+            # Orphaned, or queued with no runner: give up after a grace (a runner just started takes a moment).
+            stuck_since = (stuck_since or time.monotonic()) if note or _waits_for_nobody(ws, job) else None
+            if stuck_since is not None and time.monotonic() - stuck_since > STUCK_GRACE_SECONDS:
                 break
             time.sleep(POLL_SECONDS)
     summarize(job, console, note)
@@ -48,10 +54,10 @@ def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecor
 
 
 def _waits_for_nobody(ws: Workspace, job: JobRecord) -> bool:
-    """A job put back in the queue by a stopped runner, with no runner to take it: following it is pointless."""
+    """A queued job with no runner to take it: following it is pointless."""
     from thresher.scheduler.service import runner_alive
 
-    return job.status == "Queued" and job.headline is not None and not runner_alive(ws.settings)
+    return job.status == "Queued" and not runner_alive(ws.settings)
 
 
 def summarize(job: JobRecord, console: Console, note: str | None = None) -> None:
@@ -61,6 +67,9 @@ def summarize(job: JobRecord, console: Console, note: str | None = None) -> None
     console.print(f"[bold {color}]{job.status}[/]: {escape(job.headline or '')}")
     if note:
         console.print(f"  [yellow]{escape(note)}[/]")
+    fix = (job.error or {}).get("fix")
+    if job.status == "Failed" and fix:
+        console.print(f"  [bold]Fix:[/] {escape(str(fix))}")
     for failure in document["first_failures"][:5]:
         console.print(f"  [red]✗[/] {escape(str(failure.get('item')))}: {escape(str(failure.get('error')))}")
         if failure.get("log"):

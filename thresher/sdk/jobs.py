@@ -208,8 +208,8 @@ class JobOperations:
         job = store.get_job(name)
         if job.status == "Completed":
             raise ConflictError(f"Job '{name}' completed; there is nothing to resume.", fix="Invoke a new job.")
-        if job.status in ("Failed", "Canceled"):
-            job = store.set_job_status(name, "Queued")
+        if job.status in ("Failed", "Canceled") or (job.status == "Queued" and job.headline):
+            job = store.set_job_status(name, "Queued")  # a fresh start: no headline of the last attempt
         elif job.status in ("Running", "Finalizing") and not runner_gone(job):
             raise ConflictError(
                 f"Job '{name}' is {job.status} on runner {job.runner}, which is alive.",
