@@ -129,7 +129,7 @@ def test_a_crash_inside_init_is_an_init_failure_not_a_crash_loop(job: Job, execu
     assert isinstance(failure, WorkerInitFailed)
     assert failure.error["type"] == "WorkerLost"
     assert "exited with code 7" in failure.error["message"]
-    assert "3 workers of its slot in a row" in failure.error["message"]
+    assert "3 workers of its slot died so in a row" in failure.error["message"]
     assert "about to die" in failure.error["traceback"]
     assert executor.poll(0.3) == [] and executor.live_workers() == 0
 

@@ -100,7 +100,7 @@ def test_a_slot_whose_workers_die_starting_three_times_in_a_row_fails_the_job_qu
     headline = str(job.headline)
     assert headline.startswith(f"Job '{job.name}' failed: init() failed on every worker: WorkerLost: worker ")
     assert "killed by signal 9 (SIGKILL), possibly out of memory" in headline
-    assert "(3 workers of its slot in a row), while loading the scoring script or running init()" in headline
+    assert "while loading the scoring script or running init(); 3 workers of its slot died so in a row" in headline
 
 
 def test_a_storm_of_kills_on_the_workers_loses_and_doubles_no_item(bench: Bench) -> None:

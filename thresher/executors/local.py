@@ -32,7 +32,7 @@ from thresher.executors.base import (
     WorkerReady,
 )
 from thresher.executors.worker_logs import DEFAULT_MAX_BYTES
-from thresher.executors.worker_process import WorkerProcess, exit_reason, spawn_worker
+from thresher.executors.worker_process import WorkerProcess, exit_cause, exit_reason, spawn_worker
 from thresher.runtime import protocol
 from thresher.runtime.protocol import ItemFailure
 
@@ -241,7 +241,7 @@ class LocalExecutor:
             deaths = self._startup_deaths.get(process.slot, 0) + 1
             self._startup_deaths[process.slot] = deaths
             if deaths >= STARTUP_DEATHS:
-                error = process.crash_error(f"{reason} ({deaths} workers of its slot in a row)")
+                error = process.crash_error(exit_cause(code), deaths)
                 events.append(WorkerInitFailed(worker=process.name, error=error))
                 return
         events.append(

@@ -118,22 +118,31 @@ class WorkerProcess:
         self.finished = True
         return code
 
-    def crash_error(self, reason: str) -> ErrorInfo:
-        """The error of a worker that died before ``init()`` finished, with the end of its stderr."""
+    def crash_error(self, cause: str, times: int) -> ErrorInfo:
+        """The error of a slot whose workers died ``times`` times in a row before ``init()`` finished (the
+        last one of ``cause``), with the end of its stderr."""
         try:
             with open(self.stderr_path, "rb") as stderr:
                 stderr.seek(max(0, os.path.getsize(self.stderr_path) - _STDERR_TAIL_BYTES))
                 tail = stderr.read().decode("utf-8", "replace")
         except OSError:
             tail = ""
-        message = f"worker {self.name} {reason}, while loading the scoring script or running init()"
+        message = (
+            f"worker {self.name} {cause} while loading the scoring script or running init(); {times} workers "
+            f"of its slot died so in a row; see {self.stderr_path}"
+        )
         return {"type": "WorkerLost", "message": message, "traceback": tail, "log": self.stderr_path}
 
 
 def exit_reason(process: WorkerProcess, code: int) -> str:
-    """Why a worker went away, readable after its name: "killed by signal 9 (SIGKILL), ..."."""
+    """Why a worker went away, readable after its name: "killed by signal 9 (SIGKILL), ...; see <log>"."""
     if process.kill_reason is not None:
         return process.kill_reason
+    return f"{exit_cause(code)}; see {process.stderr_path}"
+
+
+def exit_cause(code: int) -> str:
+    """What an exit code says: "killed by signal 9 (SIGKILL), possibly out of memory ..." or "exited with code 3"."""
     if code < 0:
         try:
             signame = signal.Signals(-code).name
@@ -144,7 +153,7 @@ def exit_reason(process: WorkerProcess, code: int) -> str:
             reason += ", possibly out of memory (the kernel's OOM killer sends SIGKILL)"
     else:
         reason = f"exited with code {code}"
-    return f"{reason}; see {process.stderr_path}"
+    return reason
 
 
 def spawn_worker(

@@ -382,10 +382,11 @@ class _JobRun:
         name = self.name
         full = disk_full_cause(exc)
         if full is not None:
+            fix = self._disk_fix()
             return (
                 self._disk_headline(self._disk_error(full)),
-                self._disk_fix(),
-                {"reason": "disk_full", "resumable": True},
+                fix,
+                {"reason": "disk_full", "resumable": True, "fix": fix},
                 None,
             )
         if isinstance(exc, ThresherError):

@@ -63,8 +63,8 @@ class Disk:
     free: int
 
     def describe(self) -> str:
-        """``mounted at /data, tmpfs, 1.0 MiB, 0 B free``."""
-        return f"mounted at {self.mount_point}, {self.fs_type}, {size(self.total)}, {size(self.free)} free"
+        """``mounted at /data, tmpfs, 1.0 MiB, 0 B free now``."""
+        return f"mounted at {self.mount_point}, {self.fs_type}, {size(self.total)}, {size(self.free)} free now"
 
 
 def disk_of(path: str) -> Disk:
