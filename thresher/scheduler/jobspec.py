@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,9 @@ class JobSpec:
         chosen = OutputFormat(self.settings.output_format)
         return OutputFormat.MLFLOW if self.script is None and chosen is OutputFormat.AZURE else chosen
 
-    @property
+    @cached_property
     def job_folder(self) -> JobFolder:
-        """The job's folder layout (created if missing)."""
+        """The job's folder layout (created if missing, once per JobSpec)."""
         return JobFolder.create(Path(self.folder), Path(self.output_dir))
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -334,12 +333,9 @@ class _JobRun:
         headline = outcome.headline or self._success_headline()
         finalize_reports(self.store, self.name, spec, progress, headline, outcome.error)
         self.reached("reported", str(spec.job_folder.result))
-        ended = self.store.set_job_status(
+        return self.store.set_job_status(
             self.name, outcome.status, runner=self.runner, headline=headline, error=outcome.error
         )
-        if ended.status == "Completed":  # the parts are in the output now; free their space
-            shutil.rmtree(spec.job_folder.parts, ignore_errors=True)
-        return ended
 
     # -- endings that are not the job's own ------------------------------------------------------
 
