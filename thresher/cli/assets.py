@@ -8,24 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from thresher.cli.common import (
-    FileOpt,
-    OutputOpt,
-    QueryOpt,
-    SetOpt,
-    absolute,
-    build_spec,
-    require,
-    split_name_version,
-    workspace,
-)
+from thresher.cli.commands import add_create
+from thresher.cli.common import OutputOpt, QueryOpt, absolute, require, split_name_version, workspace
 from thresher.cli.output import OutputFormat, emit
 from thresher.errors import ThresherError
 from thresher.sdk import Workspace, asset_document
-from thresher.sdk.assets import _AssetOperations
+from thresher.sdk.assets import DataOperations, ModelOperations, _AssetOperations
+from thresher.specs import Kind
 from thresher.store import AssetRecord
 
-NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the asset.")]
+NAME_HELP = "Name of the asset."
+NameOpt = Annotated[str | None, typer.Option("--name", "-n", help=NAME_HELP)]
 VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the next number).")]
 DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="Description.")]
 
@@ -42,7 +35,7 @@ def _add_read_commands(
     operations: Callable[[Workspace], _AssetOperations],
     describe: Callable[[Workspace, AssetRecord], dict[str, Any]] | None = None,
 ) -> None:
-    """show / list / archive / restore, identical for every versioned asset kind.
+    """show / list / archive / restore, the same for every versioned asset kind.
 
     ``describe`` makes the document that ``show`` prints (default: ``asset_document``).
     """
@@ -78,89 +71,98 @@ def _add_read_commands(
             records = operations(ws).list(name, include_archived=include_archived)
             emit([asset_document(r) for r in records], output, query, columns=COLUMNS)
 
-    @app.command("archive", epilog=f"Example: thresher {noun} archive --name my-{noun} --version 1")
-    def archive(
-        name_arg: Annotated[str | None, typer.Argument(metavar="NAME[:VERSION]")] = None,
-        name: NameOpt = None,
-        version: VersionOpt = None,
-    ) -> None:
-        """Archive a version (or every version): hidden from list and @latest, still usable by version."""
-        base, ver = split_name_version(name or name_arg or "", version)
-        with workspace() as ws:
-            operations(ws).archive(_named(base, noun), ver)
+    archive = "Archive a version (or every version): hidden from list and @latest, still usable by version."
+    _add_archiving(app, noun, operations, "archive", archive, lambda assets: assets.archive)
+    _add_archiving(
+        app, noun, operations, "restore", "Restore an archived version (or every version).", lambda a: a.restore
+    )
 
-    @app.command("restore", epilog=f"Example: thresher {noun} restore --name my-{noun} --version 1")
-    def restore(
+
+def _add_archiving(
+    app: typer.Typer,
+    noun: str,
+    operations: Callable[[Workspace], _AssetOperations],
+    verb: str,
+    help: str,
+    change: Callable[[_AssetOperations], Callable[[str, str | None], object]],
+) -> None:
+    """``archive`` or ``restore`` (``verb``): ``change`` is the operation that does it."""
+
+    @app.command(verb, help=help, epilog=f"Example: thresher {noun} {verb} --name my-{noun} --version 1")
+    def command(
         name_arg: Annotated[str | None, typer.Argument(metavar="NAME[:VERSION]")] = None,
         name: NameOpt = None,
         version: VersionOpt = None,
     ) -> None:
-        """Restore an archived version (or every version)."""
         base, ver = split_name_version(name or name_arg or "", version)
         with workspace() as ws:
-            operations(ws).restore(_named(base, noun), ver)
+            change(operations(ws))(_named(base, noun), ver)
 
 
 def _named(name: str, noun: str) -> str:
     return require(name, "--name", f"thresher {noun} show --name my-{noun}")
 
 
-@model_app.command(
-    "create",
-    epilog="Examples:\n\n  thresher model create --name mnist --type custom_model --path ./model\n\n"
-    "  thresher model create -f model.yml --set version=3",
-)
-def model_create(
-    file: FileOpt = None,
-    name: NameOpt = None,
-    version: VersionOpt = None,
-    path: Annotated[str | None, typer.Option("--path", "-p", help="Model file or folder.")] = None,
-    type_: Annotated[str | None, typer.Option("--type", "-t", help="custom_model (default) or mlflow_model.")] = None,
-    description: DescriptionOpt = None,
-    sets: SetOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
+def _add_path_asset_create(
+    app: typer.Typer,
+    kind: Kind,
+    operations: Callable[[Workspace], ModelOperations | DataOperations],
+    help: str,
+    epilog: str,
+    path_help: str,
+    type_help: str,
 ) -> None:
-    """Register a model version: the files are copied into the workspace (stored once per content)."""
-    flags = {
-        "name": name,
-        "version": version,
-        "path": absolute(path),
-        "type": type_,
-        "description": description,
-    }
-    spec = build_spec("model", file, flags, sets)
-    with workspace() as ws:
-        emit(asset_document(ws.models.create(spec)), output, query)  # type: ignore[arg-type]
+    """``create`` of the assets made from a file or folder (model, data): --path and --type are theirs."""
+
+    # Default-style options: their help texts come from the arguments here, which an Annotated
+    # annotation (a string in this module, read later by typer) could not see.
+    def flags(
+        version: VersionOpt = None,
+        path: str | None = typer.Option(None, "--path", "-p", help=path_help),
+        type_: str | None = typer.Option(None, "--type", "-t", help=type_help),
+        description: DescriptionOpt = None,
+    ) -> dict[str, Any]:
+        return {"version": version, "path": absolute(path), "type": type_, "description": description}
+
+    add_create(app, kind, lambda ws, spec: asset_document(operations(ws).create(spec)), NAME_HELP, help, epilog, flags)
 
 
-@environment_app.command(
-    "create",
-    epilog="Examples:\n\n  thresher environment create --name sklearn-env --conda-file environment/conda.yaml\n\n"
-    "  thresher environment create -f environment.yml",
+_add_path_asset_create(
+    model_app,
+    "model",
+    lambda ws: ws.models,
+    "Register a model version: the files are copied into the workspace (stored once per content).",
+    "Examples:\n\n  thresher model create --name mnist --type custom_model --path ./model\n\n"
+    "  thresher model create -f model.yml --set version=3",
+    "Model file or folder.",
+    "custom_model (default) or mlflow_model.",
 )
-def environment_create(
-    file: FileOpt = None,
-    name: NameOpt = None,
+
+
+def _environment_flags(
     version: VersionOpt = None,
     conda_file: Annotated[Path | None, typer.Option("--conda-file", help="conda.yaml with a pip: list.")] = None,
     image: Annotated[str | None, typer.Option("--image", "-i", help="Docker image (recorded, not used).")] = None,
     description: DescriptionOpt = None,
-    sets: SetOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Register an environment version from its dependency file."""
-    flags = {
-        "name": name,
+) -> dict[str, Any]:
+    return {
         "version": version,
         "conda_file": str(conda_file.resolve()) if conda_file else None,
         "image": image,
         "description": description,
     }
-    spec = build_spec("environment", file, flags, sets)
-    with workspace() as ws:
-        emit(asset_document(ws.environments.create(spec)), output, query)  # type: ignore[arg-type]
+
+
+add_create(
+    environment_app,
+    "environment",
+    lambda ws, spec: asset_document(ws.environments.create(spec)),
+    NAME_HELP,
+    "Register an environment version from its dependency file.",
+    "Examples:\n\n  thresher environment create --name sklearn-env --conda-file environment/conda.yaml\n\n"
+    "  thresher environment create -f environment.yml",
+    _environment_flags,
+)
 
 
 @environment_app.command(
@@ -199,36 +201,16 @@ def _environment_document(ws: Workspace, record: AssetRecord) -> dict[str, Any]:
     return document
 
 
-@data_app.command(
-    "create",
-    epilog="Examples:\n\n  thresher data create --name heart-data --path ./data --type uri_folder\n\n"
+_add_path_asset_create(
+    data_app,
+    "data",
+    lambda ws: ws.data,
+    "Register a data asset version: the data is copied into the workspace and fingerprinted.",
+    "Examples:\n\n  thresher data create --name heart-data --path ./data --type uri_folder\n\n"
     "  thresher data create -f data.yml",
+    "File or folder.",
+    "uri_folder (default), uri_file or mltable.",
 )
-def data_create(
-    file: FileOpt = None,
-    name: NameOpt = None,
-    version: VersionOpt = None,
-    path: Annotated[str | None, typer.Option("--path", "-p", help="File or folder.")] = None,
-    type_: Annotated[
-        str | None, typer.Option("--type", "-t", help="uri_folder (default), uri_file or mltable.")
-    ] = None,
-    description: DescriptionOpt = None,
-    sets: SetOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Register a data asset version: the data is copied into the workspace and fingerprinted."""
-    flags = {
-        "name": name,
-        "version": version,
-        "path": absolute(path),
-        "type": type_,
-        "description": description,
-    }
-    spec = build_spec("data", file, flags, sets)
-    with workspace() as ws:
-        emit(asset_document(ws.data.create(spec)), output, query)  # type: ignore[arg-type]
-
 
 _add_read_commands(model_app, "model", lambda ws: ws.models)
 _add_read_commands(environment_app, "environment", lambda ws: ws.environments, _environment_document)

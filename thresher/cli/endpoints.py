@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from thresher.cli.commands import Named, add_create, add_delete, add_list, add_show, add_update
 from thresher.cli.common import (
     FileOpt,
     OutputOpt,
@@ -18,10 +19,11 @@ from thresher.cli.common import (
     workspace,
 )
 from thresher.cli.output import OutputFormat, emit
-from thresher.sdk import deployment_document, resource_document
-from thresher.specs import BatchDeploymentSpec, BatchEndpointSpec
+from thresher.sdk import Workspace, deployment_document, resource_document
+from thresher.specs import BatchDeploymentSpec, BatchEndpointSpec, Spec
 
-NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name.")]
+NAME_HELP = "Name."
+NameOpt = Annotated[str | None, typer.Option("--name", "-n", help=NAME_HELP)]
 EndpointOpt = Annotated[str | None, typer.Option("--endpoint-name", "-e", help="Name of the batch endpoint.")]
 
 endpoint_app = typer.Typer(help="Batch endpoints: stable names that scoring jobs are invoked on.")
@@ -29,73 +31,48 @@ deployment_app = typer.Typer(help="Batch deployments: model + scoring script + e
 
 ENDPOINT_COLUMNS = ("name", "description", "provisioning_state")
 DEPLOYMENT_COLUMNS = ("name", "endpoint_name", "model", "compute", "provisioning_state")
+ENDPOINTS = Named("batch-endpoint", lambda ws: ws.batch_endpoints, NAME_HELP)
 
-
-@endpoint_app.command(
-    "create",
-    epilog="Example: thresher batch-endpoint create --file endpoint.yml --name mnist-batch",
+add_create(
+    endpoint_app,
+    "batch_endpoint",
+    lambda ws, spec: resource_document(ws.batch_endpoints.create(spec)),
+    NAME_HELP,
+    "Create (or update) a batch endpoint.",
+    "Example: thresher batch-endpoint create --file endpoint.yml --name mnist-batch",
 )
-def endpoint_create(
-    file: FileOpt = None,
-    name: NameOpt = None,
-    sets: SetOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Create (or update) a batch endpoint."""
-    spec = build_spec("batch_endpoint", file, {"name": name}, sets)
-    with workspace() as ws:
-        emit(resource_document(ws.batch_endpoints.create(spec)), output, query)  # type: ignore[arg-type]
 
 
-@endpoint_app.command(
-    "update",
-    epilog="Example: thresher batch-endpoint update --name mnist-batch --set defaults.deployment_name=mnist-torch",
+def _update_endpoint(ws: Workspace, spec: Spec | None, sets: list[str], name: str | None) -> dict[str, Any]:
+    if spec is not None:
+        assert isinstance(spec, BatchEndpointSpec)
+        return resource_document(ws.batch_endpoints.update(spec.name, spec=spec))
+    named = require(name, "--name", "thresher batch-endpoint update -n NAME --set defaults.deployment_name=D")
+    return resource_document(ws.batch_endpoints.update(named, sets))
+
+
+add_update(
+    endpoint_app,
+    "batch_endpoint",
+    _update_endpoint,
+    NAME_HELP,
+    "Change an endpoint with --set key=value (or a new YAML file).",
+    "Example: thresher batch-endpoint update --name mnist-batch --set defaults.deployment_name=mnist-torch",
 )
-def endpoint_update(
-    name: NameOpt = None,
-    file: FileOpt = None,
-    sets: SetOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Change an endpoint with --set key=value (or a new YAML file)."""
-    with workspace() as ws:
-        if file is not None:
-            spec = build_spec("batch_endpoint", file, {"name": name}, sets)
-            assert isinstance(spec, BatchEndpointSpec)
-            record = ws.batch_endpoints.update(spec.name, spec=spec)
-        else:
-            named = require(name, "--name", "thresher batch-endpoint update -n NAME --set defaults.deployment_name=D")
-            record = ws.batch_endpoints.update(named, sets or [])
-        emit(resource_document(record), output, query)
-
-
-@endpoint_app.command(
-    "show", epilog="Example: thresher batch-endpoint show --name mnist-batch --query defaults -o json"
+add_show(
+    endpoint_app,
+    ENDPOINTS,
+    "Show one batch endpoint.",
+    "Example: thresher batch-endpoint show --name mnist-batch --query defaults -o json",
 )
-def endpoint_show(name: NameOpt = None, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
-    """Show one batch endpoint."""
-    with workspace() as ws:
-        record = ws.batch_endpoints.get(require(name, "--name", "thresher batch-endpoint show -n NAME"))
-        emit(resource_document(record), output, query)
-
-
-@endpoint_app.command("list", epilog="Example: thresher batch-endpoint list -o table")
-def endpoint_list(output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
-    """List batch endpoints."""
-    with workspace() as ws:
-        emit([resource_document(r) for r in ws.batch_endpoints.list()], output, query, columns=ENDPOINT_COLUMNS)
-
-
-@endpoint_app.command("delete", epilog="Example: thresher batch-endpoint delete --name mnist-batch --yes")
-def endpoint_delete(name: NameOpt = None, yes: YesOpt = False) -> None:
-    """Delete a batch endpoint and its deployments."""
-    named = require(name, "--name", "thresher batch-endpoint delete -n NAME --yes")
-    with workspace() as ws:
-        ws.batch_endpoints.get(named)
-        confirm(f"Delete batch endpoint '{named}' and its deployments", yes)
-        ws.batch_endpoints.delete(named)
+add_list(endpoint_app, ENDPOINTS, "List batch endpoints.", ENDPOINT_COLUMNS)
+add_delete(
+    endpoint_app,
+    ENDPOINTS,
+    "Delete a batch endpoint and its deployments.",
+    "Example: thresher batch-endpoint delete --name mnist-batch --yes",
+    "Delete batch endpoint '{name}' and its deployments",
+)
 
 
 @deployment_app.command(
@@ -121,30 +98,31 @@ def deployment_create(
         emit(deployment_document(record), output, query)
 
 
-@deployment_app.command(
-    "update",
-    epilog="Example: thresher batch-deployment update -n mnist-torch -e mnist-batch --set settings.mini_batch_size=20",
+def _endpoint_key(endpoint_name: EndpointOpt = None) -> dict[str, Any]:
+    return {"endpoint_name": endpoint_name}
+
+
+def _update_deployment(
+    ws: Workspace, spec: Spec | None, sets: list[str], name: str | None, endpoint_name: str | None
+) -> dict[str, Any]:
+    if spec is not None:
+        assert isinstance(spec, BatchDeploymentSpec)
+        endpoint = require(endpoint_name or spec.endpoint_name, "--endpoint-name", "-e ENDPOINT")
+        return deployment_document(ws.batch_deployments.update(spec.name, endpoint, spec=spec))
+    named = require(name, "--name", "thresher batch-deployment update -n D -e E --set key=value")
+    endpoint = require(endpoint_name, "--endpoint-name", "thresher batch-deployment update -n D -e E ...")
+    return deployment_document(ws.batch_deployments.update(named, endpoint, sets))
+
+
+add_update(
+    deployment_app,
+    "batch_deployment",
+    _update_deployment,
+    NAME_HELP,
+    "Change a deployment with --set key=value (or a new YAML file).",
+    "Example: thresher batch-deployment update -n mnist-torch -e mnist-batch --set settings.mini_batch_size=20",
+    _endpoint_key,
 )
-def deployment_update(
-    name: NameOpt = None,
-    endpoint_name: EndpointOpt = None,
-    file: FileOpt = None,
-    sets: SetOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Change a deployment with --set key=value (or a new YAML file)."""
-    with workspace() as ws:
-        if file is not None:
-            spec = build_spec("batch_deployment", file, {"name": name, "endpoint_name": endpoint_name}, sets)
-            assert isinstance(spec, BatchDeploymentSpec)
-            endpoint = require(endpoint_name or spec.endpoint_name, "--endpoint-name", "-e ENDPOINT")
-            record = ws.batch_deployments.update(spec.name, endpoint, spec=spec)
-        else:
-            named = require(name, "--name", "thresher batch-deployment update -n D -e E --set key=value")
-            endpoint = require(endpoint_name, "--endpoint-name", "thresher batch-deployment update -n D -e E ...")
-            record = ws.batch_deployments.update(named, endpoint, sets or [])
-        emit(deployment_document(record), output, query)
 
 
 @deployment_app.command(

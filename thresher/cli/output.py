@@ -42,15 +42,20 @@ def apply_query(data: Any, query: str | None) -> Any:
         ) from exc
 
 
-def render(
+def emit(
     data: Any,
     output: OutputFormat = OutputFormat.json,
     query: str | None = None,
     *,
     columns: Sequence[str] = (),
-) -> str:
-    """The text that ``emit`` prints, for tests and for callers that write elsewhere."""
-    data = apply_query(data, query)
+) -> None:
+    """Print the document(s), after the ``--query``, in the chosen format to standard output."""
+    text = _formatted(apply_query(data, query), output, columns)
+    if text:
+        sys.stdout.write(text + "\n")
+
+
+def _formatted(data: Any, output: OutputFormat, columns: Sequence[str]) -> str:
     if output is OutputFormat.none:
         return ""
     if output in (OutputFormat.json, OutputFormat.jsonc):
@@ -64,19 +69,6 @@ def render(
     if output is OutputFormat.tsv:
         return _tsv(data)
     return _table(data, columns)
-
-
-def emit(
-    data: Any,
-    output: OutputFormat = OutputFormat.json,
-    query: str | None = None,
-    *,
-    columns: Sequence[str] = (),
-) -> None:
-    """Print the document(s) in the chosen format to standard output."""
-    text = render(data, output, query, columns=columns)
-    if text:
-        sys.stdout.write(text + "\n")
 
 
 def _plain(data: Any) -> Any:

@@ -5,16 +5,9 @@
 """
 
 from thresher.store.base import MetadataStore
+from thresher.store.job_records import TERMINAL, JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.progress import FailedItem, JobProgress, PlanInfo
-from thresher.store.records import (
-    TERMINAL,
-    AssetRecord,
-    DeploymentRecord,
-    JobRecord,
-    JobStatus,
-    MiniBatchRecord,
-    ResourceRecord,
-)
+from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord
 from thresher.store.sql import SqlStore, open_store
 
 __all__ = [

@@ -23,16 +23,8 @@ from pathlib import Path
 from sqlalchemy import URL
 
 from thresher.errors import AlreadyExistsError, StorageError, StoreError
-from thresher.store.engine import (
-    damaged,
-    folder_in_place,
-    mask,
-    parse_url,
-    postgres_command,
-    sqlite_path,
-    store_error,
-)
-from thresher.store.health import check_url, connect_existing
+from thresher.store.engine import damaged, mask, parse_url, postgres_command, sqlite_path, store_error
+from thresher.store.health import check_url, connect_existing, file_problem
 
 
 @dataclass(frozen=True)
@@ -59,14 +51,9 @@ def backup_database(url: str, target: Path) -> BackupRecord:
     path = sqlite_path(parsed)
     if path is None:
         raise _not_sqlite(parsed, target)
-    if path.is_dir():
-        raise folder_in_place(path)
-    if not path.exists():
-        raise StoreError(
-            f"There is no metadata database at {path} to back up.",
-            fix="Check THRESHER_HOME (or THRESHER_DATABASE_URL); any thresher command, e.g. thresher model list, "
-            "creates the database of a new workspace.",
-        )
+    problem = file_problem(path, missing=f"There is no metadata database at {path} to back up.")
+    if problem is not None:
+        raise problem
     target = Path(target).expanduser().absolute()
     if target.exists() or target.is_symlink():
         raise _target_taken(target)

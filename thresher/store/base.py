@@ -28,18 +28,67 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
 
+from thresher.store.job_records import JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.progress import JobProgress
-from thresher.store.records import (
-    AssetRecord,
-    DeploymentRecord,
-    JobRecord,
-    JobStatus,
-    MiniBatchRecord,
-    ResourceRecord,
-    SaveMode,
-)
+from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord, SaveMode
+
+if TYPE_CHECKING:  # typing has these from Python 3.11; annotations here are strings, read by the type checker only
+    from typing import NotRequired, Unpack
+
+JOBS_LISTED = 50
+"""How many jobs ``list_jobs`` returns unless its ``limit`` says otherwise."""
+
+BATCH_SCORING = "batch_scoring"
+"""The kind of job ``create_job`` queues unless told otherwise."""
+
+
+# The keyword arguments of the methods that take several, each group stated once as a TypedDict: callers
+# pass them as keywords (``store.list_jobs(statuses=["Queued"], limit=None)``); ``**options: Unpack[...]``
+# lets the interface and its implementation name the group instead of restating every parameter.
+
+
+class NewAsset(TypedDict):
+    """What ``create_asset`` stores: JSON data, copied."""
+
+    spec: Mapping[str, Any]  # the asset as declared (YAML or SDK), normalised by thresher.specs
+    info: Mapping[str, Any]  # what thresher recorded when creating it: stored path, fingerprint, ...
+    version: NotRequired[str | None]  # None (the default): the next integer
+
+
+class AssetListing(TypedDict, total=False):
+    """Which versions ``list_assets`` returns (both False by default)."""
+
+    include_archived: bool
+    latest_only: bool
+
+
+class NewJob(TypedDict):
+    """What ``create_job`` queues."""
+
+    spec: Mapping[str, Any]  # JSON data: everything the runner needs
+    endpoint_name: NotRequired[str | None]
+    deployment_name: NotRequired[str | None]
+    kind: NotRequired[str]  # default BATCH_SCORING
+
+
+class JobFilter(TypedDict, total=False):
+    """Which jobs ``list_jobs`` returns: every one by default, newest first, at most ``limit``."""
+
+    endpoint_name: str | None
+    deployment_name: str | None
+    statuses: Collection[str]  # empty (the default): any status
+    limit: int | None  # default JOBS_LISTED; None: no limit
+
+
+class StatusChange(TypedDict, total=False):
+    """What ``set_job_status`` records with the new status; each part optional."""
+
+    runner: str | None  # the runner that must own the job (ConflictError otherwise); None: anyone
+    headline: str | None
+    error: Mapping[str, Any] | None  # JSON data
+    progress: JobProgress | None
 
 
 @runtime_checkable
@@ -51,16 +100,8 @@ class MetadataStore(Protocol):
 
     # -- versioned assets: kind is "model", "environment", "code" or "data" --------------------
 
-    def create_asset(
-        self,
-        kind: str,
-        name: str,
-        *,
-        spec: Mapping[str, Any],
-        info: Mapping[str, Any],
-        version: str | None = None,
-    ) -> AssetRecord:
-        """Add a version of an asset and return it.
+    def create_asset(self, kind: str, name: str, **asset: Unpack[NewAsset]) -> AssetRecord:
+        """Add a version of an asset (its ``spec``, ``info`` and optional ``version``) and return it.
 
         With ``version=None`` the version is the next integer for this kind and name: 1 + the
         highest integer version ever created, archived ones included ("1" first). Non-integer
@@ -80,14 +121,7 @@ class MetadataStore(Protocol):
         """
         ...
 
-    def list_assets(
-        self,
-        kind: str,
-        name: str | None = None,
-        *,
-        include_archived: bool = False,
-        latest_only: bool = False,
-    ) -> list[AssetRecord]:
+    def list_assets(self, kind: str, name: str | None = None, **listing: Unpack[AssetListing]) -> list[AssetRecord]:
         """Versions of a kind (or of one name), sorted by name, then version (1 < 2 < 10).
 
         ``latest_only`` keeps, per name, the version ``get_asset`` resolves to as latest; with
@@ -145,17 +179,9 @@ class MetadataStore(Protocol):
         """Delete one deployment; NotFoundError if it (or its endpoint) does not exist."""
         ...
 
-    # -- jobs: the queue, the status machine (records.TRANSITIONS) and committed mini-batches ----
+    # -- jobs: the queue, the status machine (job_records.TRANSITIONS) and committed mini-batches
 
-    def create_job(
-        self,
-        name: str,
-        *,
-        spec: Mapping[str, Any],
-        endpoint_name: str | None = None,
-        deployment_name: str | None = None,
-        kind: str = "batch_scoring",
-    ) -> JobRecord:
+    def create_job(self, name: str, **job: Unpack[NewJob]) -> JobRecord:
         """Queue a job (status Queued); AlreadyExistsError if the name is taken."""
         ...
 
@@ -163,14 +189,7 @@ class MetadataStore(Protocol):
         """One job; NotFoundError naming the most recent jobs."""
         ...
 
-    def list_jobs(
-        self,
-        *,
-        endpoint_name: str | None = None,
-        deployment_name: str | None = None,
-        statuses: Collection[str] = (),
-        limit: int | None = 50,
-    ) -> list[JobRecord]:
+    def list_jobs(self, **where: Unpack[JobFilter]) -> list[JobRecord]:
         """Jobs, newest first, optionally of one endpoint/deployment or in some statuses."""
         ...
 
@@ -186,16 +205,7 @@ class MetadataStore(Protocol):
         """Record that ``runner`` is alive on the job; ConflictError if another runner took it over."""
         ...
 
-    def set_job_status(
-        self,
-        name: str,
-        status: JobStatus,
-        *,
-        runner: str | None = None,
-        headline: str | None = None,
-        error: Mapping[str, Any] | None = None,
-        progress: JobProgress | None = None,
-    ) -> JobRecord:
+    def set_job_status(self, name: str, status: JobStatus, **change: Unpack[StatusChange]) -> JobRecord:
         """Move a job to ``status`` if TRANSITIONS allows it (ConflictError otherwise); with ``runner``,
         only while that runner owns the job."""
         ...

@@ -19,11 +19,13 @@ import json
 import shlex
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
 from thresher.errors import MissingExtraError, StoreError
 
@@ -237,3 +239,48 @@ def _enable_wal(cursor: Any) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+class Database:
+    """The store's engine, and its transactions: what ``SqlStore`` and the row classes it is made of share.
+
+    ``_read()`` and ``_write()`` are one transaction each (a write one is SQLite's ``BEGIN IMMEDIATE``).
+    Any failure of the database itself in them becomes one ``StoreError``; an IntegrityError passes
+    through, for the caller to say what the constraint refused.
+    """
+
+    def __init__(self, url: URL) -> None:
+        self._url = url
+        self._engine = create_store_engine(url)
+        self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return mask(self._url)
+
+    def close(self) -> None:
+        """Close every pooled connection. The store must not be used afterwards."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._transaction(self._engine) as connection:
+            yield connection
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._transaction(self._writer) as connection:
+            yield connection
+
+    @contextmanager
+    def _transaction(self, engine: Engine) -> Iterator[Connection]:
+        try:
+            with engine.begin() as connection:
+                yield connection
+        except IntegrityError:
+            raise  # a constraint settled a race or refused a duplicate: the caller has the message
+        except (DBAPIError, json.JSONDecodeError) as exc:
+            # any other database error (SQLite's DatabaseError for a damaged file is not an
+            # OperationalError) is the database's fault, not the caller's: one StoreError for all
+            raise store_error(self._url, exc) from exc

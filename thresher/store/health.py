@@ -32,7 +32,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
-from thresher.errors import MissingExtraError
+from thresher.errors import MissingExtraError, StoreError
 from thresher.store.engine import (
     BUSY_TIMEOUT_S,
     folder_in_place,
@@ -181,6 +181,25 @@ def sqlite_uri(path: Path) -> str:
     return f"file:{quote(str(path))}?mode=rw"
 
 
+def file_problem(path: Path, *, missing: str) -> StoreError | None:
+    """Why the SQLite database file at ``path`` cannot be opened, if it cannot: a folder in its place, no
+    file (``missing`` says so), or a file this user cannot read. For checks and backups."""
+    if path.is_dir():
+        return folder_in_place(path)
+    if not path.exists():
+        return StoreError(
+            missing,
+            fix="Check THRESHER_HOME (or THRESHER_DATABASE_URL); any thresher command, e.g. thresher model list, "
+            "creates the database of a new workspace.",
+        )
+    if not os.access(path, os.R_OK):
+        return StoreError(
+            f"{path} cannot be read by this user.",
+            fix=f"Give this user read and write access to {path} and its folder.",
+        )
+    return None
+
+
 def connect_existing(path: Path) -> sqlite3.Connection:
     """A plain sqlite3 connection to an existing database file (never created), for checks and backups."""
     return sqlite3.connect(sqlite_uri(path), uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
@@ -207,24 +226,9 @@ def inspection_engine(url: URL) -> Iterator[Engine]:
 
 
 def _file_check(path: Path) -> Check:
-    if path.is_dir():
-        error = folder_in_place(path)
-        return Check("file", False, error.message, fix=error.fix)
-    if not path.exists():
-        return Check(
-            "file",
-            False,
-            f"{path} does not exist: this workspace has no database yet.",
-            fix="Check THRESHER_HOME (or THRESHER_DATABASE_URL); any thresher command, e.g. thresher model list, "
-            "creates the database of a new workspace.",
-        )
-    if not os.access(path, os.R_OK):
-        return Check(
-            "file",
-            False,
-            f"{path} cannot be read by this user.",
-            fix=f"Give this user read and write access to {path} and its folder.",
-        )
+    problem = file_problem(path, missing=f"{path} does not exist: this workspace has no database yet.")
+    if problem is not None:
+        return Check("file", False, problem.message, fix=problem.fix)
     return Check("file", True, f"{path} ({path.stat().st_size:,} bytes)")
 
 

@@ -8,56 +8,49 @@ the job over, so a runner that was presumed dead can never write over its succes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime, timezone
-from typing import Any, cast
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from thresher.errors import AlreadyExistsError, ConflictError, JobTakenOverError, NotFoundError
+from thresher.store.arguments import check_name, plain_json
+from thresher.store.base import BATCH_SCORING, JOBS_LISTED, JobFilter, NewJob, StatusChange
+from thresher.store.engine import Database
+from thresher.store.job_records import TERMINAL, TRANSITIONS, JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.progress import JobProgress
-from thresher.store.records import TERMINAL, TRANSITIONS, JobRecord, JobStatus, MiniBatchRecord
+from thresher.store.records import from_row, utc_now
 from thresher.store.schema import job_mini_batches, jobs
 
-Transaction = Callable[[], AbstractContextManager[Connection]]
+if TYPE_CHECKING:
+    from typing import Unpack
+
 _ACTIVE: tuple[JobStatus, ...] = ("Running", "Finalizing")
 
 
-class JobRows:
-    """Reads and writes of the ``jobs`` and ``job_mini_batches`` tables, one transaction each."""
+class JobRows(Database):
+    """The job methods of ``SqlStore`` (documented in ``MetadataStore``), on the ``jobs`` and
+    ``job_mini_batches`` tables."""
 
-    def __init__(self, read: Transaction, write: Transaction, *, skip_locked: bool) -> None:
-        self._read = read
-        self._write = write
-        self._skip_locked = skip_locked
-
-    def create_job(
-        self,
-        name: str,
-        *,
-        kind: str,
-        spec: dict[str, Any],
-        endpoint_name: str | None,
-        deployment_name: str | None,
-        progress: dict[str, Any],
-    ) -> JobRecord:
-        now = _now()
+    def create_job(self, name: str, **job: Unpack[NewJob]) -> JobRecord:
+        check_name("job", "name", name)
+        spec = plain_json(job["spec"], f"job {name!r} spec")
         try:
             with self._write() as connection:
                 connection.execute(
                     insert(jobs).values(
                         name=name,
-                        kind=kind,
+                        kind=job.get("kind", BATCH_SCORING),
                         status="Queued",
-                        endpoint_name=endpoint_name,
-                        deployment_name=deployment_name,
+                        endpoint_name=job.get("endpoint_name"),
+                        deployment_name=job.get("deployment_name"),
                         spec=spec,
-                        progress=progress,
+                        progress=JobProgress().to_json(),
                         attempt=0,
                         cancel_requested=False,
-                        created_at=now,
+                        created_at=utc_now(),
                     )
                 )
         except IntegrityError:
@@ -80,21 +73,17 @@ class JobRows:
                 )
         return _job(row)
 
-    def list_jobs(
-        self,
-        *,
-        endpoint_name: str | None = None,
-        deployment_name: str | None = None,
-        statuses: Collection[str] = (),
-        limit: int | None = 50,
-    ) -> list[JobRecord]:
+    def list_jobs(self, **where: Unpack[JobFilter]) -> list[JobRecord]:
         query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.name.desc())
+        endpoint_name, deployment_name = where.get("endpoint_name"), where.get("deployment_name")
         if endpoint_name is not None:
             query = query.where(jobs.c.endpoint_name == endpoint_name)
         if deployment_name is not None:
             query = query.where(jobs.c.deployment_name == deployment_name)
+        statuses = where.get("statuses", ())
         if statuses:
             query = query.where(jobs.c.status.in_(list(statuses)))
+        limit = where.get("limit", JOBS_LISTED)
         if limit is not None:
             query = query.limit(limit)
         with self._read() as connection:
@@ -111,9 +100,9 @@ class JobRows:
         query = select(jobs).where(or_(jobs.c.status == "Queued", orphaned)).order_by(jobs.c.created_at).limit(1)
         if name is not None:
             query = query.where(jobs.c.name == name)
-        if self._skip_locked:
+        if self._url.get_backend_name() == "postgresql":  # SQLite: the write lock serialises claimers
             query = query.with_for_update(skip_locked=True)
-        now = _now()
+        now = utc_now()
         with self._write() as connection:
             row = connection.execute(query).first()
             if row is None:
@@ -128,23 +117,18 @@ class JobRows:
     def heartbeat(self, name: str, runner: str) -> JobRecord:
         with self._write() as connection:
             result = connection.execute(
-                update(jobs).where(jobs.c.name == name, jobs.c.runner == runner).values(heartbeat_at=_now())
+                update(jobs).where(jobs.c.name == name, jobs.c.runner == runner).values(heartbeat_at=utc_now())
             )
             if result.rowcount == 0:
                 raise _lost(name, runner)
         return self.get_job(name)
 
-    def set_status(
-        self,
-        name: str,
-        status: JobStatus,
-        *,
-        runner: str | None = None,
-        headline: str | None = None,
-        error: dict[str, Any] | None = None,
-        progress: dict[str, Any] | None = None,
-    ) -> JobRecord:
-        now = _now()
+    def set_job_status(self, name: str, status: JobStatus, **change: Unpack[StatusChange]) -> JobRecord:
+        runner, headline = change.get("runner"), change.get("headline")
+        given_error, given_progress = change.get("error"), change.get("progress")
+        error = None if given_error is None else plain_json(given_error, f"job {name!r} error")
+        progress = None if given_progress is None else _progress_json(name, given_progress)
+        now = utc_now()
         with self._write() as connection:
             current = connection.execute(select(jobs).where(jobs.c.name == name)).first()
             if current is None:
@@ -177,19 +161,19 @@ class JobRows:
         if job.status in TERMINAL:
             raise ConflictError(f"Job '{name}' is already {job.status}.", fix="Nothing to cancel.")
         if job.status == "Queued":
-            return self.set_status(name, "Canceled", headline="Canceled before it started.")
+            return self.set_job_status(name, "Canceled", headline="Canceled before it started.")
         with self._write() as connection:
             connection.execute(update(jobs).where(jobs.c.name == name).values(cancel_requested=True))
         return self.get_job(name)
 
     def commit_mini_batches(
-        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: dict[str, Any]
+        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: JobProgress
     ) -> None:
         with self._write() as connection:
             owned = connection.execute(
                 update(jobs)
                 .where(jobs.c.name == name, jobs.c.runner == runner)
-                .values(progress=progress, heartbeat_at=_now())
+                .values(progress=_progress_json(name, progress), heartbeat_at=utc_now())
             )
             if owned.rowcount == 0:
                 raise _lost(name, runner)
@@ -220,7 +204,7 @@ class JobRows:
                 ],
             )
 
-    def delete_job(self, name: str, *, orphaned_runner: str | None) -> None:
+    def delete_job(self, name: str, *, orphaned_runner: str | None = None) -> None:
         with self._write() as connection:
             current = connection.execute(select(jobs.c.status, jobs.c.runner).where(jobs.c.name == name)).first()
             if current is None:
@@ -248,42 +232,14 @@ def _lost(name: str, runner: str) -> JobTakenOverError:
     )
 
 
+def _progress_json(name: str, progress: JobProgress) -> dict[str, Any]:
+    return plain_json(progress.to_json(), f"job {name!r} progress")
+
+
 def _job(row: Row[Any]) -> JobRecord:
-    return JobRecord(
-        name=row.name,
-        kind=row.kind,
-        status=row.status,
-        endpoint_name=row.endpoint_name,
-        deployment_name=row.deployment_name,
-        spec=row.spec,
-        progress=JobProgress.from_json(row.progress),
-        headline=row.headline,
-        error=row.error,
-        runner=row.runner,
-        attempt=row.attempt,
-        cancel_requested=bool(row.cancel_requested),
-        created_at=row.created_at,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        heartbeat_at=row.heartbeat_at,
-    )
+    progress = JobProgress.from_json(row.progress)
+    return from_row(JobRecord, row, progress=progress, cancel_requested=bool(row.cancel_requested))
 
 
 def _mini_batch(row: Row[Any]) -> MiniBatchRecord:
-    return MiniBatchRecord(
-        job=row.job,
-        index=row.idx,
-        status=row.status,
-        items=row.items,
-        succeeded=row.succeeded,
-        failed=row.failed,
-        attempts=row.attempts,
-        worker=row.worker,
-        seconds=row.seconds,
-        parts=list(row.parts),
-        error=row.error,
-    )
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return from_row(MiniBatchRecord, row, index=row.idx, parts=list(row.parts))

@@ -1,19 +1,23 @@
-"""What the metadata store returns: frozen records, plus the kinds it knows and how users call them.
+"""What the metadata store returns of its registry: frozen records, plus the kinds it knows and how users
+call them; and the making of records from rows (``job_records.py`` has the jobs' records).
 
 Records are built fresh for every call from what the database holds (``spec`` and ``info`` are
 private deep copies), so a record never changes after it is returned and changing its dicts changes
-nothing stored.
+nothing stored. Every timestamp in them is timezone-aware, in UTC.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from thresher.store.progress import JobProgress
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Record = TypeVar("Record", bound="DataclassInstance")
 
 SaveMode = Literal["create", "update", "upsert"]
 SAVE_MODES: tuple[SaveMode, ...] = ("create", "update", "upsert")
@@ -60,7 +64,7 @@ class AssetRecord:
     spec: Mapping[str, Any]  # the asset as declared (YAML or SDK), normalised by thresher.specs
     info: Mapping[str, Any]  # what thresher recorded when creating it: stored path, fingerprint, ...
     archived: bool
-    created_at: datetime  # timezone-aware, UTC
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,8 @@ class ResourceRecord:
     kind: str
     name: str
     spec: Mapping[str, Any]
-    created_at: datetime  # timezone-aware, UTC
-    updated_at: datetime  # timezone-aware, UTC; equals created_at until the first update
+    created_at: datetime
+    updated_at: datetime  # equals created_at until the first update
 
 
 @dataclass(frozen=True)
@@ -81,12 +85,24 @@ class DeploymentRecord:
     endpoint_name: str
     name: str
     spec: Mapping[str, Any]
-    created_at: datetime  # timezone-aware, UTC
-    updated_at: datetime  # timezone-aware, UTC
+    created_at: datetime
+    updated_at: datetime
 
 
 _INTEGER = re.compile(r"[0-9]{1,18}")  # 18 digits always fit a 64-bit integer column
 _CHUNKS = re.compile(r"([0-9]+)")
+
+
+def from_row(record: type[Record], row: object, **values: Any) -> Record:
+    """A record from a database row: each field from the row's column of that name, unless ``values``
+    gives it (a converted value, or a field whose column has another name)."""
+    named = {field.name: getattr(row, field.name) for field in fields(record) if field.name not in values}
+    return record(**named, **values)
+
+
+def utc_now() -> datetime:
+    """The time now, as every record's timestamps are: timezone-aware, in UTC."""
+    return datetime.now(timezone.utc)
 
 
 def version_number(version: str) -> int | None:
@@ -100,71 +116,3 @@ def version_sort_key(version: str) -> tuple[tuple[tuple[int, int | str], ...], s
     parts = _CHUNKS.split(version)
     chunks = tuple((0, int(part)) if i % 2 else (1, part) for i, part in enumerate(parts) if part)
     return chunks, version
-
-
-# -- jobs -----------------------------------------------------------------------------------------
-
-JobStatus = Literal["Queued", "Running", "Finalizing", "Completed", "Failed", "Canceled"]
-"""Azure's job status names (``az ml job show --query status -o tsv`` prints them)."""
-
-TERMINAL: tuple[JobStatus, ...] = ("Completed", "Failed", "Canceled")
-
-TRANSITIONS: Mapping[JobStatus, tuple[JobStatus, ...]] = {
-    # The one table of legal status changes.
-    #
-    #   Queued      waiting for a runner: new, resumed, or put back by a runner that was stopped
-    #               (SIGTERM/SIGINT), whose headline then says so; the next runner continues it.
-    #   Running     a runner owns it (heartbeats). If the runner dies (kill -9, reboot) it stays
-    #               Running until another runner claims it as orphaned (stale heartbeat or dead
-    #               local pid) and continues from the committed mini-batches; `job show` says so.
-    #   Finalizing  outputs are assembled and published; idempotent, so an orphaned Finalizing job
-    #               is simply finalized again.
-    #   Completed | Failed | Canceled   ended, with a headline. `job resume` puts a Failed or
-    #               Canceled job back in the queue (a Failed one whose error says resumable: false
-    #               would fail the same way; the headline says what to do instead).
-    "Queued": ("Running", "Canceled", "Failed"),
-    "Running": ("Finalizing", "Failed", "Canceled", "Queued"),
-    "Finalizing": ("Completed", "Failed", "Canceled", "Queued"),
-    "Completed": (),
-    "Failed": ("Queued",),
-    "Canceled": ("Queued",),
-}
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One batch scoring job: what to run (``spec``), where it stands, and how far it got."""
-
-    name: str
-    kind: str  # "batch_scoring"
-    status: JobStatus
-    endpoint_name: str | None
-    deployment_name: str | None
-    spec: Mapping[str, Any]  # everything the runner needs: settings, input, output, worker config
-    progress: JobProgress  # the plan and the counts so far (a private copy)
-    headline: str | None  # why it failed or was canceled, or its one-line summary when done
-    error: Mapping[str, Any] | None  # first failures, thresholds, where the logs are
-    runner: str | None  # "host:pid" of the runner working on it
-    attempt: int  # 1 for the first run, +1 per resume
-    cancel_requested: bool
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    heartbeat_at: datetime | None
-
-
-@dataclass(frozen=True)
-class MiniBatchRecord:
-    """The committed outcome of one mini-batch: its rows are in ``parts`` (in item order)."""
-
-    job: str
-    index: int
-    status: Literal["succeeded", "failed"]  # failed: every item of it failed
-    items: int
-    succeeded: int
-    failed: int
-    attempts: int
-    worker: str | None
-    seconds: float
-    parts: list[str]
-    error: str | None  # the headline of its (first) error

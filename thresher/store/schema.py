@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Float,
+    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -77,30 +78,52 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
+def _name(column: str, *, nullable: bool = False) -> Column[str]:
+    """A name users or thresher give: of an asset, version, resource, deployment, job or runner."""
+    return Column(column, String(NAME_LENGTH), nullable=nullable)
+
+
+def _word(column: str) -> Column[str]:
+    """One of a few fixed words: a kind or a status."""
+    return Column(column, String(KIND_LENGTH), nullable=False)
+
+
+def _json(column: str, *, nullable: bool = False) -> Column[Any]:
+    return Column(column, JSON, nullable=nullable)
+
+
+def _time(column: str, *, nullable: bool = False) -> Column[datetime]:
+    return Column(column, UTCDateTime, nullable=nullable)
+
+
+def _count(column: str) -> Column[int]:
+    return Column(column, Integer, nullable=False)
+
+
 assets = Table(
     "assets",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(KIND_LENGTH), nullable=False),
-    Column("name", String(NAME_LENGTH), nullable=False),
-    Column("version", String(NAME_LENGTH), nullable=False),
+    _word("kind"),
+    _name("name"),
+    _name("version"),
     # the version as an integer when it is one: auto-increment and "latest" are computed from it
     Column("version_number", BigInteger, nullable=True),
-    Column("spec", JSON, nullable=False),
-    Column("info", JSON, nullable=False),
+    _json("spec"),
+    _json("info"),
     Column("archived", Boolean, nullable=False, server_default=false()),
-    Column("created_at", UTCDateTime, nullable=False),
+    _time("created_at"),
     UniqueConstraint("kind", "name", "version"),
 )
 
 resources = Table(
     "resources",
     metadata,
-    Column("kind", String(KIND_LENGTH), nullable=False),
-    Column("name", String(NAME_LENGTH), nullable=False),
-    Column("spec", JSON, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    _word("kind"),
+    _name("name"),
+    _json("spec"),
+    _time("created_at"),
+    _time("updated_at"),
     PrimaryKeyConstraint("kind", "name"),
 )
 
@@ -109,11 +132,11 @@ deployments = Table(
     metadata,
     # always 'batch_endpoint': it lets the database itself tie a deployment to its endpoint's row
     Column("endpoint_kind", String(KIND_LENGTH), nullable=False, server_default=text("'batch_endpoint'")),
-    Column("endpoint_name", String(NAME_LENGTH), nullable=False),
-    Column("name", String(NAME_LENGTH), nullable=False),
-    Column("spec", JSON, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    _name("endpoint_name"),
+    _name("name"),
+    _json("spec"),
+    _time("created_at"),
+    _time("updated_at"),
     PrimaryKeyConstraint("endpoint_name", "name"),
     ForeignKeyConstraint(["endpoint_kind", "endpoint_name"], ["resources.kind", "resources.name"], ondelete="CASCADE"),
     CheckConstraint("endpoint_kind = 'batch_endpoint'", name="endpoint_kind"),
@@ -122,22 +145,22 @@ deployments = Table(
 jobs = Table(
     "jobs",
     metadata,
-    Column("name", String(NAME_LENGTH), nullable=False),
-    Column("kind", String(KIND_LENGTH), nullable=False),
-    Column("status", String(KIND_LENGTH), nullable=False),
-    Column("endpoint_name", String(NAME_LENGTH), nullable=True),
-    Column("deployment_name", String(NAME_LENGTH), nullable=True),
-    Column("spec", JSON, nullable=False),
-    Column("progress", JSON, nullable=False),
+    _name("name"),
+    _word("kind"),
+    _word("status"),
+    _name("endpoint_name", nullable=True),
+    _name("deployment_name", nullable=True),
+    _json("spec"),
+    _json("progress"),
     Column("headline", Text, nullable=True),
-    Column("error", JSON, nullable=True),
-    Column("runner", String(NAME_LENGTH), nullable=True),
+    _json("error", nullable=True),
+    _name("runner", nullable=True),
     Column("attempt", Integer, nullable=False, server_default=text("0")),
     Column("cancel_requested", Boolean, nullable=False, server_default=false()),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("started_at", UTCDateTime, nullable=True),
-    Column("ended_at", UTCDateTime, nullable=True),
-    Column("heartbeat_at", UTCDateTime, nullable=True),
+    _time("created_at"),
+    _time("started_at", nullable=True),
+    _time("ended_at", nullable=True),
+    _time("heartbeat_at", nullable=True),
     PrimaryKeyConstraint("name"),
     Index("ix_jobs_status_created_at", "status", "created_at"),
 )
@@ -145,17 +168,16 @@ jobs = Table(
 job_mini_batches = Table(
     "job_mini_batches",
     metadata,
-    Column("job", String(NAME_LENGTH), nullable=False),
-    Column("idx", Integer, nullable=False),
-    Column("status", String(KIND_LENGTH), nullable=False),
-    Column("items", Integer, nullable=False),
-    Column("succeeded", Integer, nullable=False),
-    Column("failed", Integer, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("worker", String(NAME_LENGTH), nullable=True),
+    Column("job", String(NAME_LENGTH), ForeignKey("jobs.name", ondelete="CASCADE"), nullable=False),
+    _count("idx"),
+    _word("status"),
+    _count("items"),
+    _count("succeeded"),
+    _count("failed"),
+    _count("attempts"),
+    _name("worker", nullable=True),
     Column("seconds", Float, nullable=False),
-    Column("parts", JSON, nullable=False),
+    _json("parts"),
     Column("error", Text, nullable=True),
     PrimaryKeyConstraint("job", "idx"),
-    ForeignKeyConstraint(["job"], ["jobs.name"], ondelete="CASCADE"),
 )

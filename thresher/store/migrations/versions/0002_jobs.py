@@ -8,6 +8,7 @@ Create Date: 2026-11-25
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -45,10 +46,7 @@ def upgrade() -> None:
         sa.Column("job", sa.String(255), nullable=False),
         sa.Column("idx", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(32), nullable=False),
-        sa.Column("items", sa.Integer(), nullable=False),
-        sa.Column("succeeded", sa.Integer(), nullable=False),
-        sa.Column("failed", sa.Integer(), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
+        *_counts("items", "succeeded", "failed", "attempts"),
         sa.Column("worker", sa.String(255), nullable=True),
         sa.Column("seconds", sa.Float(), nullable=False),
         sa.Column("parts", sa.JSON(), nullable=False),
@@ -56,6 +54,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("job", "idx", name=op.f("pk_job_mini_batches")),
         sa.ForeignKeyConstraint(["job"], ["jobs.name"], name=op.f("fk_job_mini_batches_job_jobs"), ondelete="CASCADE"),
     )
+
+
+def _counts(*columns: str) -> list[sa.Column[Any]]:
+    return [sa.Column(column, sa.Integer(), nullable=False) for column in columns]
 
 
 def downgrade() -> None:
