@@ -78,15 +78,14 @@ class ResourceRecord:
     updated_at: datetime  # equals created_at until the first update
 
 
-@dataclass(frozen=True)
-class DeploymentRecord:
-    """A deployment of a batch endpoint."""
+DEPLOYMENT = "deployment"
 
-    endpoint_name: str
-    name: str
-    spec: Mapping[str, Any]
-    created_at: datetime
-    updated_at: datetime
+
+@dataclass(frozen=True)
+class DeploymentRecord(ResourceRecord):
+    """A deployment of a batch endpoint: a named resource of kind ``deployment`` that one endpoint holds."""
+
+    endpoint_name: str = ""
 
 
 _INTEGER = re.compile(r"[0-9]{1,18}")  # 18 digits always fit a 64-bit integer column

@@ -20,6 +20,7 @@ from thresher.store import messages
 from thresher.store.arguments import check_kind, check_mode, check_name, plain_json
 from thresher.store.engine import Database
 from thresher.store.records import (
+    DEPLOYMENT,
     KIND_NAMES,
     RESOURCE_KINDS,
     DeploymentRecord,
@@ -97,7 +98,7 @@ class NamedRows(Database):
             missing=lambda connection: self._missing_deployment(connection, endpoint_name, name),
             first=lambda connection: self._require_endpoint(connection, endpoint_name),
         )
-        return DeploymentRecord(endpoint_name, name, *saved)
+        return DeploymentRecord(DEPLOYMENT, name, *saved, endpoint_name=endpoint_name)
 
     def get_deployment(self, endpoint_name: str, name: str) -> DeploymentRecord:
         with self._read() as connection:
@@ -105,13 +106,13 @@ class NamedRows(Database):
             row = connection.execute(select(deployments).where(_deployment(endpoint_name, name))).first()
             if row is None:
                 raise self._missing_deployment(connection, endpoint_name, name)
-        return from_row(DeploymentRecord, row)
+        return from_row(DeploymentRecord, row, kind=DEPLOYMENT)
 
     def list_deployments(self, endpoint_name: str) -> list[DeploymentRecord]:
         query = select(deployments).where(deployments.c.endpoint_name == endpoint_name).order_by(deployments.c.name)
         with self._read() as connection:
             self._require_endpoint(connection, endpoint_name)
-            return [from_row(DeploymentRecord, row) for row in connection.execute(query)]
+            return [from_row(DeploymentRecord, row, kind=DEPLOYMENT) for row in connection.execute(query)]
 
     def delete_deployment(self, endpoint_name: str, name: str) -> None:
         with self._write() as connection:
