@@ -45,8 +45,13 @@ def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecor
             if job.status in TERMINAL:
                 break
             # Orphaned, or queued with no runner: give up after a grace (a runner just started takes a moment).
-            stuck_since = (stuck_since or time.monotonic()) if note or _waits_for_nobody(ws, job) else None
+            unserved = _waits_for_nobody(ws, job)
+            stuck_since = (stuck_since or time.monotonic()) if note or unserved else None
             if stuck_since is not None and time.monotonic() - stuck_since > STUCK_GRACE_SECONDS:
+                note = note or (
+                    f"No runner serves this workspace now (its log: {ws.settings.workspace_dir / 'runner.log'}). "
+                    f"Start one with: thresher job resume --name {name}"
+                )
                 break
             time.sleep(POLL_SECONDS)
     summarize(job, console, note)
