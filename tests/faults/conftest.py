@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from thresher import Workspace
 from thresher.specs import parse_spec
 from thresher.store import JobRecord
 
-__all__ = ["bench", "db_bench", "fifo", "job_error", "output_bytes"]
+__all__ = ["bench", "db_bench", "echoed", "fifo", "job_error", "output_bytes", "text_inputs"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -44,6 +44,20 @@ def output_bytes(job: JobRecord) -> bytes:
 def job_error(job: JobRecord) -> str:
     """``logs/job_error.txt`` of the job."""
     return (Path(str(job.spec["folder"])) / "logs" / "job_error.txt").read_text(encoding="utf-8")
+
+
+def text_inputs(root: Path, count: int, value: Callable[[int], str] = "value-{}".format) -> Path:
+    """``root/data/item-NNNN.txt``, ``count`` files each holding ``value(index)``: input for echoing scripts."""
+    folder = root / "data"
+    folder.mkdir()
+    for index in range(count):
+        (folder / f"item-{index:04d}.txt").write_text(value(index) + "\n")
+    return folder
+
+
+def echoed(folder: Path, repeat: int = 1) -> str:
+    """What a script returning "<file name> <its text × repeat>" per file writes, in input order."""
+    return "".join(f"{path.name} {path.read_text().strip() * repeat}\n" for path in sorted(folder.iterdir()))
 
 
 def fifo(path: Path) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.conftest import echoed, text_inputs
 from tests.jobs.conftest import Bench
 from thresher import Workspace
 from thresher.specs import parse_spec
@@ -49,18 +50,6 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[[str, str], Path]]:
         subprocess.run(["umount", "-l", str(point)], check=False)
 
 
-def _inputs(root: Path, count: int) -> Path:
-    folder = root / "data"
-    folder.mkdir()
-    for index in range(count):
-        (folder / f"item-{index:04d}.txt").write_text(f"{index:09d}\n")
-    return folder
-
-
-def _expected(folder: Path) -> str:
-    return "".join(f"{path.name} {path.read_text().strip() * 100}\n" for path in sorted(folder.iterdir()))
-
-
 def _fill(disk: Path, leave: int) -> Path:
     """A file that takes all but ``leave`` bytes of the disk."""
     filler = disk / "filler.bin"
@@ -82,7 +71,7 @@ def test_a_full_output_disk_stops_the_job_naming_it_and_resume_finishes_after_sp
     bench: Bench, tmpfs: Callable[[str, str], Path]
 ) -> None:
     bench.deploy(SCRIPT, settings={"mini_batch_size": 20})
-    folder = _inputs(bench.root, 300)
+    folder = text_inputs(bench.root, 300, "{:09d}".format)
     disk = tmpfs("out", "4m")
     filler = _fill(disk, leave=150_000)  # the job's ~300 KB output does not fit
     job = bench.run(folder, output_path=str(disk / "score"))
@@ -101,7 +90,7 @@ def test_a_full_output_disk_stops_the_job_naming_it_and_resume_finishes_after_sp
     bench.ws.jobs.resume(job.name)
     ended = bench.ws.jobs.wait(job.name, timeout=60)
     assert ended.status == "Completed", ended.headline
-    assert bench.output(ended) == _expected(folder)
+    assert bench.output(ended) == echoed(folder, repeat=100)
 
 
 def test_a_full_workspace_disk_stops_the_job_keeps_the_database_intact_and_resume_finishes(
@@ -115,7 +104,9 @@ def test_a_full_workspace_disk_stops_the_job_keeps_the_database_intact_and_resum
         ws.batch_endpoints.create(parse_spec({"name": "scoring"}, "batch_endpoint", base_dir=tmp_path))
         bench = Bench(ws, tmp_path)
         bench.deploy(SCRIPT, settings={"mini_batch_size": 10})
-        folder = _inputs(tmp_path, 600)  # ~600 KB of parts, then ~600 KB of output, in the workspace
+        folder = text_inputs(
+            tmp_path, 600, "{:09d}".format
+        )  # ~600 KB of parts, then ~600 KB of output, in the workspace
         filler = _fill(disk, leave=700_000)
         job = bench.run(folder)
         assert job.status == "Failed"
@@ -131,6 +122,6 @@ def test_a_full_workspace_disk_stops_the_job_keeps_the_database_intact_and_resum
         ws.jobs.resume(job.name)
         ended = ws.jobs.wait(job.name, timeout=90)
         assert ended.status == "Completed", ended.headline
-        assert bench.output(ended) == _expected(folder)
+        assert bench.output(ended) == echoed(folder, repeat=100)
         with sqlite3.connect(database) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.conftest import echoed, text_inputs
 from tests.jobs.conftest import Bench
 from thresher.scheduler.faults import PHASES
 from thresher.store import JobRecord
@@ -26,18 +27,6 @@ def run(mini_batch):
     return [os.path.basename(path) + " " + open(path).read().strip() for path in mini_batch]
 """
 SETTINGS = {"mini_batch_size": 2, "max_concurrency_per_instance": 1}
-
-
-def _inputs(root: Path) -> Path:
-    folder = root / "data"
-    folder.mkdir()
-    for index in range(7):
-        (folder / f"item-{index:02d}.txt").write_text(f"value-{index * index}\n")
-    return folder
-
-
-def _expected(folder: Path) -> str:
-    return "".join(f"{path.name} {path.read_text().strip()}\n" for path in sorted(folder.iterdir()))
 
 
 def _runner_gone(runner: str | None) -> bool:
@@ -85,7 +74,7 @@ def _resume_to_the_end(bench: Bench, job: JobRecord) -> JobRecord:
 @pytest.fixture
 def folder(bench: Bench) -> Path:
     bench.deploy(SCRIPT, settings=SETTINGS)
-    return _inputs(bench.root)
+    return text_inputs(bench.root, 7, lambda index: f"value-{index * index}")
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -104,7 +93,7 @@ def test_a_bug_in_thresher_at_any_phase_fails_the_job_with_a_headline_and_resume
     assert "thresher job resume --name" in text
     assert (failed.error or {}).get("resumable") is True
     ended = _resume_to_the_end(bench, failed)
-    assert bench.output(ended) == _expected(folder)
+    assert bench.output(ended) == echoed(folder)
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -117,7 +106,7 @@ def test_a_runner_killed_at_any_phase_leaves_a_resumable_job_that_finishes_with_
     assert note is not None and f"Its runner {orphaned.runner} is gone" in note
     assert f"Resume with: thresher job resume --name {orphaned.name}" in note
     ended = _resume_to_the_end(bench, orphaned)
-    assert bench.output(ended) == _expected(folder)
+    assert bench.output(ended) == echoed(folder)
     target = Path(str(ended.spec["output_file"]))
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no partial file left behind
 
@@ -132,13 +121,13 @@ def test_sigterm_at_a_phase_puts_the_job_back_in_the_queue_saying_why(
     assert "was stopped (SIGTERM) while running job" in headline
     assert f"Start one with: thresher job resume --name {queued.name}" in headline
     ended = _resume_to_the_end(bench, queued)
-    assert bench.output(ended) == _expected(folder)
+    assert bench.output(ended) == echoed(folder)
 
 
 def test_sigterm_from_outside_stops_the_workers_and_requeues_the_job(bench: Bench) -> None:
     slow = SCRIPT.replace("def run(mini_batch):", "def run(mini_batch):\n    __import__('time').sleep(0.3)")
     bench.deploy(slow, settings=SETTINGS)
-    folder = _inputs(bench.root)
+    folder = text_inputs(bench.root, 7, lambda index: f"value-{index * index}")
     job = bench.ws.jobs.invoke(bench.endpoint, input=str(folder))
     deadline = time.monotonic() + 30
     while bench.ws.jobs.get(job.name).progress.mini_batches_done < 1:
@@ -152,7 +141,7 @@ def test_sigterm_from_outside_stops_the_workers_and_requeues_the_job(bench: Benc
     assert 1 <= queued.progress.mini_batches_done < 4
     assert [p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_worker_of(p, job.spec["folder"])] == []
     ended = _resume_to_the_end(bench, queued)
-    assert bench.output(ended) == _expected(folder)
+    assert bench.output(ended) == echoed(folder)
 
 
 def _is_worker_of(proc: Path, folder: object) -> bool:
@@ -176,4 +165,4 @@ def test_a_full_disk_at_a_phase_stops_the_job_naming_the_disk_and_resume_finishe
     error_text = (Path(str(stopped.spec["folder"])) / "logs" / "job_error.txt").read_text()
     assert "thresher job prune --older-than 7d --yes" in error_text
     ended = _resume_to_the_end(bench, stopped)
-    assert bench.output(ended) == _expected(folder)
+    assert bench.output(ended) == echoed(folder)

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from tests.faults.conftest import echoed, text_inputs
 from tests.jobs.conftest import Bench
 from thresher.store import JobRecord
 
@@ -33,18 +34,6 @@ def run(mini_batch):
     time.sleep(float(os.environ.get("RUN_PAUSE", "0")))
     return [os.path.basename(path) + " " + open(path).read().strip() for path in mini_batch]
 """
-
-
-def _inputs(root: Path, count: int) -> Path:
-    folder = root / "data"
-    folder.mkdir()
-    for index in range(count):
-        (folder / f"item-{index:03d}.txt").write_text(f"value-{index}\n")
-    return folder
-
-
-def _expected(folder: Path) -> str:
-    return "".join(f"{path.name} {path.read_text().strip()}\n" for path in sorted(folder.iterdir()))
 
 
 def _wait_for_mark(marks: Path, prefix: str, exclude: set[int], timeout: float = 30) -> int:
@@ -76,7 +65,7 @@ def test_workers_killed_while_importing_the_script_and_in_init_are_replaced(benc
     marks.mkdir()
     variables = {"MARKS": str(marks), "PAUSE": "0.4"}
     bench.deploy(MARKING_SCRIPT, settings={"mini_batch_size": 3, "environment_variables": variables})
-    folder = _inputs(bench.root, 9)
+    folder = text_inputs(bench.root, 9)
     job = bench.ws.jobs.invoke(bench.endpoint, input=str(folder))
     importing = _wait_for_mark(marks, "import", set())
     os.kill(importing, signal.SIGKILL)  # while it imports the scoring script
@@ -84,7 +73,7 @@ def test_workers_killed_while_importing_the_script_and_in_init_are_replaced(benc
     os.kill(initializing, signal.SIGKILL)  # while init() runs: two start-up deaths in a row on the slot
     ended = bench.ws.jobs.wait(job.name, timeout=60)
     assert ended.status == "Completed", ended.headline
-    assert bench.output(ended) == _expected(folder)
+    assert bench.output(ended) == echoed(folder)
     assert len(list(marks.glob("import-*"))) == 3  # the worker, and two replacements in its slot
 
 
@@ -92,7 +81,7 @@ def test_a_slot_whose_workers_die_starting_three_times_in_a_row_fails_the_job_qu
     bench.deploy(
         "import os\n\ndef init():\n    os.kill(os.getpid(), 9)\n\ndef run(mini_batch):\n    return mini_batch\n"
     )
-    folder = _inputs(bench.root, 4)
+    folder = text_inputs(bench.root, 4)
     started = time.monotonic()
     job = bench.run(folder, timeout=60)
     assert time.monotonic() - started < 30
@@ -111,7 +100,7 @@ def test_a_storm_of_kills_on_the_workers_loses_and_doubles_no_item(bench: Bench)
         MARKING_SCRIPT,
         settings={"mini_batch_size": 2, "max_concurrency_per_instance": 2, "environment_variables": variables},
     )
-    folder = _inputs(bench.root, 80)
+    folder = text_inputs(bench.root, 80)
     job = bench.ws.jobs.invoke(bench.endpoint, input=str(folder))
     job_folder = str(job.spec["folder"])
     done = threading.Event()
@@ -139,7 +128,7 @@ def test_a_storm_of_kills_on_the_workers_loses_and_doubles_no_item(bench: Bench)
     assert len(kills) >= 5, "the storm did not hit enough workers to mean anything"
     assert ended.status == "Completed", ended.headline
     assert (ended.progress.items_succeeded, ended.progress.items_failed) == (80, 0)
-    assert bench.output(ended) == _expected(folder)
+    assert bench.output(ended) == echoed(folder)
 
 
 POISON_SCRIPT = """
@@ -147,7 +136,7 @@ import os, signal
 
 def run(mini_batch):
     for path in mini_batch:
-        if path.endswith("item-005.txt"):
+        if path.endswith("item-0005.txt"):
             os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would, for an item too big to score
     return [os.path.basename(path) for path in mini_batch]
 """
@@ -156,7 +145,7 @@ def run(mini_batch):
 def _poisoned(bench: Bench, workers: int) -> tuple[Path, float, JobRecord]:
     settings = {"mini_batch_size": 4, "max_concurrency_per_instance": workers, "retry_settings": {"max_retries": 1}}
     bench.deploy(POISON_SCRIPT, settings=settings)
-    folder = _inputs(bench.root, 12)
+    folder = text_inputs(bench.root, 12)
     started = time.monotonic()
     job = bench.run(folder, timeout=120)
     return folder, time.monotonic() - started, job
@@ -167,10 +156,10 @@ def test_an_item_that_kills_every_worker_it_touches_fails_alone_and_quickly(benc
     assert job.status == "Completed", job.headline
     assert (job.progress.items_succeeded, job.progress.items_failed) == (11, 1)
     (failure,) = job.progress.first_failures
-    assert failure.item.endswith("item-005.txt")
+    assert failure.item.endswith("item-0005.txt")
     assert failure.error.startswith("WorkerLost: worker node-0/process")
     assert "killed by signal 9 (SIGKILL), possibly out of memory" in failure.error
-    names = [path.name for path in sorted(folder.iterdir()) if path.name != "item-005.txt"]
+    names = [path.name for path in sorted(folder.iterdir()) if path.name != "item-0005.txt"]
     assert bench.output(job).split() == names
     assert seconds < 60
 
