@@ -26,7 +26,6 @@ class CappedLog:
         self.path = path
         self.max_bytes = max(max_bytes, 1024)
         self.dropped = 0  # bytes of output no longer on disk (rotated away, or not written)
-        self.rotations = 0
         self._file = open(path, "ab")  # noqa: SIM115 (kept open for the worker's life)
         self._size = self._file.tell()
 
@@ -53,7 +52,6 @@ class CappedLog:
         self._file.close()
         with contextlib.suppress(OSError):
             os.replace(self.path, older)
-        self.rotations += 1
         self._file = open(self.path, "wb")  # noqa: SIM115
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         note = (

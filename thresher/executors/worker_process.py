@@ -17,11 +17,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from thresher.executors.worker_logs import DEFAULT_MAX_BYTES, CappedLog
 from thresher.runtime import protocol
-from thresher.runtime.protocol import ErrorInfo, WorkerConfig
+from thresher.runtime.protocol import ErrorInfo, RunOp, ShutdownOp, WorkerConfig
 
 _STDERR_TAIL_BYTES = 3000
 
@@ -46,7 +45,7 @@ class WorkerProcess:
     finished: bool = False
     _buffer: bytes = b""
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: RunOp | ShutdownOp) -> None:
         """Write one message (blocks only while a large task fills the pipe, which the worker drains)."""
         data = memoryview(protocol.encode(message))
         while data:

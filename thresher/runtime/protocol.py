@@ -183,7 +183,7 @@ class TabularSliceBase(TypedDict):
     """The keys every tabular slice has."""
 
     path: str
-    format: Literal["csv", "jsonl", "parquet"]
+    format: Literal["csv", "jsonl", "parquet"] | None  # None: an unusable entry, never read
     start: int
     stop: int
     unit: Literal["bytes", "rows"]
@@ -196,7 +196,8 @@ class TabularSlice(TabularSliceBase, total=False):
     header, which belongs to every slice); parquet: row indices. ``first_row`` is the index of the
     slice's first record in the file and ``rows`` the number of records, None where planning did
     not count them; ``rows == 0`` marks a file without records. ``filter`` keeps the rows of one
-    partition ({column: value}, None meaning missing).
+    partition ({column: value}, None meaning missing). ``unusable`` marks an entry that planning found
+    cannot be read (a broken link, a FIFO, ...): it says why, and the worker fails the item with it.
     """
 
     first_row: int | None
@@ -204,6 +205,7 @@ class TabularSlice(TabularSliceBase, total=False):
     read_options: dict[str, Any]
     data_start: int
     filter: dict[str, Any]
+    unusable: str
 
 
 class ErrorInfo(TypedDict, total=False):

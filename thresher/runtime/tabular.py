@@ -22,6 +22,8 @@ import importlib
 import io
 from typing import Any
 
+from thresher.runtime.protocol import TabularSlice
+
 _PARQUET_OPTIONS = {"columns"}
 
 
@@ -40,7 +42,7 @@ def _import(name: str) -> Any:
         ) from exc
 
 
-def read_slices(slices: list[dict[str, Any]]) -> Any:
+def read_slices(slices: list[TabularSlice]) -> Any:
     """One ``pandas.DataFrame`` of every slice's rows, in order, with a fresh 0..n-1 index.
 
     Errors name the file and the byte or row range.
@@ -55,7 +57,7 @@ def read_slices(slices: list[dict[str, Any]]) -> Any:
     return pd.concat(rows, ignore_index=True)
 
 
-def _read_slice(piece: dict[str, Any]) -> Any:
+def _read_slice(piece: TabularSlice) -> Any:
     path, fmt, start, stop = piece["path"], piece["format"], piece["start"], piece["stop"]
     unit = "rows" if fmt == "parquet" else "bytes"
     where = f"{path} ({unit} {start}..{stop}" + (

@@ -22,6 +22,7 @@ from typing import Any
 
 from thresher.errors import ThresherError
 from thresher.runtime.entries import unusable
+from thresher.runtime.protocol import TabularSlice
 from thresher.scheduler.input_files import hive_values
 from thresher.scheduler.tabular_plan import (
     csv_data_start,
@@ -33,7 +34,7 @@ from thresher.scheduler.tabular_plan import (
 )
 
 _CHUNK_ROWS = 1 << 18
-Partition = tuple[dict[str, Any], list[dict[str, Any]]]
+Partition = tuple[dict[str, Any], list[TabularSlice]]
 
 
 def partition_slices(
@@ -52,18 +53,18 @@ def partition_slices(
     are all None.
     """
     groups: dict[tuple[Any, ...], Partition] = {}
-    empty: list[dict[str, Any]] = []
-    refused: list[dict[str, Any]] = []  # unusable entries without a partition of their own
+    empty: list[TabularSlice] = []
+    refused: list[TabularSlice] = []  # unusable entries without a partition of their own
     for path in files:
         hive = hive_values(path.as_posix())
         problem = unusable(str(path))
         if problem is not None:  # never opened here: a FIFO would block planning for good
-            piece = unusable_slice(path, problem)
+            refusal = unusable_slice(path, problem)
             if all(key in hive for key in keys):
                 partition = {key: hive[key] for key in keys}
-                groups.setdefault(tuple(partition.values()), (partition, []))[1].append(piece)
+                groups.setdefault(tuple(partition.values()), (partition, []))[1].append(refusal)
             else:
-                refused.append(piece)
+                refused.append(refusal)
             continue
         fmt, options = file_format(path, format, read_options)
         columns = [key for key in keys if key not in hive]
@@ -74,14 +75,14 @@ def partition_slices(
         for values, first, last, count in _combinations(path, fmt, options, columns):
             found += count
             partition = {key: hive[key] if key in hive else values[columns.index(key)] for key in keys}
-            piece = dict(whole, first_row=first, rows=count)
+            piece: TabularSlice = {**whole, "first_row": first, "rows": count}
             if columns:
                 piece["filter"] = dict(zip(columns, values, strict=True))
             if fmt == "parquet":
-                piece.update(start=first, stop=last + 1)
+                piece["start"], piece["stop"] = first, last + 1
             groups.setdefault(tuple(partition.values()), (partition, []))[1].append(piece)
         if not found:
-            empty.append(dict(whole, first_row=0, rows=0, stop=whole["start"]))
+            empty.append({**whole, "first_row": 0, "rows": 0, "stop": whole["start"]})
     partitions = list(groups.values())
     if refused and not partitions:  # the entries must be in the plan, to be failed and fingerprinted
         partitions.append((dict.fromkeys(keys), []))
@@ -91,7 +92,7 @@ def partition_slices(
     return partitions
 
 
-def _whole_file(path: Path, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
+def _whole_file(path: Path, fmt: str, options: dict[str, Any]) -> TabularSlice:
     if fmt == "parquet":
         rows = parquet_file(path).metadata.num_rows
         return make_slice(path, fmt, 0, rows, read_options=options)

@@ -36,11 +36,13 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from thresher.errors import ThresherError
+from thresher.runtime.protocol import TabularSlice
 from thresher.scheduler.record_scan import RecordScanner, line_end_at_or_after
 
+SliceFormat = Literal["csv", "jsonl", "parquet"]
 _EXTENSIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ".csv": ("csv", {}),
     ".tsv": ("csv", {"sep": "\t"}),
@@ -76,11 +78,11 @@ def file_format(path: Path, format: str | None, read_options: dict[str, Any] | N
     return fmt, {**defaults, **(read_options or {})}
 
 
-def make_slice(path: Path, fmt: str, start: int, stop: int, **fields: Any) -> dict[str, Any]:
-    """A slice dict (see the module docstring); ``fields`` sets first_row, rows, read_options, data_start."""
-    piece: dict[str, Any] = {
+def make_slice(path: Path, fmt: str, start: int, stop: int, **fields: Any) -> TabularSlice:
+    """A slice (see the module docstring); ``fields`` sets first_row, rows, read_options, data_start."""
+    piece: TabularSlice = {
         "path": str(path),
-        "format": fmt,
+        "format": cast(SliceFormat, fmt),
         "start": start,
         "stop": stop,
         "unit": "rows" if fmt == "parquet" else "bytes",
@@ -93,7 +95,7 @@ def make_slice(path: Path, fmt: str, start: int, stop: int, **fields: Any) -> di
     return piece
 
 
-def unusable_slice(path: Path, why: str) -> dict[str, Any]:
+def unusable_slice(path: Path, why: str) -> TabularSlice:
     """The slice of an entry that cannot be read: ``why`` says why (see the module docstring)."""
     return {
         "path": str(path),
@@ -130,7 +132,7 @@ def csv_data_start(handle: Any, options: dict[str, Any], quote: bytes | None) ->
     return RecordScanner(handle, 0, quote=quote).advance(rows=1)[0]
 
 
-def file_slices(path: Path, unit: str, amount: int, fmt: str, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def file_slices(path: Path, unit: str, amount: int, fmt: str, options: dict[str, Any]) -> Iterator[TabularSlice]:
     """The slices of one file, in file order, each about ``amount`` bytes or rows."""
     if fmt == "parquet":
         yield from _parquet_slices(path, unit, amount, options)
@@ -187,7 +189,7 @@ def parquet_file(path: Path) -> Any:
         ) from exc
 
 
-def _parquet_slices(path: Path, unit: str, amount: int, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _parquet_slices(path: Path, unit: str, amount: int, options: dict[str, Any]) -> Iterator[TabularSlice]:
     meta = parquet_file(path).metadata
     ranges: list[tuple[int, int]] = []
     start = offset = weight = 0
