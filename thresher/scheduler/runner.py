@@ -123,6 +123,7 @@ class _JobRun:
         self.faults = faults
         self.spec: JobSpec | None = None
         self.progress = job.progress
+        self.committed: set[int] = set()  # indexes of the committed mini-batches, as last read
         self.phase = "claimed"
 
     def reached(self, phase: str, path: str | None = None) -> None:
@@ -208,11 +209,14 @@ class _JobRun:
         return planner.plan_files(files, size.amount)
 
     def _committed_progress(self, job: JobRecord) -> JobProgress:
-        """The job's progress with its counts taken from what is committed (a resume starts from there)."""
+        """The job's progress with its counts taken from what is committed (a resume starts from there);
+        the committed mini-batches' indexes are kept in ``committed``."""
         progress = replace(job.progress, first_failures=list(job.progress.first_failures))
         progress.mini_batches_done = progress.mini_batches_failed = 0
         progress.items_succeeded = progress.items_failed = 0
+        self.committed = set()
         for record in self.store.mini_batches(job.name):
+            self.committed.add(record.index)
             progress.mini_batches_done += 1
             progress.items_succeeded += record.succeeded
             progress.items_failed += record.failed
@@ -223,7 +227,7 @@ class _JobRun:
         """Run every uncommitted mini-batch on the started ``executor``, which this shuts down."""
         spec = self._spec
         settings = spec.settings
-        committed = {record.index for record in self.store.mini_batches(self.name)}
+        committed = self.committed  # read by _committed_progress just before
         plan = (
             (batch.index, batch.items, batch.partition)
             for batch in planner.read_plan(spec.job_folder.plan)
