@@ -13,6 +13,7 @@ The CLI prints ``str(error)`` as the headline and ``error.fix`` on the line belo
     │       └── JobTakenOverError another runner took the job over; this runner must leave it alone
     ├── StoreError                the metadata database cannot be reached, is damaged, or is at the wrong schema
     ├── StorageError              a datastore cannot be read or written
+    │   └── StorageUnavailableError  the storage kept failing transiently for longer than the outage limit
     └── MissingExtraError         an optional dependency is not installed (says which pip extra)
 
 Errors cross process boundaries as plain data (``to_dict``), never as pickled exceptions.
@@ -104,6 +105,19 @@ class StoreError(ThresherError):
 
 class StorageError(ThresherError):
     """A datastore cannot be read or written."""
+
+
+class StorageUnavailableError(StorageError):
+    """Storage answered only with timeouts, throttling, 5xx or dropped connections for the whole outage limit."""
+
+    def __init__(self, label: str, seconds: float, cause: BaseException) -> None:
+        super().__init__(
+            f"{label} was unreachable for {seconds:.0f} s ({type(cause).__name__}: {str(cause)[:200]}); "
+            "transient errors are retried up to THRESHER_STORAGE_OUTAGE_SECONDS.",
+            fix="Check that the storage endpoint is up and reachable from this machine; the job keeps what it "
+            "committed: resume it with thresher job resume --name <job>.",
+        )
+        self.label = label
 
 
 class MissingExtraError(ThresherError):

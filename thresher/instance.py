@@ -9,6 +9,7 @@ from thresher.errors import NotFoundError, StorageError
 from thresher.settings import Settings
 from thresher.storage import LocalDatastore, split_datastore_uri
 from thresher.storage.disk import RESERVE_FILE, Reserve
+from thresher.storage.remote import RemoteURL, is_remote, parse_url
 from thresher.store import SqlStore, open_store
 
 
@@ -88,3 +89,25 @@ class Instance:
                 fix="Copy the files to a local folder (or a local datastore) and use that path.",
             )
         return Path(path_or_uri).expanduser().resolve()
+
+    def is_remote_uri(self, uri: str) -> bool:
+        """Whether ``uri`` is in object storage: a remote URL, or a path of a datastore that is not local."""
+        if is_remote(uri):
+            return True
+        parts = split_datastore_uri(uri)
+        if parts is None:
+            return False
+        return str(self.store.get_resource("datastore", parts[0]).spec.get("type", "local")) != "local"
+
+    def remote(self, uri: str) -> RemoteURL:
+        """The fsspec URL (with the datastore's credentials) of a remote ``uri``."""
+        parts = split_datastore_uri(uri)
+        if parts is None:
+            return parse_url(uri)
+        spec = self.store.get_resource("datastore", parts[0]).spec
+        options = {
+            "key": spec["credentials"]["access_key_id"],
+            "secret": spec["credentials"]["secret_access_key"],
+            "endpoint_url": spec["endpoint"],
+        }
+        return RemoteURL(str(spec["url"]), options, parts[0], f"azureml://datastores/{parts[0]}/paths").join(parts[1])

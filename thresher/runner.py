@@ -37,7 +37,7 @@ def main() -> int:
     try:
         settings = load_settings()
         instance = Instance(settings)
-        serve(instance.store, settings)
+        serve(instance.store, settings, resolve=instance.remote)
     except RunnerStopped as stop:
         log(f"runner {runner_id()} stopped ({stop.signal_name}); its job, if any, is queued again")
         return STOPPED_EXIT_CODE

@@ -26,11 +26,12 @@ class JobInput:
     """The one input of a batch job."""
 
     uri: str  # as the user gave it
-    path: str  # the local file or folder it resolved to
+    path: str  # the local file or folder it resolved to; for a remote input, the URI again
     type: str  # uri_folder | uri_file | mltable
     tabular: bool = False
     format: str | None = None
     read_options: dict[str, Any] = field(default_factory=dict)
+    remote: bool = False  # in object storage: the runner resolves ``uri`` (with its datastore's secret)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class JobSpec:
     environment: str | None = None  # azureml:name:version of the deployment's environment
     environment_files_dir: str | None = None  # a folder whose python_env/conda/requirements files define it
     python: str | None = None  # the workers' interpreter; None: the runner's own
+    # An output in object storage (the URI as given): workers write to ``output_dir`` in the job folder,
+    # and finalizing publishes its files there.
+    output_uri: str | None = None
 
     @property
     def per_node(self) -> int:

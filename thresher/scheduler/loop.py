@@ -27,6 +27,7 @@ from thresher.executors.base import (
 from thresher.runtime.entries import displayable
 from thresher.runtime.protocol import ErrorInfo
 from thresher.scheduler.policies import FailureKind, MiniBatchState, Piece, RetryPolicy, Thresholds
+from thresher.scheduler.staging import Prefetcher
 from thresher.storage.disk import is_disk_full_errno
 from thresher.store import FailedItem, JobProgress, MiniBatchRecord
 
@@ -90,8 +91,10 @@ class JobLoop:
         part_suffix: str,
         progress: JobProgress | None = None,
         clock: Callable[[], float] = time.monotonic,
+        prefetch: Prefetcher | None = None,
     ) -> None:
         self._job = job
+        self._prefetch = prefetch  # a remote input: mini-batches are fetched before they are dispatched
         self._executor = executor
         self._plan: Iterator[tuple[int, list[Any], dict[str, Any] | None]] = iter(plan)
         self._plan_done = False
@@ -128,11 +131,17 @@ class JobLoop:
             state = MiniBatchState(index=index, items=items, partition=partition, open_pieces=1)
             self.states[index] = state
             self.pending.append((self._retry.whole(state), 0))
+            if self._prefetch is not None:
+                self._prefetch.want(index, items)
 
     def dispatch(self) -> None:
         """Give queued pieces to idle workers."""
         while self.pending and self.abort is None and self._executor.idle_workers() > 0:
-            piece, tries = self.pending.popleft()
+            position, items = self._next_ready()
+            if items is None:
+                return  # every queued mini-batch is still being fetched
+            piece, tries = self.pending[position]
+            del self.pending[position]
             state = self.states[piece.mini_batch]
             if _empty_slices(state.items[piece.start : piece.stop]):
                 # A table file with no data rows: nothing to score, and many scripts fail on an empty frame.
@@ -144,13 +153,25 @@ class JobLoop:
                 mini_batch=piece.mini_batch,
                 start=piece.start,
                 stop=piece.stop,
-                items=state.items[piece.start : piece.stop],
+                items=items[piece.start : piece.stop],
                 part=f"{piece.mini_batch:09d}-{piece.start:06d}{self._part_suffix}",
                 partition=state.partition,
             )
             worker = self._executor.submit(task)
             state.tasks += 1
             self.in_flight[task.id] = _InFlight(piece, tries + 1, worker, self._clock() + self._timeout)
+
+    def _next_ready(self) -> tuple[int, list[Any] | None]:
+        """The queue position of the first piece whose items are here, and its mini-batch's (local) items."""
+        if self._prefetch is None:
+            piece = self.pending[0][0]
+            return 0, self.states[piece.mini_batch].items
+        for position, (piece, _) in enumerate(self.pending):
+            state = self.states[piece.mini_batch]
+            local = self._prefetch.ready(state.index, state.items)
+            if local is not None:
+                return position, local
+        return 0, None
 
     def collect_finished(self, wait: float) -> None:
         """Handle what the workers reported within ``wait`` seconds, and pieces past their deadline."""
@@ -224,7 +245,7 @@ class JobLoop:
         for failure in event.failures:
             state.errors.append(
                 FailedItem(
-                    item=displayable(str(failure.get("item"))),
+                    item=displayable(self._shown(state.index, str(failure.get("item")))),
                     mini_batch=state.index,
                     error=displayable(str(failure.get("error"))),
                     log=failure.get("log"),
@@ -273,11 +294,16 @@ class JobLoop:
         )
         self._close_piece(state)
 
+    def _shown(self, index: int, item: str) -> str:
+        return item if self._prefetch is None else self._prefetch.shown(index, item)
+
     def _close_piece(self, state: MiniBatchState) -> None:
         state.open_pieces -= 1
         if not state.done:
             return
         del self.states[state.index]
+        if self._prefetch is not None:
+            self._prefetch.release(state.index)
         progress = self.progress
         progress.mini_batches_done += 1
         progress.items_succeeded += state.succeeded

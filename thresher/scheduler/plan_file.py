@@ -32,6 +32,7 @@ from thresher.errors import StorageError
 from thresher.scheduler.input_files import iter_input_files
 from thresher.scheduler.minibatch import MiniBatch
 from thresher.storage.disk import writing
+from thresher.storage.remote_files import RemoteFingerprint
 
 _MODULUS = 1 << 256
 
@@ -102,13 +103,18 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def write_plan(batches: Iterable[MiniBatch], path: Path, *, root: Path) -> PlanSummary:
+def write_plan(
+    batches: Iterable[MiniBatch], path: Path, *, root: Path | None = None, listed: RemoteFingerprint | None = None
+) -> PlanSummary:
     """Stream ``batches`` to ``path`` (JSON Lines, atomically) and summarise them and their input files.
 
-    ``root`` is the input folder (or file) the batches were planned from: fingerprinted paths are
-    relative to it.
+    ``root`` is the local input folder (or file) the batches were planned from: fingerprinted paths
+    are relative to it. A remote input passes ``listed`` instead, the fingerprint its listing
+    accumulates while the batches are planned (objects are not asked about twice).
     """
-    fingerprint = _Fingerprint(root)
+    if (root is None) == (listed is None):
+        raise ValueError("write_plan needs exactly one of root (a local input) and listed (a remote one)")
+    fingerprint = _Fingerprint(root) if root is not None else None
     count = 0
     items: int | None = 0
     descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -120,11 +126,13 @@ def write_plan(batches: Iterable[MiniBatch], path: Path, *, root: Path) -> PlanS
                 count += 1
                 for item in batch.items:
                     if isinstance(item, dict):
-                        fingerprint.add(item["path"], revisits=batch.partition is not None)
+                        if fingerprint is not None:
+                            fingerprint.add(item["path"], revisits=batch.partition is not None)
                         rows = item.get("rows")
                         items = None if items is None or rows is None else items + rows
                     else:
-                        fingerprint.add(item, revisits=batch.partition is not None)
+                        if fingerprint is not None:
+                            fingerprint.add(item, revisits=batch.partition is not None)
                         items = None if items is None else items + 1
             handle.flush()
             os.fsync(handle.fileno())
@@ -132,7 +140,9 @@ def write_plan(batches: Iterable[MiniBatch], path: Path, *, root: Path) -> PlanS
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    return PlanSummary(count, items, fingerprint.files, fingerprint.bytes, fingerprint.hexdigest())
+    done = fingerprint if fingerprint is not None else listed
+    assert done is not None
+    return PlanSummary(count, items, done.files, done.bytes, done.hexdigest())
 
 
 def read_plan(path: Path) -> Iterator[MiniBatch]:

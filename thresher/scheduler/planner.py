@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 
-def plan_files(files: Iterable[Path], size: int) -> Iterator[MiniBatch]:
+def plan_files(files: Iterable[Path | str], size: int) -> Iterator[MiniBatch]:
     """Consecutive groups of ``size`` absolute path strings; the last group may be smaller.
 
     >>> [b.items for b in plan_files(map(Path, ["/d/a", "/d/b", "/d/c"]), 2)]
@@ -62,9 +62,9 @@ def plan_files(files: Iterable[Path], size: int) -> Iterator[MiniBatch]:
         yield MiniBatch(index, items)
 
 
-def _absolute(path: Path) -> str:
+def _absolute(path: Path | str) -> str:
     text = os.fspath(path)
-    return text if os.path.isabs(text) else os.path.abspath(text)
+    return text if os.path.isabs(text) or "://" in text else os.path.abspath(text)
 
 
 def plan_tabular(

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from thresher.environments import envs_dir, job_python
-from thresher.errors import JobTakenOverError, ThresherError
+from thresher.errors import JobTakenOverError, StorageUnavailableError, ThresherError
 from thresher.executors.base import Executor
 from thresher.runtime.entries import displayable
 from thresher.scheduler import planner
@@ -37,9 +37,14 @@ from thresher.scheduler.faults import NO_FAULTS, Faults
 from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.loop import Abort, AbortKind, JobLoop
 from thresher.scheduler.policies import RetryPolicy, Thresholds
+from thresher.scheduler.remote_plan import plan_remote
 from thresher.scheduler.reports import finalize_reports, progress_line
+from thresher.scheduler.staging import Prefetcher
 from thresher.settings import Settings
 from thresher.storage.disk import RESERVE_FILE, DiskFullError, Reserve, disk_full, disk_full_cause
+from thresher.storage.remote import RemoteURL
+from thresher.storage.remote_files import RemoteFingerprint, remote_fingerprint
+from thresher.storage.remote_files import publish as publish_remote
 from thresher.store import JobProgress, JobRecord, JobStatus, PlanInfo, SqlStore
 
 HEARTBEAT_SECONDS = 2.0
@@ -49,6 +54,9 @@ COMMIT_EVERY_BATCHES = 64
 OVERVIEW_EVERY_SECONDS = 10.0
 
 ExecutorFactory = Callable[[], Executor]
+# Turns a remote URI of a job (an input or output in object storage) into an fsspec URL with the
+# credentials of its datastore; built above the scheduler (``Instance.remote``), which knows the secrets.
+Resolver = Callable[[str], RemoteURL]
 
 
 class RunnerStopped(BaseException):
@@ -82,6 +90,7 @@ def run_job(
     *,
     settings: Settings,
     faults: Faults = NO_FAULTS,
+    resolve: Resolver | None = None,
 ) -> JobRecord | None:
     """Run a job this runner has claimed until it ends, or is queued again; the job as it ended.
 
@@ -89,7 +98,7 @@ def run_job(
     queue. Returns None when the job's end could not be recorded (the database cannot be written);
     the job then stays with this runner's name until another runner claims it as orphaned.
     """
-    run = _JobRun(store, job, runner, executor_factory, settings, faults)
+    run = _JobRun(store, job, runner, executor_factory, settings, faults, resolve)
     try:
         return run.run()
     except JobTakenOverError as exc:
@@ -113,8 +122,10 @@ class _JobRun:
         executor_factory: ExecutorFactory,
         settings: Settings,
         faults: Faults,
+        resolve: Resolver | None = None,
     ) -> None:
         self.store = store
+        self._resolve = resolve
         self.job = job
         self.name = job.name
         self.runner = runner
@@ -176,14 +187,19 @@ class _JobRun:
         root = Path(spec.input.path)
         recorded = self.job.progress.plan
         if folder.plan.exists() and recorded is not None:
-            if planner.plan_fingerprint(root) != recorded.fingerprint:
+            now = remote_fingerprint(self._remote_input()) if spec.input.remote else planner.plan_fingerprint(root)
+            if now != recorded.fingerprint:
                 raise ThresherError(
                     f"The input {spec.input.uri} changed since the job planned it (files added, removed or "
                     "modified), so resuming would mix outputs of different inputs.",
                     fix="Invoke a new job on the input as it is now.",
                 )
             return recorded
-        summary = planner.write_plan(self._plan(), folder.plan, root=root)
+        if spec.input.remote:
+            listed = RemoteFingerprint()
+            summary = planner.write_plan(self._remote_plan(listed), folder.plan, listed=listed)
+        else:
+            summary = planner.write_plan(self._plan(), folder.plan, root=root)
         plan = PlanInfo(summary.mini_batches, summary.items, summary.files, summary.bytes, summary.fingerprint)
         progress = self._committed_progress(self.store.get_job(self.name))
         progress.plan = plan
@@ -208,6 +224,30 @@ class _JobRun:
             return planner.plan_tabular(files, size, format=spec.input.format, read_options=spec.input.read_options)
         return planner.plan_files(files, size.amount)
 
+    def _remote(self, uri: str) -> RemoteURL:
+        if self._resolve is None:
+            raise ThresherError(
+                f"This runner was started without access to datastores, and job '{self.name}' uses {uri}.",
+                fix="Start the runner with thresher's own entry point (python -m thresher.runner).",
+            )
+        return self._resolve(uri)
+
+    def _remote_input(self) -> RemoteURL:
+        return self._remote(self._spec.input.uri)
+
+    def _remote_plan(self, listed: RemoteFingerprint) -> Iterator[planner.MiniBatch]:
+        spec = self._spec
+        settings = spec.settings
+        return plan_remote(
+            self._remote_input(),
+            planner.parse_mini_batch_size(settings.mini_batch_size, tabular=spec.input.tabular),
+            tabular=spec.input.tabular,
+            listed=listed,
+            format=spec.input.format,
+            read_options=spec.input.read_options,
+            partition_keys=settings.partition_keys or (),
+        )
+
     def _committed_progress(self, job: JobRecord) -> JobProgress:
         """The job's progress with its counts taken from what is committed (a resume starts from there);
         the committed mini-batches' indexes are kept in ``committed``."""
@@ -228,6 +268,11 @@ class _JobRun:
         spec = self._spec
         settings = spec.settings
         committed = self.committed  # read by _committed_progress just before
+        prefetch = (
+            Prefetcher(self._remote_input(), spec.job_folder.work / "fetched", threads=min(8, 2 * spec.workers))
+            if spec.input.remote
+            else None
+        )
         plan = (
             (batch.index, batch.items, batch.partition)
             for batch in planner.read_plan(spec.job_folder.plan)
@@ -245,6 +290,7 @@ class _JobRun:
             workers=spec.workers,
             part_suffix=spec.output_format.part_suffix,
             progress=self.progress,
+            prefetch=prefetch,
         )
         overview = spec.job_folder.progress_overview
         last_commit = last_beat = last_line = time.monotonic()
@@ -270,6 +316,8 @@ class _JobRun:
                         handle.write(progress_line(self.progress) + "\n")
         finally:
             executor.shutdown(graceful=loop.finished, timeout=10.0)
+            if prefetch is not None:
+                prefetch.close()
             self._commit(loop)
         if canceled:
             total = self.progress.mini_batches_total
@@ -334,12 +382,24 @@ class _JobRun:
             self.reached("assembled", str(partial))
             publish(partial, target)
             self.reached("published", str(target))
+        if outcome.status == "Completed" and spec.output_uri:
+            self._publish_remote(spec)
         headline = outcome.headline or self._success_headline()
         finalize_reports(self.store, self.name, spec, progress, headline, outcome.error)
         self.reached("reported", str(spec.job_folder.result))
         return self.store.set_job_status(
             self.name, outcome.status, runner=self.runner, headline=headline, error=outcome.error
         )
+
+    def _publish_remote(self, spec: JobSpec) -> None:
+        """Upload every file of the job's local output folder to its remote output, each whole, never replacing."""
+        assert spec.output_uri is not None
+        root = self._remote(spec.output_uri)
+        local = Path(spec.output_dir)
+        for path in sorted(local.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                publish_remote(path, root.join(path.relative_to(local).as_posix()))
+        self.reached("published", spec.output_uri)
 
     # -- endings that are not the job's own ------------------------------------------------------
 
@@ -389,6 +449,13 @@ class _JobRun:
                 {"reason": "disk_full", "resumable": True, "fix": fix},
                 None,
             )
+        if isinstance(exc, StorageUnavailableError):  # the storage's fault, not the job's: resumable
+            headline = f"Job '{name}' stopped: {exc.message}"
+            fix = (
+                f"Check that {exc.label} is up and reachable from this machine, then resume: "
+                f"thresher job resume --name {name} (committed mini-batches are kept)."
+            )
+            return headline, fix, {"reason": "storage_unavailable", "resumable": True, "fix": fix}, None
         if isinstance(exc, ThresherError):
             headline = f"Job '{name}' failed: {exc.message}"
             return headline, exc.fix, {"fix": exc.fix, "resumable": False}, None
@@ -466,6 +533,9 @@ class _JobRun:
     def _success_headline(self) -> str:
         progress, spec = self.progress, self._spec
         where = spec.output_file or spec.output_dir
+        if spec.output_uri:
+            name = spec.settings.output_file_name
+            where = f"{spec.output_uri.rstrip('/')}/{name}" if name else spec.output_uri
         failed = f", {progress.items_failed:,} failed (within the thresholds)" if progress.items_failed else ""
         return (
             f"Job '{self.name}' completed: {progress.items_succeeded:,} of {progress.items_done:,} items "

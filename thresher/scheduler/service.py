@@ -24,7 +24,7 @@ from typing import IO
 from thresher.executors import load_executor
 from thresher.executors.base import Executor
 from thresher.scheduler.faults import Faults
-from thresher.scheduler.runner import run_job, stale_before
+from thresher.scheduler.runner import Resolver, run_job, stale_before
 from thresher.settings import Settings
 from thresher.store import JobRecord, SqlStore
 
@@ -127,7 +127,9 @@ def ensure_runner(settings: Settings) -> None:
     log.close()
 
 
-def serve(store: SqlStore, settings: Settings, *, idle_exit: float = IDLE_EXIT_SECONDS) -> None:
+def serve(
+    store: SqlStore, settings: Settings, *, idle_exit: float = IDLE_EXIT_SECONDS, resolve: Resolver | None = None
+) -> None:
     """Claim and run jobs until the queue has been empty for ``idle_exit`` seconds.
 
     Raises only what stops the process (``RunnerStopped``, ``KeyboardInterrupt``) and thresher's
@@ -140,14 +142,16 @@ def serve(store: SqlStore, settings: Settings, *, idle_exit: float = IDLE_EXIT_S
         with _try_lock(settings) as lock:
             if lock is None:
                 return  # another runner serves this workspace
-            _drain(store, runner, idle_exit, settings, faults)
+            _drain(store, runner, idle_exit, settings, faults, resolve)
         # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
         if store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(store):
             continue
         return
 
 
-def _drain(store: SqlStore, runner: str, idle_exit: float, settings: Settings, faults: Faults) -> None:
+def _drain(
+    store: SqlStore, runner: str, idle_exit: float, settings: Settings, faults: Faults, resolve: Resolver | None
+) -> None:
     idle_since = time.monotonic()
     while time.monotonic() - idle_since < idle_exit:
         job = store.claim_job(runner, stale_before=stale_before(), dead_runners=dead_local_runners(store))
@@ -156,7 +160,7 @@ def _drain(store: SqlStore, runner: str, idle_exit: float, settings: Settings, f
             continue
         log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
         executors = functools.partial(local_executor, settings)
-        finished = run_job(store, job, runner, executors, settings=settings, faults=faults)
+        finished = run_job(store, job, runner, executors, settings=settings, faults=faults, resolve=resolve)
         if finished is not None:
             log(f"job {job.name}: {finished.status}: {finished.headline}")
         idle_since = time.monotonic()

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Literal, cast
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePath
+from typing import Any, BinaryIO, Literal, cast
 
 from thresher.errors import ThresherError
 from thresher.runtime.protocol import TabularSlice
@@ -53,10 +53,13 @@ _EXTENSIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ".ndjson": ("jsonl", {}),
 }
 _FORMATS = {"csv": "csv", "tsv": "csv", "parquet": "parquet", "jsonl": "jsonl", "json": "jsonl"}
+# Opens a table file for planning: a binary handle (seekable) and the file's size. Remote inputs pass
+# one that reads through fsspec by range; local files are opened directly.
+Opener = Callable[[], tuple[BinaryIO, int]]
 _CSV_UNSPLITTABLE = ("skiprows", "skipfooter", "nrows", "comment", "escapechar", "lineterminator", "compression")
 
 
-def file_format(path: Path, format: str | None, read_options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+def file_format(path: PurePath, format: str | None, read_options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     """The slice format of ``path`` (csv, jsonl or parquet) and its read options, defaults first."""
     if format is not None:
         name = format.lower()
@@ -78,7 +81,7 @@ def file_format(path: Path, format: str | None, read_options: dict[str, Any] | N
     return fmt, {**defaults, **(read_options or {})}
 
 
-def make_slice(path: Path, fmt: str, start: int, stop: int, **fields: Any) -> TabularSlice:
+def make_slice(path: Path | str, fmt: str, start: int, stop: int, **fields: Any) -> TabularSlice:
     """A slice (see the module docstring); ``fields`` sets first_row, rows, read_options, data_start."""
     piece: TabularSlice = {
         "path": str(path),
@@ -132,13 +135,18 @@ def csv_data_start(handle: Any, options: dict[str, Any], quote: bytes | None) ->
     return RecordScanner(handle, 0, quote=quote).advance(rows=1)[0]
 
 
-def file_slices(path: Path, unit: str, amount: int, fmt: str, options: dict[str, Any]) -> Iterator[TabularSlice]:
-    """The slices of one file, in file order, each about ``amount`` bytes or rows."""
+def file_slices(
+    path: Path | str, unit: str, amount: int, fmt: str, options: dict[str, Any], *, opener: Opener | None = None
+) -> Iterator[TabularSlice]:
+    """The slices of one file, in file order, each about ``amount`` bytes or rows.
+
+    ``opener`` opens the file (a remote object); by default ``path`` is a local file.
+    """
     if fmt == "parquet":
-        yield from _parquet_slices(path, unit, amount, options)
+        yield from _parquet_slices(path, unit, amount, options, opener)
         return
-    with _open(path) as handle:
-        size = os.fstat(handle.fileno()).st_size
+    handle, size = opener() if opener is not None else _open(Path(path))
+    with handle:
         splittable, quote = csv_quote(options) if fmt == "csv" else (True, None)
         if not splittable:
             yield make_slice(path, fmt, 0, size, first_row=0, read_options=options)
@@ -170,27 +178,35 @@ def file_slices(path: Path, unit: str, amount: int, fmt: str, options: dict[str,
             yield make_slice(path, fmt, data_start, data_start, first_row=0, rows=0, **fields)
 
 
-def _open(path: Path) -> Any:
+def _open(path: Path) -> tuple[BinaryIO, int]:
     try:
-        return path.open("rb")
+        handle = path.open("rb")
+        return handle, os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise ThresherError(f"Cannot read input file {path}: {exc.strerror or exc}.", fix="Check it exists.") from exc
 
 
-def parquet_file(path: Path) -> Any:
-    """``pyarrow.parquet.ParquetFile`` of ``path``; errors name the file."""
+def parquet_file(path: Path | str, handle: BinaryIO | None = None) -> Any:
+    """``pyarrow.parquet.ParquetFile`` of ``path`` (read through ``handle`` when given); errors name the file."""
     import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
     try:
-        return pq.ParquetFile(str(path))
+        return pq.ParquetFile(handle if handle is not None else str(path))
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
         raise ThresherError(
             f"Cannot read {path} as Parquet: {exc}", fix="Check the file is a complete Parquet file."
         ) from exc
 
 
-def _parquet_slices(path: Path, unit: str, amount: int, options: dict[str, Any]) -> Iterator[TabularSlice]:
-    meta = parquet_file(path).metadata
+def _parquet_slices(
+    path: Path | str, unit: str, amount: int, options: dict[str, Any], opener: Opener | None
+) -> Iterator[TabularSlice]:
+    if opener is None:
+        meta = parquet_file(path).metadata
+    else:  # only the footer is read
+        handle, _ = opener()
+        with handle:
+            meta = parquet_file(path, handle).metadata
     ranges: list[tuple[int, int]] = []
     start = offset = weight = 0
     for index in range(meta.num_row_groups):

@@ -1,9 +1,11 @@
 """Resolving a job's ``--input`` into a local path and an input kind.
 
-Accepted: a local file or folder, ``file://``, ``azureml://datastores/<ds>/paths/<p>``, and a registered
-data asset ``azureml:<name>:<version>`` / ``azureml:<name>@latest``. A data asset of type ``mltable``
-is tabular: its ``MLTable`` file says the format (``read_delimited``, ``read_parquet``,
-``read_json_lines``) and ``run()`` receives DataFrames.
+Accepted: a local file or folder, ``file://``, ``azureml://datastores/<ds>/paths/<p>``, a registered
+data asset ``azureml:<name>:<version>`` / ``azureml:<name>@latest``, and objects in remote storage
+(``s3://``, ``gs://``, ``az://``, ``abfss://``, ``wasbs://``, public ``https://`` blob URLs, and the
+``azureml://datastores/...`` paths of remote datastores): those are checked here and listed by the
+runner. A data asset of type ``mltable`` is tabular: its ``MLTable`` file says the format
+(``read_delimited``, ``read_parquet``, ``read_json_lines``) and ``run()`` receives DataFrames.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from thresher.errors import StorageError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobInput
 from thresher.specs import Reference, parse_reference
+from thresher.storage.transient import retrying
 
 _READERS = {"read_delimited": "csv", "read_parquet": "parquet", "read_json_lines": "jsonl"}
 
@@ -32,11 +35,8 @@ def resolve_input(instance: Instance, uri: str, input_type: str | None) -> JobIn
     reference = parse_reference(uri) if uri.startswith("azureml:") and not uri.startswith("azureml://") else None
     if reference is not None:
         return _data_asset(instance, uri, reference)
-    if uri.startswith(("http://", "https://")):
-        raise StorageError(
-            f"--input {uri!r} is a web address; thresher reads local files and datastores, and never downloads.",
-            fix="Download the files to a folder first and pass that folder as --input.",
-        )
+    if instance.is_remote_uri(uri):
+        return _remote_input(instance, uri, input_type)
     path = instance.resolve_local_path(uri)
     if not path.exists():
         raise StorageError(
@@ -52,10 +52,47 @@ def resolve_input(instance: Instance, uri: str, input_type: str | None) -> JobIn
     return JobInput(uri=uri, path=str(path), type=kind)
 
 
+def _remote_input(instance: Instance, uri: str, input_type: str | None) -> JobInput:
+    """A remote input, looked at once: it exists, this machine may read it, and it is a file or a folder."""
+    target = instance.remote(uri)
+    fs, path = target.fs()
+    try:
+        info = retrying(target.label, lambda: fs.info(path))
+    except FileNotFoundError:
+        raise StorageError(
+            f"--input {target.label} does not exist.",
+            fix="Check the path, and the container or bucket of the datastore; list it with your storage's tools.",
+        ) from None
+    except StorageError:
+        raise
+    except Exception as exc:  # access denied, a bad key, ...: never retried
+        raise StorageError(
+            f"Cannot read --input {target.label}: {type(exc).__name__}: {str(exc)[:300]}",
+            fix="Check the datastore's credentials and that they may list and read this path.",
+        ) from exc
+    kind = "uri_folder" if info.get("type") == "directory" else "uri_file"
+    if input_type is not None and input_type != kind:
+        raise ThresherError(
+            f"--input-type is {input_type} but {target.label} is a {'folder' if kind == 'uri_folder' else 'file'}.",
+            fix=f"Use --input-type {kind}, or leave --input-type out.",
+        )
+    return JobInput(uri=uri, path=uri, type=kind, remote=True)
+
+
 def _data_asset(instance: Instance, uri: str, reference: Reference) -> JobInput:
     record = instance.store.get_asset("data", reference.name, reference.version)
-    path = Path(str(record.info.get("path") or record.spec.get("path")))
+    location = str(record.info.get("path") or record.spec.get("path"))
     kind = str(record.spec.get("type", "uri_folder"))
+    if instance.is_remote_uri(location):
+        if kind == "mltable":
+            raise ThresherError(
+                f"Data asset {uri} is an mltable in remote storage ({location}); thresher reads the MLTable file "
+                "of local mltable folders only.",
+                fix="Register the folder as uri_folder, and give the job a tabular deployment (mini_batch_size in "
+                "bytes or rows), or copy the mltable folder to a local datastore.",
+            )
+        return _remote_input(instance, location, kind if kind in ("uri_file", "uri_folder") else None)
+    path = Path(location)
     if kind != "mltable":
         return JobInput(uri=uri, path=str(path), type=kind)
     fmt, options = read_mltable(path / "MLTable")

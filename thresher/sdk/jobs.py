@@ -27,6 +27,7 @@ from thresher.sdk.inputs import resolve_input
 from thresher.sdk.job_cleanup import JobCleanup, delete_job, planned_cleanup
 from thresher.specs import BatchDeploymentSpec, BatchSettings, parse_spec
 from thresher.storage.job_folder import JobFolder
+from thresher.storage.remote_files import exists as remote_exists
 from thresher.store import TERMINAL, JobRecord
 
 # az ml batch-endpoint invoke --set keys (BatchJobSchema) and where they live in a deployment.
@@ -164,7 +165,7 @@ class JobOperations:
         thread = threading.Thread(
             target=run_job,
             args=(self._instance.store, job, runner, functools.partial(local_executor, self._instance.settings)),
-            kwargs={"settings": self._instance.settings},
+            kwargs={"settings": self._instance.settings, "resolve": self._instance.remote},
             name=f"job-{name}",
             daemon=True,
         )
@@ -289,9 +290,17 @@ class JobOperations:
             script = str(Path(code_dir) / spec.code_configuration.scoring_script)
         nodes = spec.resources.instance_count if spec.resources else 1
         self._check_nodes(spec, nodes)
-        output_dir = self._instance.resolve_local_path(output_path) if output_path else None
+        output_uri = output_path if output_path and self._instance.is_remote_uri(output_path) else None
+        output_dir = self._instance.resolve_local_path(output_path) if output_path and not output_uri else None
         folder = JobFolder.create(self._job_root(name), output_dir)
         output_file = _output_file(folder.output_dir, settings)
+        if output_uri and settings.output_file_name:
+            remote_file = self._instance.remote(output_uri).join(settings.output_file_name)
+            if remote_exists(remote_file):
+                raise ConflictError(
+                    f"Output {remote_file.label} already exists; thresher never overwrites outputs.",
+                    fix="Choose another --output-path, another --set output_file_name=..., or delete the object.",
+                )
         if output_file and Path(output_file).exists():
             raise ConflictError(
                 f"Output file {output_file} already exists; thresher never overwrites outputs.",
@@ -310,6 +319,7 @@ class JobOperations:
             model=f"azureml:{model.name}:{model.version}",
             environment=str(spec.environment) if spec.environment else None,
             environment_files_dir=environment_files_dir,
+            output_uri=output_uri,
         )
 
     def _check_nodes(self, spec: BatchDeploymentSpec, nodes: int) -> None:
