@@ -20,6 +20,8 @@ from thresher.errors import StorageError
 from thresher.instance import Instance
 from thresher.specs import DataSpec, EnvironmentSpec, ModelSpec
 from thresher.storage import find_mlmodel, fingerprint, read_mlmodel
+from thresher.storage.remote_files import RemoteFingerprint, iter_remote_files
+from thresher.storage.transient import retrying
 from thresher.store import AssetRecord
 
 
@@ -164,7 +166,12 @@ class DataOperations(_AssetOperations):
     kind = "data"
 
     def create(self, spec: DataSpec) -> AssetRecord:
-        """Copy local data into the default datastore and record a fingerprint of what the path held."""
+        """Copy local data into the default datastore and record a fingerprint of what the path held.
+
+        Data in object storage is not copied: the asset points at it, with the fingerprint of its listing.
+        """
+        if self._instance.is_remote_uri(spec.path):
+            return self._create_remote(spec)
         source = self._local_source(spec.path, "data")
         if spec.type == "uri_file" and not source.is_file():
             raise StorageError(
@@ -191,6 +198,44 @@ class DataOperations(_AssetOperations):
             "uri": datastore.uri(relative),
             "content_hash": stored.content_hash,
             "fingerprint": source_fingerprint.to_dict(),
+        }
+        return self._instance.store.create_asset(
+            self.kind, spec.name, spec=spec.to_document(), info=info, version=spec.version
+        )
+
+    def _create_remote(self, spec: DataSpec) -> AssetRecord:
+        target = self._instance.remote(spec.path)
+        fs, path = target.fs()
+        try:
+            kind = "uri_folder" if retrying(target.label, lambda: fs.isdir(path)) else "uri_file"
+            if kind == "uri_file" and not retrying(target.label, lambda: fs.exists(path)):
+                raise FileNotFoundError(path)
+        except FileNotFoundError:
+            raise StorageError(
+                f"Data asset '{spec.name}': {target.label} does not exist.",
+                fix="Check the path, and the container or bucket of the datastore.",
+            ) from None
+        expected = "uri_file" if spec.type == "uri_file" else "uri_folder"
+        if kind != expected:
+            raise StorageError(
+                f"Data asset '{spec.name}' has type {spec.type} but {target.label} is a "
+                f"{'folder' if kind == 'uri_folder' else 'file'}.",
+                fix=f"Use --type {kind}, or point --path at a {'file' if expected == 'uri_file' else 'folder'}.",
+            )
+        listed = RemoteFingerprint()
+        for _ in iter_remote_files(target, listed):
+            pass
+        info = {
+            "source": spec.path,
+            "path": spec.path,
+            "uri": spec.path,
+            "remote": True,
+            "fingerprint": {
+                "files": listed.files,
+                "bytes": listed.bytes,
+                "latest_mtime": None,
+                "hash": listed.hexdigest(),
+            },
         }
         return self._instance.store.create_asset(
             self.kind, spec.name, spec=spec.to_document(), info=info, version=spec.version
