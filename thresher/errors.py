@@ -13,6 +13,8 @@ The CLI prints ``str(error)`` as the headline and ``error.fix`` on the line belo
     │       └── JobTakenOverError another runner took the job over; this runner must leave it alone
     ├── StoreError                the metadata database cannot be reached, is damaged, or is at the wrong schema
     ├── StorageError              a datastore cannot be read or written
+    │   ├── StorageUnavailableError   storage kept failing with transient errors for longer than the outage limit
+    │   └── SecretKeyError        a stored secret cannot be decrypted with this workspace's key
     └── MissingExtraError         an optional dependency is not installed (says which pip extra)
 
 Errors cross process boundaries as plain data (``to_dict``), never as pickled exceptions.
@@ -104,6 +106,17 @@ class StoreError(ThresherError):
 
 class StorageError(ThresherError):
     """A datastore cannot be read or written."""
+
+
+class StorageUnavailableError(StorageError):
+    """Storage kept failing with transient errors (timeouts, 5xx, throttling) for longer than the outage limit.
+
+    Nothing is wrong with the job itself: it is left resumable and can continue once the storage answers.
+    """
+
+
+class SecretKeyError(StorageError):
+    """A secret stored in the workspace cannot be decrypted: the workspace key is missing or is another one."""
 
 
 class MissingExtraError(ThresherError):
