@@ -97,7 +97,7 @@ def _explain(
             f"aws s3 mb s3://{container}" if spec.type == "s3" else f"gcloud storage buckets create gs://{container}"
         )
     if fault is Fault.AUTH:
-        return StorageError(f"{name}: {server} refused the credentials for {place}: {reason}", fix=key_fix)
+        return StorageError(f"{name}: the {place} refused the credentials: {reason}", fix=key_fix)
     if fault is Fault.NOT_FOUND:
         key = {"azure_blob": "container_name", "azure_data_lake_gen2": "filesystem"}.get(spec.type, "url")
         return StorageError(
