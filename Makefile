@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit postgres-packages bench clean
+.PHONY: demo test lint typecheck unit postgres-packages azurite bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 postgres-packages:
 	bash scripts/install-postgres.sh
 
+# Azurite (Azure Storage emulator) from npm into .tools/, for the datastore tests; moto's S3 server
+# comes with the dev extra.
+azurite:
+	bash scripts/install-azurite.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check thresher tests bench
 	$(BIN)/ruff format --check thresher tests bench
@@ -28,7 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) postgres-packages
+unit: $(STAMP) postgres-packages azurite
 	$(BIN)/python -m pytest -q --durations=15
 
 test: lint typecheck unit
@@ -40,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) .thresher .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .thresher .pytest_cache .mypy_cache .ruff_cache .tools

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.pg import PostgresError, PostgresServer
+from tests.servers import AzuriteServer, MotoS3Server, ServerError
 
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL: one throwaway server per test session (tests/pg.py), started on first use.
@@ -48,3 +49,41 @@ def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     url = postgres_server.create_database(name)
     yield url
     postgres_server.drop_database(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage servers (tests/servers.py): Azurite's blob service and moto's S3 server, one of each per
+# test session, started on first use, on 127.0.0.1. Each yields its endpoint, credentials,
+# create_container()/create_bucket(), datastore_spec(name, container) (a datastore's YAML as a dict),
+# storage_options (for fsspec) and pid/pause()/resume()/paused() to play an outage with SIGSTOP.
+# Tests must leave them running (paused() resumes even when the test fails).
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[AzuriteServer]:
+    """Azurite's blob service, account ``devstoreaccount1`` with its published key; data in memory."""
+    try:
+        server = AzuriteServer()
+        server.start()
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3Server]:
+    """moto's S3 server; requests must be signed with ``moto_s3.access_key_id``/``secret_access_key``."""
+    server = MotoS3Server()
+    try:
+        server.start()
+    except ServerError as exc:
+        server.stop()
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -13,7 +13,8 @@ The CLI prints ``str(error)`` as the headline and ``error.fix`` on the line belo
     │       └── JobTakenOverError another runner took the job over; this runner must leave it alone
     ├── StoreError                the metadata database cannot be reached, is damaged, or is at the wrong schema
     ├── StorageError              a datastore cannot be read or written
-    │   └── StorageUnavailableError  the storage kept failing transiently for longer than the outage limit
+    │   ├── StorageUnavailableError   storage kept failing with transient errors for longer than the outage limit
+    │   └── SecretKeyError        a stored secret cannot be decrypted with this workspace's key
     └── MissingExtraError         an optional dependency is not installed (says which pip extra)
 
 Errors cross process boundaries as plain data (``to_dict``), never as pickled exceptions.
@@ -108,16 +109,14 @@ class StorageError(ThresherError):
 
 
 class StorageUnavailableError(StorageError):
-    """Storage answered only with timeouts, throttling, 5xx or dropped connections for the whole outage limit."""
+    """Storage kept failing with transient errors (timeouts, 5xx, throttling) for longer than the outage limit.
 
-    def __init__(self, label: str, seconds: float, cause: BaseException) -> None:
-        super().__init__(
-            f"{label} was unreachable for {seconds:.0f} s ({type(cause).__name__}: {str(cause)[:200]}); "
-            "transient errors are retried up to THRESHER_STORAGE_OUTAGE_SECONDS.",
-            fix="Check that the storage endpoint is up and reachable from this machine; the job keeps what it "
-            "committed: resume it with thresher job resume --name <job>.",
-        )
-        self.label = label
+    Nothing is wrong with the job itself: it is left resumable and can continue once the storage answers.
+    """
+
+
+class SecretKeyError(StorageError):
+    """A secret stored in the workspace cannot be decrypted: the workspace key is missing or is another one."""
 
 
 class MissingExtraError(ThresherError):

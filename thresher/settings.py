@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from thresher.errors import SettingsError
@@ -47,6 +47,20 @@ class Settings(BaseSettings):
         description="Size at which a worker's stdout or stderr log is rotated (to <log>.1, replacing the "
         "previous one), so a script that prints without end takes at most about twice this per stream.",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="The key that encrypts the secrets of datastores (account keys, SAS tokens, secret access "
+        "keys) given inline in YAML. Default: the file secret.key in the workspace folder, created readable "
+        "only by its owner on first need. Set it to that file's contents on a machine that uses the "
+        "workspace's database without its folder (a runner elsewhere).",
+    )
+    storage_outage_limit: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds that transient storage errors (timeouts, 5xx, throttling, dropped connections) "
+        "are retried before a job stops, resumable, with a headline naming the datastore.",
+    )
+
     fault_injection: str | None = Field(
         default=None,
         description="Test seam: phase=action pairs that make a runner fail at a phase of a job's first "
@@ -64,6 +78,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.workspace_dir / 'thresher.db'}"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """The workspace key's file (used when THRESHER_SECRET_KEY is not set)."""
+        return self.workspace_dir / "secret.key"
 
     @property
     def datastores_dir(self) -> Path:

@@ -9,17 +9,11 @@ deployment that echoes its files.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.jobs.conftest import Bench
 from tests.storage_proxy import Proxy
-from thresher.specs import parse_spec
 from thresher.storage.remote import RemoteURL
 
 ECHO = """

@@ -38,7 +38,15 @@ DOCUMENTS: list[tuple[dict[str, object], Kind]] = [
         {"name": "gpu", "type": "ray", "address": "ray://head:10001", "min_instances": 1, "max_instances": 4},
         "compute",
     ),
-    ({"name": "bucket", "type": "s3", "url": "s3://bucket/root", "credentials": {"key": "k"}}, "datastore"),
+    (
+        {
+            "name": "bucket",
+            "type": "s3",
+            "url": "s3://bucket/root",
+            "credentials": {"access_key_id": {"env": "AWS_KEY_ID"}},
+        },
+        "datastore",
+    ),
     ({"name": "lake", "type": "azure_data_lake_gen2", "account_name": "a", "filesystem": "fs"}, "datastore"),
     ({"name": "bare-pipeline", "type": "pipeline", "component": "azureml:hello:1"}, "batch_deployment"),
     ({"name": "scorer", "auth_mode": "key", "defaults": {"deployment_name": "blue"}}, "batch_endpoint"),

@@ -25,7 +25,7 @@ from thresher.scheduler.planner import plan_files
 from thresher.scheduler.tabular_plan import file_format, file_slices
 from thresher.storage.remote import RemoteURL
 from thresher.storage.remote_files import RemoteFingerprint, iter_remote_files, relative_name
-from thresher.storage.transient import retrying
+from thresher.storage.retry import OUTAGE_LIMIT, retrying
 
 _SCAN_BLOCK = 8 << 20  # CSV scanning reads sequentially: big read-ahead blocks, few requests
 
@@ -39,9 +39,10 @@ def plan_remote(
     format: str | None = None,
     read_options: dict[str, Any] | None = None,
     partition_keys: Sequence[str] = (),
+    outage_limit: float = OUTAGE_LIMIT,
 ) -> Iterator[MiniBatch]:
     """The mini-batches of the remote input ``root``; ``listed`` accumulates its fingerprint."""
-    urls = iter_remote_files(root, listed)
+    urls = iter_remote_files(root, listed, outage_limit=outage_limit)
     if partition_keys:
         if tabular:
             raise ThresherError(
@@ -56,11 +57,16 @@ def plan_remote(
             f"A tabular input is cut by bytes or rows, not by {size.amount} files.",
             fix="Give mini_batch_size as a size such as '10mb' or a row count such as '5000 rows'.",
         )
-    return _tabular(root, urls, size, format, read_options)
+    return _tabular(root, urls, size, format, read_options, outage_limit)
 
 
 def _tabular(
-    root: RemoteURL, urls: Iterator[str], size: BatchSize, format: str | None, read_options: dict[str, Any] | None
+    root: RemoteURL,
+    urls: Iterator[str],
+    size: BatchSize,
+    format: str | None,
+    read_options: dict[str, Any] | None,
+    limit: float,
 ) -> Iterator[MiniBatch]:
     fs, _ = root.fs()
     index = itertools.count()
@@ -69,11 +75,11 @@ def _tabular(
         fmt, options = file_format(PurePosixPath(relative_name(root, url)), format, read_options)
 
         def opener(path: str = path, fmt: str = fmt) -> tuple[BinaryIO, int]:
-            length = int(retrying(root.label, lambda: fs.info(path)).get("size") or 0)
+            length = int(retrying(root.label, lambda: fs.info(path), outage_limit=limit).get("size") or 0)
             if fmt == "parquet":  # the footer only: no read-ahead
-                handle = retrying(root.label, lambda: fs.open(path, "rb", cache_type="none"))
+                handle = retrying(root.label, lambda: fs.open(path, "rb", cache_type="none"), outage_limit=limit)
             else:
-                handle = retrying(root.label, lambda: fs.open(path, "rb", block_size=_SCAN_BLOCK))
+                handle = retrying(root.label, lambda: fs.open(path, "rb", block_size=_SCAN_BLOCK), outage_limit=limit)
             return handle, length
 
         for piece in file_slices(url, size.unit, size.amount, fmt, options, opener=opener):

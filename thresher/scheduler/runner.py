@@ -187,7 +187,11 @@ class _JobRun:
         root = Path(spec.input.path)
         recorded = self.job.progress.plan
         if folder.plan.exists() and recorded is not None:
-            now = remote_fingerprint(self._remote_input()) if spec.input.remote else planner.plan_fingerprint(root)
+            now = (
+                remote_fingerprint(self._remote_input(), outage_limit=self.settings.storage_outage_limit)
+                if spec.input.remote
+                else planner.plan_fingerprint(root)
+            )
             if now != recorded.fingerprint:
                 raise ThresherError(
                     f"The input {spec.input.uri} changed since the job planned it (files added, removed or "
@@ -246,6 +250,7 @@ class _JobRun:
             format=spec.input.format,
             read_options=spec.input.read_options,
             partition_keys=settings.partition_keys or (),
+            outage_limit=self.settings.storage_outage_limit,
         )
 
     def _committed_progress(self, job: JobRecord) -> JobProgress:
@@ -269,7 +274,12 @@ class _JobRun:
         settings = spec.settings
         committed = self.committed  # read by _committed_progress just before
         prefetch = (
-            Prefetcher(self._remote_input(), spec.job_folder.work / "fetched", threads=min(8, 2 * spec.workers))
+            Prefetcher(
+                self._remote_input(),
+                spec.job_folder.work / "fetched",
+                threads=min(8, 2 * spec.workers),
+                outage_limit=self.settings.storage_outage_limit,
+            )
             if spec.input.remote
             else None
         )
@@ -398,7 +408,8 @@ class _JobRun:
         local = Path(spec.output_dir)
         for path in sorted(local.rglob("*")):
             if path.is_file() and not path.name.startswith("."):
-                publish_remote(path, root.join(path.relative_to(local).as_posix()))
+                target = root.join(path.relative_to(local).as_posix())
+                publish_remote(path, target, outage_limit=self.settings.storage_outage_limit)
         self.reached("published", spec.output_uri)
 
     # -- endings that are not the job's own ------------------------------------------------------
@@ -452,7 +463,7 @@ class _JobRun:
         if isinstance(exc, StorageUnavailableError):  # the storage's fault, not the job's: resumable
             headline = f"Job '{name}' stopped: {exc.message}"
             fix = (
-                f"Check that {exc.label} is up and reachable from this machine, then resume: "
+                "Check that the storage is up and reachable from this machine, then resume: "
                 f"thresher job resume --name {name} (committed mini-batches are kept)."
             )
             return headline, fix, {"reason": "storage_unavailable", "resumable": True, "fix": fix}, None

@@ -21,13 +21,15 @@ from typing import Any
 
 from thresher.storage.remote import RemoteURL
 from thresher.storage.remote_files import fetch_items
+from thresher.storage.retry import OUTAGE_LIMIT
 
 
 class Prefetcher:
     """Downloads mini-batches of ``root`` into ``cache/<index>/`` on ``threads`` threads."""
 
-    def __init__(self, root: RemoteURL, cache: Path, *, threads: int = 4) -> None:
+    def __init__(self, root: RemoteURL, cache: Path, *, threads: int = 4, outage_limit: float = OUTAGE_LIMIT) -> None:
         self._root = root
+        self._limit = outage_limit
         self._cache = cache
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="thresher-fetch")
         self._fetches: dict[int, Future[list[Any]]] = {}
@@ -36,7 +38,9 @@ class Prefetcher:
     def want(self, index: int, items: list[Any]) -> None:
         """Start fetching mini-batch ``index``."""
         if index not in self._fetches:
-            self._fetches[index] = self._pool.submit(fetch_items, self._root, items, self._cache / str(index))
+            self._fetches[index] = self._pool.submit(
+                fetch_items, self._root, items, self._cache / str(index), outage_limit=self._limit
+            )
 
     def ready(self, index: int, items: list[Any]) -> list[Any] | None:
         """The mini-batch's local items once fetched, else None; raises what the fetch raised."""

@@ -21,7 +21,7 @@ from thresher.instance import Instance
 from thresher.specs import DataSpec, EnvironmentSpec, ModelSpec
 from thresher.storage import find_mlmodel, fingerprint, read_mlmodel
 from thresher.storage.remote_files import RemoteFingerprint, iter_remote_files
-from thresher.storage.transient import retrying
+from thresher.storage.retry import retrying
 from thresher.store import AssetRecord
 
 
@@ -206,9 +206,10 @@ class DataOperations(_AssetOperations):
     def _create_remote(self, spec: DataSpec) -> AssetRecord:
         target = self._instance.remote(spec.path)
         fs, path = target.fs()
+        limit = self._instance.settings.storage_outage_limit
         try:
-            kind = "uri_folder" if retrying(target.label, lambda: fs.isdir(path)) else "uri_file"
-            if kind == "uri_file" and not retrying(target.label, lambda: fs.exists(path)):
+            kind = "uri_folder" if retrying(target.label, lambda: fs.isdir(path), outage_limit=limit) else "uri_file"
+            if kind == "uri_file" and not retrying(target.label, lambda: fs.exists(path), outage_limit=limit):
                 raise FileNotFoundError(path)
         except FileNotFoundError:
             raise StorageError(
@@ -223,7 +224,7 @@ class DataOperations(_AssetOperations):
                 fix=f"Use --type {kind}, or point --path at a {'file' if expected == 'uri_file' else 'folder'}.",
             )
         listed = RemoteFingerprint()
-        for _ in iter_remote_files(target, listed):
+        for _ in iter_remote_files(target, listed, outage_limit=limit):
             pass
         info = {
             "source": spec.path,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from thresher.errors import ConflictError
 from thresher.instance import Instance
 from thresher.specs import ComputeSpec, DatastoreSpec
+from thresher.storage.credentials import resolve, seal, shown
+from thresher.storage.probe import check_datastore
 from thresher.store import ResourceRecord
 
 
@@ -36,11 +39,31 @@ class DatastoreOperations(_NamedOperations):
 
     kind = "datastore"
 
-    def create(self, spec: DatastoreSpec) -> ResourceRecord:
-        """Create or update a datastore; a local one's folder is created when missing."""
+    def create(self, spec: DatastoreSpec, *, check: bool = True) -> ResourceRecord:
+        """Create or update a datastore; a local one's folder is created when missing.
+
+        A remote one is checked first (``check=False`` skips it): its endpoint must answer, accept the
+        credentials and hold the container or bucket, else StorageError says which and what to fix.
+        Secrets written inline are stored encrypted with the workspace key; the record returned, like
+        ``get`` and ``list``, shows them only as ``<secret: stored encrypted>``.
+        """
         if spec.type == "local" and spec.path is not None:
             Path(spec.path).mkdir(parents=True, exist_ok=True)
-        return self._instance.store.save_resource(self.kind, spec.name, spec.to_document(), mode="upsert")
+        vault = self._instance.vault
+        if check:
+            check_datastore(spec, resolve(spec.credentials, vault, datastore=spec.name))
+        document = spec.to_document()
+        if spec.credentials is not None:
+            document["credentials"] = seal(spec.credentials, vault)
+        return _shown(self._instance.store.save_resource(self.kind, spec.name, document, mode="upsert"))
+
+    def get(self, name: str) -> ResourceRecord:
+        """One datastore by name; secrets show as ``<secret: stored encrypted>``."""
+        return _shown(super().get(name))
+
+    def list(self) -> builtins.list[ResourceRecord]:
+        """Every datastore, by name; secrets show as ``<secret: stored encrypted>``."""
+        return [_shown(record) for record in super().list()]
 
     def delete(self, name: str) -> None:
         """Remove a datastore from the workspace (its files stay); the default one cannot be removed."""
@@ -51,6 +74,12 @@ class DatastoreOperations(_NamedOperations):
             )
         self.get(name)
         super().delete(name)
+
+
+def _shown(record: ResourceRecord) -> ResourceRecord:
+    if "credentials" not in record.spec:
+        return record
+    return dataclasses.replace(record, spec={**record.spec, "credentials": shown(record.spec["credentials"])})
 
 
 class ComputeOperations(_NamedOperations):

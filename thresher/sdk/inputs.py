@@ -20,7 +20,7 @@ from thresher.errors import StorageError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobInput
 from thresher.specs import Reference, parse_reference
-from thresher.storage.transient import retrying
+from thresher.storage.retry import retrying
 
 _READERS = {"read_delimited": "csv", "read_parquet": "parquet", "read_json_lines": "jsonl"}
 
@@ -57,7 +57,7 @@ def _remote_input(instance: Instance, uri: str, input_type: str | None) -> JobIn
     target = instance.remote(uri)
     fs, path = target.fs()
     try:
-        info = retrying(target.label, lambda: fs.info(path))
+        info = retrying(target.label, lambda: fs.info(path), outage_limit=instance.settings.storage_outage_limit)
     except FileNotFoundError:
         raise StorageError(
             f"--input {target.label} does not exist.",

@@ -296,7 +296,7 @@ class JobOperations:
         output_file = _output_file(folder.output_dir, settings)
         if output_uri and settings.output_file_name:
             remote_file = self._instance.remote(output_uri).join(settings.output_file_name)
-            if remote_exists(remote_file):
+            if remote_exists(remote_file, outage_limit=self._instance.settings.storage_outage_limit):
                 raise ConflictError(
                     f"Output {remote_file.label} already exists; thresher never overwrites outputs.",
                     fix="Choose another --output-path, another --set output_file_name=..., or delete the object.",

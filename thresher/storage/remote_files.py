@@ -16,8 +16,9 @@ Outputs are published with ``publish``: an object appears whole or not at all (S
 and Azure block blobs are committed at the end), an existing object is never replaced, and
 publishing the same bytes again (a runner killed after the upload, then resumed) succeeds.
 
-Every call goes through ``thresher.storage.transient.retrying``: timeouts, throttling, 5xx answers and
-dropped connections are retried with backoff up to the outage limit.
+Every call goes through ``thresher.storage.retry.retrying``: timeouts, throttling, 5xx answers and
+dropped connections are retried with backoff for up to ``outage_limit`` seconds (the workspace's
+``THRESHER_STORAGE_OUTAGE_LIMIT``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 from thresher.errors import ConflictError, StorageError
 from thresher.runtime.protocol import TabularSlice
 from thresher.storage.remote import RemoteURL
-from thresher.storage.transient import retrying
+from thresher.storage.retry import OUTAGE_LIMIT, retrying
 
 MLTABLE = "MLTable"
 _MODULUS = 1 << 256
@@ -71,9 +72,9 @@ def _name(entry: dict[str, Any]) -> str:
     return str(entry["name"]).rstrip("/")
 
 
-def _listing(fs: Any, folder: str, root: RemoteURL) -> Iterator[dict[str, Any]]:
+def _listing(fs: Any, folder: str, root: RemoteURL, limit: float) -> Iterator[dict[str, Any]]:
     """The folder's entries, sorted by name, without hidden names, MLTable files and the folder itself."""
-    entries = retrying(root.label, lambda: fs.ls(folder, detail=True, refresh=True))
+    entries = retrying(root.label, lambda: fs.ls(folder, detail=True, refresh=True), outage_limit=limit)
     kept = []
     for entry in entries:
         name = _name(entry)
@@ -87,14 +88,16 @@ def _listing(fs: Any, folder: str, root: RemoteURL) -> Iterator[dict[str, Any]]:
     return iter(kept)
 
 
-def iter_remote_files(root: RemoteURL, fingerprint: RemoteFingerprint | None = None) -> Iterator[str]:
+def iter_remote_files(
+    root: RemoteURL, fingerprint: RemoteFingerprint | None = None, *, outage_limit: float = OUTAGE_LIMIT
+) -> Iterator[str]:
     """Yield the URL of every object under ``root`` in input order (see the module docstring).
 
     ``fingerprint`` accumulates what was listed. A missing ``root`` raises StorageError naming it.
     """
     fs, top = root.fs()
     top = top.rstrip("/")
-    info = _info(fs, top, root)
+    info = _info(fs, top, root, outage_limit)
     protocol = root.protocol
     if info.get("type") != "directory":
         if fingerprint is not None:
@@ -102,7 +105,7 @@ def iter_remote_files(root: RemoteURL, fingerprint: RemoteFingerprint | None = N
         yield root.url
         return
     prefix = top + "/"
-    stack = [_listing(fs, top, root)]
+    stack = [_listing(fs, top, root, outage_limit)]
     while stack:
         entry = next(stack[-1], None)
         if entry is None:
@@ -110,24 +113,24 @@ def iter_remote_files(root: RemoteURL, fingerprint: RemoteFingerprint | None = N
             continue
         name = _name(entry)
         if entry.get("type") == "directory":
-            stack.append(_listing(fs, name, root))
+            stack.append(_listing(fs, name, root, outage_limit))
             continue
         if fingerprint is not None:
             fingerprint.add(name[len(prefix) :], int(entry.get("size") or 0), _version(entry))
         yield _url(protocol, name)
 
 
-def remote_fingerprint(root: RemoteURL) -> str:
+def remote_fingerprint(root: RemoteURL, *, outage_limit: float = OUTAGE_LIMIT) -> str:
     """The fingerprint of the objects under ``root`` now, comparable with a plan's."""
     fingerprint = RemoteFingerprint()
-    for _ in iter_remote_files(root, fingerprint):
+    for _ in iter_remote_files(root, fingerprint, outage_limit=outage_limit):
         pass
     return fingerprint.hexdigest()
 
 
-def _info(fs: Any, path: str, root: RemoteURL) -> dict[str, Any]:
+def _info(fs: Any, path: str, root: RemoteURL, limit: float) -> dict[str, Any]:
     try:
-        info: dict[str, Any] = retrying(root.label, lambda: fs.info(path))
+        info: dict[str, Any] = retrying(root.label, lambda: fs.info(path), outage_limit=limit)
     except FileNotFoundError:
         raise StorageError(
             f"Input {root.label} does not exist.",
@@ -153,7 +156,7 @@ def _path_of(url: str) -> str:
     return url.partition("://")[2]
 
 
-def fetch_items(root: RemoteURL, items: list[Any], cache: Path) -> list[Any]:
+def fetch_items(root: RemoteURL, items: list[Any], cache: Path, *, outage_limit: float = OUTAGE_LIMIT) -> list[Any]:
     """The mini-batch's items as local files under ``cache`` (see the module docstring).
 
     An object that is gone since planning keeps its URL: the worker fails that item with its own
@@ -164,7 +167,7 @@ def fetch_items(root: RemoteURL, items: list[Any], cache: Path) -> list[Any]:
     wanted: list[tuple[str, str]] = []
     for item in items:
         if isinstance(item, dict):
-            local.append(fetch_slice(root, item, cache))  # type: ignore[arg-type]
+            local.append(fetch_slice(root, item, cache, outage_limit=outage_limit))  # type: ignore[arg-type]
             continue
         target = cache / relative_name(root, item)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -173,16 +176,16 @@ def fetch_items(root: RemoteURL, items: list[Any], cache: Path) -> list[Any]:
     if wanted:
         sources, targets = [source for source, _ in wanted], [target for _, target in wanted]
         try:
-            retrying(root.label, lambda: fs.get(sources, targets))
+            retrying(root.label, lambda: fs.get(sources, targets), outage_limit=outage_limit)
         except FileNotFoundError:  # one of them is gone: fetch one by one to find which
-            _fetch_each(fs, root, wanted)
+            _fetch_each(fs, root, wanted, outage_limit)
     return _gone_to_urls(local, items)
 
 
-def _fetch_each(fs: Any, root: RemoteURL, wanted: list[tuple[str, str]]) -> None:
+def _fetch_each(fs: Any, root: RemoteURL, wanted: list[tuple[str, str]], limit: float) -> None:
     for source, target in wanted:
         try:
-            retrying(root.label, lambda source=source, target=target: fs.get_file(source, target))  # type: ignore[misc]
+            retrying(root.label, lambda s=source, t=target: fs.get_file(s, t), outage_limit=limit)  # type: ignore[misc]
         except FileNotFoundError:
             Path(target).unlink(missing_ok=True)
 
@@ -195,7 +198,9 @@ def _gone_to_urls(local: list[Any], items: list[Any]) -> list[Any]:
     ]
 
 
-def fetch_slice(root: RemoteURL, piece: TabularSlice, cache: Path) -> TabularSlice:
+def fetch_slice(
+    root: RemoteURL, piece: TabularSlice, cache: Path, *, outage_limit: float = OUTAGE_LIMIT
+) -> TabularSlice:
     """A local file holding just the slice's records (and the CSV header), and the slice pointing at it."""
     if piece.get("unusable") or piece.get("format") is None:
         return piece
@@ -206,10 +211,16 @@ def fetch_slice(root: RemoteURL, piece: TabularSlice, cache: Path) -> TabularSli
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         if piece["format"] == "parquet":
-            return _fetch_row_groups(fs, root, source, piece, target)
+            return _fetch_row_groups(fs, root, source, piece, target, outage_limit)
         header_end = int(piece.get("data_start", 0))
-        header = retrying(root.label, lambda: fs.cat_file(source, 0, header_end)) if header_end else b""
-        data = retrying(root.label, lambda: fs.cat_file(source, piece["start"], piece["stop"]))
+        header = (
+            retrying(root.label, lambda: fs.cat_file(source, 0, header_end), outage_limit=outage_limit)
+            if header_end
+            else b""
+        )
+        data = retrying(
+            root.label, lambda: fs.cat_file(source, piece["start"], piece["stop"]), outage_limit=outage_limit
+        )
     except FileNotFoundError:
         return piece  # gone since planning: the worker says so
     target.write_bytes(header + data)
@@ -219,7 +230,9 @@ def fetch_slice(root: RemoteURL, piece: TabularSlice, cache: Path) -> TabularSli
     return fetched
 
 
-def _fetch_row_groups(fs: Any, root: RemoteURL, source: str, piece: TabularSlice, target: Path) -> TabularSlice:
+def _fetch_row_groups(
+    fs: Any, root: RemoteURL, source: str, piece: TabularSlice, target: Path, limit: float
+) -> TabularSlice:
     """The row groups that hold rows ``start:stop``, read through the footer, as a small local Parquet file."""
     import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
@@ -238,31 +251,31 @@ def _fetch_row_groups(fs: Any, root: RemoteURL, source: str, piece: TabularSlice
             table = file.read_row_groups(groups) if groups else file.schema_arrow.empty_table()
             return table, first or 0
 
-    table, first = retrying(root.label, read)
+    table, first = retrying(root.label, read, outage_limit=limit)
     pq.write_table(table, str(target))
     return {**piece, "path": str(target), "start": piece["start"] - first, "stop": piece["stop"] - first}
 
 
-def publish(local: Path, target: RemoteURL) -> None:
+def publish(local: Path, target: RemoteURL, *, outage_limit: float = OUTAGE_LIMIT) -> None:
     """Upload ``local`` to ``target`` whole, unless ``target`` already holds the same bytes.
 
     Raises ConflictError when another object is at ``target``: outputs are never replaced.
     """
     fs, path = target.fs()
-    if retrying(target.label, lambda: fs.exists(path)):
-        if _same_bytes(fs, path, local, target):
+    if retrying(target.label, lambda: fs.exists(path), outage_limit=outage_limit):
+        if _same_bytes(fs, path, local, target, outage_limit):
             return  # published by an earlier attempt of this job
         raise ConflictError(
             f"Output {target.label} already exists; thresher never overwrites outputs.",
             fix="Choose another --output-path (or output_file_name), or delete the object and resume the job.",
         )
     parent = path.rsplit("/", 1)[0]
-    retrying(target.label, lambda: fs.makedirs(parent, exist_ok=True))
-    retrying(target.label, lambda: fs.put_file(str(local), path))
+    retrying(target.label, lambda: fs.makedirs(parent, exist_ok=True), outage_limit=outage_limit)
+    retrying(target.label, lambda: fs.put_file(str(local), path), outage_limit=outage_limit)
 
 
-def _same_bytes(fs: Any, path: str, local: Path, target: RemoteURL) -> bool:
-    size = int(retrying(target.label, lambda: fs.info(path)).get("size") or 0)
+def _same_bytes(fs: Any, path: str, local: Path, target: RemoteURL, limit: float) -> bool:
+    size = int(retrying(target.label, lambda: fs.info(path), outage_limit=limit).get("size") or 0)
     if size != local.stat().st_size:
         return False
 
@@ -275,10 +288,10 @@ def _same_bytes(fs: Any, path: str, local: Path, target: RemoteURL) -> bool:
                 if not ours:
                     return True
 
-    return bool(retrying(target.label, compare))
+    return bool(retrying(target.label, compare, outage_limit=limit))
 
 
-def exists(target: RemoteURL) -> bool:
+def exists(target: RemoteURL, *, outage_limit: float = OUTAGE_LIMIT) -> bool:
     """Whether an object is at ``target``."""
     fs, path = target.fs()
-    return bool(retrying(target.label, lambda: fs.exists(path)))
+    return bool(retrying(target.label, lambda: fs.exists(path), outage_limit=outage_limit))
