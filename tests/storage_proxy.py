@@ -24,6 +24,7 @@ class Proxy:
         self._closing = threading.Event()
         self._connections: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)  # so that close() is noticed at once
         self.port = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._accept, daemon=True, name="storage-proxy")
         self._thread.start()
@@ -61,8 +62,11 @@ class Proxy:
         while not self._closing.is_set():
             try:
                 client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            client.settimeout(None)
             if self._cut.is_set():
                 client.close()
                 continue

@@ -9,12 +9,21 @@ deployment that echoes its files.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.storage_proxy import Proxy
+import pytest
+
+from tests.jobs.conftest import Bench, bench
+from tests.storage_proxy import Proxy, proxy
+from thresher.specs import parse_spec
 from thresher.storage.remote import RemoteURL
+
+__all__ = ["ECHO", "Remote", "bench", "remote", "unique"]
 
 ECHO = """
 import os
@@ -49,3 +58,37 @@ class Remote:
     def read(self, path: str) -> bytes:
         fs, root = self.fs()
         return bytes(fs.cat_file(f"{root}/{path}"))
+
+
+@pytest.fixture(params=["s3", "azure"])
+def remote(request: pytest.FixtureRequest, bench: Bench) -> Iterator[Remote]:
+    """A fresh bucket (moto) or container (Azurite) behind a proxy, registered as datastore ``lake``."""
+    with proxy_to(request) as (kind, server, through):
+        if kind == "s3":
+            bucket = server.create_bucket()
+            spec = server.datastore_spec("lake", bucket)
+            spec["endpoint_url"] = through.url
+            options = {**server.storage_options, "endpoint_url": through.url}
+            url = RemoteURL(f"s3://{bucket}", options, "lake")
+            secret = server.secret_access_key
+        else:
+            container = server.create_container()
+            spec = server.datastore_spec("lake", container)
+            spec["endpoint"] = f"127.0.0.1:{through.port}"
+            connection = server.connection_string.replace(f":{server.port}/", f":{through.port}/")
+            url = RemoteURL(f"abfs://{container}", {"connection_string": connection}, "lake")
+            secret = server.account_key
+        bench.ws.datastores.create(parse_spec(spec, "datastore", base_dir=bench.root))
+        yield Remote(kind, "lake", url, through, secret)
+
+
+@contextlib.contextmanager
+def proxy_to(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any, Proxy]]:
+    kind = request.param
+    server = request.getfixturevalue("moto_s3" if kind == "s3" else "azurite")
+    with proxy(server.port) as through:
+        yield kind, server, through
+
+
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

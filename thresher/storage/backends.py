@@ -126,7 +126,11 @@ def _azure_options(spec: DatastoreSpec, creds: dict[str, Any]) -> dict[str, Any]
 
 
 def _s3_options(spec: DatastoreSpec, creds: dict[str, Any]) -> dict[str, Any]:
-    options: dict[str, Any] = {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT}}
+    # botocore's own retries (up to 5, backing off up to 20 s) are off: thresher's retrying() decides, so that
+    # the outage limit means what it says.
+    options: dict[str, Any] = {
+        "config_kwargs": {"connect_timeout": CONNECT_TIMEOUT, "retries": {"max_attempts": 1, "mode": "standard"}}
+    }
     if spec.endpoint_url:
         options["endpoint_url"] = spec.endpoint_url
     if creds.get("anonymous"):

@@ -91,6 +91,8 @@ class RemoteURL:
                 f"Cannot open {self.label}: {exc}",
                 fix=f"Install {package} into thresher's environment (pip install {package}).",
             ) from exc
+        if self.protocol in ("abfs", "az"):
+            _no_sdk_retries(filesystem)
         return filesystem, path
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,3 +135,16 @@ def parse_url(uri: str, options: Mapping[str, Any] | None = None, *, datastore: 
     if scheme == "gcs":
         return RemoteURL("gs://" + uri[len("gcs://") :], options, datastore, uri)
     return RemoteURL(uri, options, datastore, uri)
+
+
+def _no_sdk_retries(filesystem: Any) -> None:
+    """Turn off the Azure SDK's own retries (3, backing off 15 s and more) on an adlfs filesystem.
+
+    thresher's ``retrying`` decides what is retried and for how long (the outage limit); left on, the
+    SDK would sit out a minute of backoff before thresher even hears of the first failure. adlfs
+    offers no option for it, so the policy object its clients share is set here, once per filesystem.
+    """
+    client = getattr(filesystem, "service_client", None)
+    for policy in getattr(getattr(client, "_pipeline", None), "_impl_policies", ()):
+        if hasattr(policy, "total_retries") and hasattr(policy, "initial_backoff"):
+            policy.total_retries = 0
