@@ -223,6 +223,14 @@ class DataOperations(_AssetOperations):
                 f"{'folder' if kind == 'uri_folder' else 'file'}.",
                 fix=f"Use --type {kind}, or point --path at a {'file' if expected == 'uri_file' else 'folder'}.",
             )
+        mltable = target.join("MLTable")
+        if spec.type == "mltable" and not retrying(
+            target.label, lambda: fs.exists(mltable.fs()[1]), outage_limit=limit
+        ):
+            raise StorageError(
+                f"Data asset '{spec.name}' has type mltable but {mltable.label} does not exist.",
+                fix="Add an MLTable file describing the tables, or register the folder as uri_folder.",
+            )
         listed = RemoteFingerprint()
         for _ in iter_remote_files(target, listed, outage_limit=limit):
             pass

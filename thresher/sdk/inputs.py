@@ -22,6 +22,7 @@ from thresher.scheduler.jobspec import JobInput
 from thresher.specs import Reference, parse_reference
 from thresher.storage.retry import retrying
 
+MLTABLE = "MLTable"
 _READERS = {"read_delimited": "csv", "read_parquet": "parquet", "read_json_lines": "jsonl"}
 
 
@@ -84,14 +85,23 @@ def _data_asset(instance: Instance, uri: str, reference: Reference) -> JobInput:
     location = str(record.info.get("path") or record.spec.get("path"))
     kind = str(record.spec.get("type", "uri_folder"))
     if instance.is_remote_uri(location):
-        if kind == "mltable":
-            raise ThresherError(
-                f"Data asset {uri} is an mltable in remote storage ({location}); thresher reads the MLTable file "
-                "of local mltable folders only.",
-                fix="Register the folder as uri_folder, and give the job a tabular deployment (mini_batch_size in "
-                "bytes or rows), or copy the mltable folder to a local datastore.",
-            )
-        return _remote_input(instance, location, kind if kind in ("uri_file", "uri_folder") else None)
+        if kind != "mltable":
+            return _remote_input(instance, location, kind if kind in ("uri_file", "uri_folder") else None)
+        _remote_input(instance, location, "uri_folder")  # it exists, and is a folder this machine may read
+        target = instance.remote(location).join(MLTABLE)
+        fs, file = target.fs()
+        limit = instance.settings.storage_outage_limit
+        try:
+            text = retrying(target.label, lambda: fs.cat_file(file), outage_limit=limit).decode("utf-8")
+        except FileNotFoundError:
+            raise StorageError(
+                f"Data asset {uri} has type mltable but {target.label} does not exist.",
+                fix="Add an MLTable file describing the tables, or register the folder as uri_folder.",
+            ) from None
+        fmt, options = parse_mltable(text, target.label)
+        return JobInput(
+            uri=location, path=location, type="mltable", tabular=True, format=fmt, read_options=options, remote=True
+        )
     path = Path(location)
     if kind != "mltable":
         return JobInput(uri=uri, path=str(path), type=kind)
@@ -102,8 +112,17 @@ def _data_asset(instance: Instance, uri: str, reference: Reference) -> JobInput:
 def read_mltable(path: Path) -> tuple[str, dict[str, Any]]:
     """The format and read options an ``MLTable`` file declares in its ``transformations``."""
     try:
-        document = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"Cannot read {path}: {exc}", fix="Check that the MLTable file exists.") from exc
+    return parse_mltable(text, str(path))
+
+
+def parse_mltable(text: str, path: str) -> tuple[str, dict[str, Any]]:
+    """The format and read options of an ``MLTable`` document; ``path`` names it in errors."""
+    try:
+        document = YAML(typ="safe").load(text) or {}
+    except YAMLError as exc:
         raise StorageError(f"Cannot read {path}: {exc}", fix="Check that the MLTable file is valid YAML.") from exc
     for step in document.get("transformations") or []:
         if isinstance(step, dict):

@@ -214,12 +214,12 @@ def fetch_slice(
             return _fetch_row_groups(fs, root, source, piece, target, outage_limit)
         header_end = int(piece.get("data_start", 0))
         header = (
-            retrying(root.label, lambda: fs.cat_file(source, 0, header_end), outage_limit=outage_limit)
+            retrying(root.label, lambda: fs.cat_file(source, start=0, end=header_end), outage_limit=outage_limit)
             if header_end
             else b""
         )
         data = retrying(
-            root.label, lambda: fs.cat_file(source, piece["start"], piece["stop"]), outage_limit=outage_limit
+            root.label, lambda: fs.cat_file(source, start=piece["start"], end=piece["stop"]), outage_limit=outage_limit
         )
     except FileNotFoundError:
         return piece  # gone since planning: the worker says so
