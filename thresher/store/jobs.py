@@ -209,12 +209,16 @@ class JobRows(Database):
         table grew (42 ms per group of 64 on average over a job of 100,000 mini-batches, bench P7), and it
         was a second statement per commit on both databases.
         """
-        dialect = postgresql if self._url.get_backend_name() == "postgresql" else sqlite
-        statement = dialect.insert(job_mini_batches)
+        key = [job_mini_batches.c.job, job_mini_batches.c.idx]
         columns = [column.name for column in job_mini_batches.columns if column.name not in ("job", "idx")]
-        return statement.on_conflict_do_update(
-            index_elements=[job_mini_batches.c.job, job_mini_batches.c.idx],
-            set_={column: statement.excluded[column] for column in columns},
+        if self._url.get_backend_name() == "postgresql":
+            on_postgres = postgresql.insert(job_mini_batches)
+            return on_postgres.on_conflict_do_update(
+                index_elements=key, set_={column: on_postgres.excluded[column] for column in columns}
+            )
+        on_sqlite = sqlite.insert(job_mini_batches)
+        return on_sqlite.on_conflict_do_update(
+            index_elements=key, set_={column: on_sqlite.excluded[column] for column in columns}
         )
 
     def delete_job(self, name: str, *, orphaned_runner: str | None = None) -> None:
