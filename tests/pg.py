@@ -48,7 +48,8 @@ def free_port() -> int:
 class PostgresServer:
     """One server; ``start()`` then ``url(database)``, ``create_database``/``drop_database``, ``stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable  # False: fsync and synchronous commits off, for fast tests
         self.bin_dir = server_bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="thresher-pg-"))
         self.data_dir = self.root / "data"
@@ -70,15 +71,14 @@ class PostgresServer:
             shutil.chown(pwfile, user="postgres")
         pwfile.chmod(0o600)
         initdb = ["-D", str(self.data_dir), "-U", USER, f"--pwfile={pwfile}", "--auth=scram-sha-256"]
-        self._run("initdb", [*initdb, "-E", "UTF8", "--locale=C", "--no-sync"])
+        self._run("initdb", [*initdb, "-E", "UTF8", "--locale=C", *([] if self.durable else ["--no-sync"])])
         pwfile.unlink()
         last_error: PostgresError | None = None
         for _attempt in range(3):  # another process may take the free port before the server binds it
             self.port = free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
+            options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
+            if not self.durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             pg_ctl = ["-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60"]
             try:
                 self._run("pg_ctl", [*pg_ctl, "-o", options, "start"])

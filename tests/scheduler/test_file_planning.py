@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thresher.errors import StorageError, ThresherError
-from thresher.scheduler.planner import iter_input_files, plan_files, plan_partitions
+from thresher.scheduler.planner import iter_input_files, iter_input_paths, plan_files, plan_partitions
 
 NAMES = ["a", "B", "b", "a b", "ä", "10", "9", "a.csv", "a=1", "_x", ".hidden", "MLTable", "z~"]
 
@@ -50,6 +50,8 @@ def test_every_file_is_in_exactly_one_mini_batch_in_sorted_path_order(tree: list
         assert all(len(batch.items) == size for batch in batches[:-1])
         assert all(1 <= len(batch.items) <= size for batch in batches)
         assert all(batch.partition is None for batch in batches)
+        # The runner plans from the listing as strings: the same mini-batches, item for item.
+        assert list(plan_files(iter_input_paths(root), size)) == batches
 
 
 def test_hidden_files_and_folders_are_skipped(tmp_path: Path) -> None:

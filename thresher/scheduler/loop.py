@@ -336,7 +336,9 @@ class JobLoop:
 
 
 def _empty_slices(items: list[Any]) -> bool:
-    return bool(items) and all(isinstance(item, dict) and item.get("rows") == 0 for item in items)
+    if not items or not isinstance(items[0], dict):  # file paths: the common case, decided by the first item
+        return False
+    return all(isinstance(item, dict) and item.get("rows") == 0 for item in items)
 
 
 def _count(items: list[Any]) -> int:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thresher.errors import StorageError
-from thresher.scheduler.input_files import iter_input_files
+from thresher.scheduler.input_files import iter_input_paths
 from thresher.scheduler.minibatch import MiniBatch
 from thresher.storage.disk import writing
 from thresher.storage.remote_files import RemoteFingerprint
@@ -169,6 +169,6 @@ def read_plan(path: Path) -> Iterator[MiniBatch]:
 def plan_fingerprint(root: Path) -> str:
     """The fingerprint of the input files under ``root`` now, comparable with ``PlanSummary.fingerprint``."""
     fingerprint = _Fingerprint(root)
-    for path in iter_input_files(root):
-        fingerprint.add(str(path))
+    for path in iter_input_paths(root):
+        fingerprint.add(path)
     return fingerprint.hexdigest()

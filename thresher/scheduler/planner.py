@@ -9,7 +9,7 @@ however many files it holds, so they are grouped in memory.
 Example (what the runner does)::
 
     size = parse_mini_batch_size(settings.mini_batch_size, tabular=False)
-    batches = plan_files(iter_input_files(root), size.amount)
+    batches = plan_files(iter_input_paths(root), size.amount)
     summary = write_plan(batches, job_dir / "plan.jsonl", root=root)
     ...
     if plan_fingerprint(root) != summary.fingerprint:  # on resume
@@ -26,7 +26,7 @@ from typing import Any
 
 from thresher.errors import ThresherError
 from thresher.runtime.entries import unusable
-from thresher.scheduler.input_files import hive_values, iter_input_files
+from thresher.scheduler.input_files import hive_values, iter_input_files, iter_input_paths
 from thresher.scheduler.minibatch import BatchSize, MiniBatch, parse_mini_batch_size
 from thresher.scheduler.plan_file import PlanSummary, plan_fingerprint, read_plan, write_plan
 from thresher.scheduler.tabular_plan import file_format, file_slices, unusable_slice
@@ -36,6 +36,7 @@ __all__ = [
     "MiniBatch",
     "PlanSummary",
     "iter_input_files",
+    "iter_input_paths",
     "parse_mini_batch_size",
     "plan_files",
     "plan_fingerprint",
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-def plan_files(files: Iterable[Path | str], size: int) -> Iterator[MiniBatch]:
+def plan_files(files: Iterable[str | os.PathLike[str]], size: int) -> Iterator[MiniBatch]:
     """Consecutive groups of ``size`` absolute path strings; the last group may be smaller.
 
     >>> [b.items for b in plan_files(map(Path, ["/d/a", "/d/b", "/d/c"]), 2)]
@@ -62,7 +63,7 @@ def plan_files(files: Iterable[Path | str], size: int) -> Iterator[MiniBatch]:
         yield MiniBatch(index, items)
 
 
-def _absolute(path: Path | str) -> str:
+def _absolute(path: str | os.PathLike[str]) -> str:
     text = os.fspath(path)
     return text if os.path.isabs(text) or "://" in text else os.path.abspath(text)
 

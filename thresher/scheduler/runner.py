@@ -49,8 +49,13 @@ from thresher.store import JobProgress, JobRecord, JobStatus, PlanInfo, SqlStore
 
 HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 30.0  # a Running job whose runner has not been heard of for this long is orphaned
+# Finished mini-batches are committed in groups, every 0.25 s or every 1,024 of them, whichever comes
+# first: a runner that dies loses at most that much finished work, which the next runner redoes. Cheap
+# mini-batches finish thousands a second, and each transaction (a durable write) costs the runner about
+# 1.3 ms on SQLite, as much as a hundred or more rows in it: groups of 64 held the control plane to
+# about 15,000 mini-batches/s (bench P7), groups of 1,024 to about 25,000.
 COMMIT_EVERY_SECONDS = 0.25
-COMMIT_EVERY_BATCHES = 64
+COMMIT_EVERY_BATCHES = 1024
 OVERVIEW_EVERY_SECONDS = 10.0
 
 ExecutorFactory = Callable[[], Executor]
@@ -223,10 +228,10 @@ class _JobRun:
                 format=spec.input.format,
                 read_options=spec.input.read_options,
             )
-        files = planner.iter_input_files(root)
         if spec.input.tabular:
+            files = planner.iter_input_files(root)
             return planner.plan_tabular(files, size, format=spec.input.format, read_options=spec.input.read_options)
-        return planner.plan_files(files, size.amount)
+        return planner.plan_files(planner.iter_input_paths(root), size.amount)
 
     def _remote(self, uri: str) -> RemoteURL:
         if self._resolve is None:

@@ -12,7 +12,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy import Insert, Row, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from thresher.errors import AlreadyExistsError, ConflictError, JobTakenOverError, NotFoundError
@@ -179,13 +180,9 @@ class JobRows(Database):
                 raise _lost(name, runner)
             if not results:
                 return
-            indexes = [result.index for result in results]
-            # Idempotent: a mini-batch committed twice (a duplicated delivery) keeps one row.
+            latest = {result.index: result for result in results}  # one row per index, the last given
             connection.execute(
-                delete(job_mini_batches).where(job_mini_batches.c.job == name, job_mini_batches.c.idx.in_(indexes))
-            )
-            connection.execute(
-                insert(job_mini_batches),
+                self._upsert_mini_batches(),
                 [
                     {
                         "job": name,
@@ -200,9 +197,29 @@ class JobRows(Database):
                         "parts": list(r.parts),
                         "error": r.error,
                     }
-                    for r in results
+                    for r in latest.values()
                 ],
             )
+
+    def _upsert_mini_batches(self) -> Insert:
+        """``INSERT ... ON CONFLICT (job, idx) DO UPDATE``: idempotent, a mini-batch committed twice (a
+        duplicated delivery) keeps one row, the latest.
+
+        An upsert, not a DELETE of the indexes then an INSERT: on PostgreSQL that DELETE grew slower as the
+        table grew (42 ms per group of 64 on average over a job of 100,000 mini-batches, bench P7), and it
+        was a second statement per commit on both databases.
+        """
+        key = [job_mini_batches.c.job, job_mini_batches.c.idx]
+        columns = [column.name for column in job_mini_batches.columns if column.name not in ("job", "idx")]
+        if self._url.get_backend_name() == "postgresql":
+            on_postgres = postgresql.insert(job_mini_batches)
+            return on_postgres.on_conflict_do_update(
+                index_elements=key, set_={column: on_postgres.excluded[column] for column in columns}
+            )
+        on_sqlite = sqlite.insert(job_mini_batches)
+        return on_sqlite.on_conflict_do_update(
+            index_elements=key, set_={column: on_sqlite.excluded[column] for column in columns}
+        )
 
     def delete_job(self, name: str, *, orphaned_runner: str | None = None) -> None:
         with self._write() as connection:
