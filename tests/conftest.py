@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.pg import PostgresError, PostgresServer
+from tests.ray_cluster import RayTestCluster
 
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL: one throwaway server per test session (tests/pg.py), started on first use.
@@ -48,3 +49,20 @@ def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     url = postgres_server.create_database(name)
     yield url
     postgres_server.drop_database(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray: one real multi-node cluster per test session (tests/ray_cluster.py), started on first use
+# (about 10 s) and shut down at the end. This process is connected to it as a driver.
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayTestCluster]:
+    """A 3-node Ray cluster (1 CPU each, no dashboard) on this machine; skipped where Ray is not installed."""
+    pytest.importorskip("ray", reason="the ray executor needs thresher[ray]")
+    cluster = RayTestCluster.start(nodes=3)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
