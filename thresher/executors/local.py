@@ -101,10 +101,10 @@ class LocalExecutor:
             raise RuntimeError("No idle worker: submit at most idle_workers() tasks between polls.")
         name = worker or next(iter(self._idle))
         del self._idle[name]
-        worker = self._workers[name]
-        worker.state, worker.task = "busy", task.id
+        process = self._workers[name]
+        process.state, process.task = "busy", task.id
         with contextlib.suppress(OSError):  # it died: poll() reports WorkerLost with this task
-            worker.send({"op": "run", "task": vars(task)})
+            process.send({"op": "run", "task": vars(task)})
         return name
 
     def poll(self, timeout: float) -> list[Event]:

@@ -31,6 +31,7 @@ travel as actor arguments, never in Ray's dashboard, job metadata or session log
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -40,7 +41,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayError
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayError
 from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
@@ -211,6 +212,7 @@ class RayExecutor:
         min_nodes: int = 0,
         log_max_bytes: int = DEFAULT_MAX_BYTES,
         ship_code: bool | None = None,
+        connect_timeout: float = _CONNECT_TIMEOUT,
     ) -> None:
         self._address = address
         self._compute = compute
@@ -218,6 +220,7 @@ class RayExecutor:
         self._min_nodes = min_nodes
         self._log_max = log_max_bytes
         self._ship_code = ship_code
+        self._connect_timeout = connect_timeout
         self._config: WorkerConfig | None = None
         self._per_node = 1
         self._slots: dict[str, _Slot] = {}  # slot name -> slot
@@ -232,7 +235,7 @@ class RayExecutor:
         """Connect to the cluster, reserve ``nodes`` spread bundles and start one actor per slot."""
         if self._config is not None:
             raise RuntimeError("RayExecutor.start() was already called; use a new executor per job.")
-        connect(self._compute, self._address)
+        connect(self._compute, self._address, timeout=self._connect_timeout)
         threads = max(1, int(self._cpus))
         self._config = replace(config, identity=replace(config.identity, threads=threads))
         self._per_node = per_node
@@ -285,6 +288,11 @@ class RayExecutor:
             slot.pending = None
             try:
                 arrived: list[Event] = ray.get(ref)
+            except ActorUnavailableError:
+                # Ray cannot reach the actor now (its node may be going): ask again; a dead actor says so then.
+                if slot.actor is not None:
+                    slot.pending = slot.actor.events.remote(_LONG_POLL)
+                continue
             except RayError as exc:
                 self._actor_died(slot, exc, events)
                 continue
@@ -424,9 +432,7 @@ class RayExecutor:
                 events.append(WorkerInitFailed(worker=slot.worker, error={"type": "WorkerLost", "message": message}))
                 return
         reason = f"its Ray actor died (a lost node, or the actor was killed): {cause}"
-        events.append(
-            WorkerLost(worker=slot.worker, task=slot.task, exit_code=None, reason=reason, slot=slot.name)
-        )
+        events.append(WorkerLost(worker=slot.worker, task=slot.task, exit_code=None, reason=reason, slot=slot.name))
         slot.number += self._per_node
         self._launch(slot)
 
@@ -453,9 +459,9 @@ def connect(compute: str, address: str | None, *, timeout: float = _CONNECT_TIME
         check_reachable(compute, address, timeout=timeout)
     try:
         if address is None:
-            ray.init(include_dashboard=False, log_to_driver=False, logging_level="warning")
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            ray.init(address=address, log_to_driver=False, logging_level="warning")
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ThresherError(
             f"Compute '{compute}': cannot connect to the Ray cluster at address '{address or 'local'}': "
@@ -467,5 +473,6 @@ def connect(compute: str, address: str | None, *, timeout: float = _CONNECT_TIME
 
 def _cluster_is_this_machine() -> bool:
     """Whether every live node of the cluster is this machine (then the job's local paths work as they are)."""
-    here = {ray.util.get_node_ip_address(), "127.0.0.1"}
-    return all(node["NodeManagerAddress"] in here for node in ray.nodes() if node.get("Alive"))
+    here = {ray.util.get_node_ip_address(), "127.0.0.1"}  # type: ignore[no-untyped-call]
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    return all(node["NodeManagerAddress"] in here for node in nodes if node.get("Alive"))

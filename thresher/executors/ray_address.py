@@ -38,7 +38,7 @@ def host_and_port(address: str) -> tuple[str, int] | None:
 
 
 def check_reachable(compute: str, address: str, *, timeout: float) -> None:
-    """Raise ``ThresherError`` naming ``compute`` and ``address`` unless a TCP connection to it opens in ``timeout`` s."""
+    """Raise ``ThresherError`` naming ``compute`` and ``address`` unless TCP to it connects in ``timeout`` s."""
     target = host_and_port(address)
     if target is None:
         return

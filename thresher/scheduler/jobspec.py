@@ -18,7 +18,8 @@ from thresher.runtime.protocol import InputKind, JobBinding, OutputAction, Outpu
 from thresher.specs import BatchSettings
 from thresher.storage import JobFolder
 
-SPEC_VERSION = 2  # 1: settings were stored as a loose dict, output_format "mlflow" for no-code jobs
+SPEC_VERSION = 3  # 1: settings were stored as a loose dict, output_format "mlflow" for no-code jobs;
+# 2: no backend (every job ran on local workers, as the defaults of backend/address/compute/min_nodes say)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class JobSpec:
     environment: str | None = None  # azureml:name:version of the deployment's environment
     environment_files_dir: str | None = None  # a folder whose python_env/conda/requirements files define it
     python: str | None = None  # the workers' interpreter; None: the runner's own
+    backend: str = "local"  # the executor: local (this machine) or ray (a Ray cluster)
+    address: str | None = None  # the Ray cluster's address (ray); None: a Ray of the runner's machine
+    compute: str | None = None  # the compute's name, for messages
+    min_nodes: int = 0  # nodes asked of Ray's autoscaler while the job runs (the compute's min_instances)
 
     @property
     def per_node(self) -> int:

@@ -48,7 +48,7 @@ COMMIT_EVERY_SECONDS = 0.25
 COMMIT_EVERY_BATCHES = 64
 OVERVIEW_EVERY_SECONDS = 10.0
 
-ExecutorFactory = Callable[[], Executor]
+ExecutorFactory = Callable[[JobSpec], Executor]  # the executor for a job (its backend and cluster)
 
 
 class RunnerStopped(BaseException):
@@ -152,7 +152,7 @@ class _JobRun:
         self.spec = spec = replace(spec, python=python or spec.python)
         self.reached("environment")
         # Workers import the script and run init() while the input is planned.
-        executor = self.executor_factory()
+        executor = self.executor_factory(spec)
         try:
             executor.start(spec.worker_config(self.name), nodes=spec.nodes, per_node=spec.per_node)
             self.reached("workers_started")

@@ -23,6 +23,7 @@ from thresher.errors import ConflictError, NotFoundError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
 from thresher.sdk import no_code
+from thresher.sdk.infra import ComputeOperations
 from thresher.sdk.inputs import resolve_input
 from thresher.sdk.job_cleanup import JobCleanup, delete_job, planned_cleanup
 from thresher.specs import BatchDeploymentSpec, BatchSettings, parse_spec
@@ -155,7 +156,7 @@ class JobOperations:
     def run_here(self, name: str) -> threading.Thread:
         """Claim a queued job for this process and run it in a background thread (``batch score``)."""
         from thresher.scheduler.runner import run_job, stale_before
-        from thresher.scheduler.service import local_executor, runner_id
+        from thresher.scheduler.service import executor_for, runner_id
 
         runner = runner_id()
         job = self._instance.store.claim_job(runner, stale_before=stale_before(), name=name)
@@ -163,7 +164,7 @@ class JobOperations:
             raise ConflictError(f"Job '{name}' is not queued.", fix=f"See it with: thresher job show -n {name}")
         thread = threading.Thread(
             target=run_job,
-            args=(self._instance.store, job, runner, functools.partial(local_executor, self._instance.settings)),
+            args=(self._instance.store, job, runner, functools.partial(executor_for, self._instance.settings)),
             kwargs={"settings": self._instance.settings},
             name=f"job-{name}",
             daemon=True,
@@ -288,7 +289,7 @@ class JobOperations:
             code_dir = spec.code_configuration.code
             script = str(Path(code_dir) / spec.code_configuration.scoring_script)
         nodes = spec.resources.instance_count if spec.resources else 1
-        self._check_nodes(spec, nodes)
+        placement = self._placement(spec, nodes)
         output_dir = self._instance.resolve_local_path(output_path) if output_path else None
         folder = JobFolder.create(self._job_root(name), output_dir)
         output_file = _output_file(folder.output_dir, settings)
@@ -310,18 +311,25 @@ class JobOperations:
             model=f"azureml:{model.name}:{model.version}",
             environment=str(spec.environment) if spec.environment else None,
             environment_files_dir=environment_files_dir,
+            backend=str(placement.get("backend", "local")),
+            address=placement.get("address"),
+            compute=spec.compute.name if spec.compute else None,
+            min_nodes=int(placement.get("min_nodes") or 0),
         )
 
-    def _check_nodes(self, spec: BatchDeploymentSpec, nodes: int) -> None:
+    def _placement(self, spec: BatchDeploymentSpec, nodes: int) -> dict[str, Any]:
+        """The deployment's compute's placement (``ComputeOperations.placement``), ``instance_count`` checked."""
         if spec.compute is None:
-            return
-        compute = self._instance.store.get_resource("compute", spec.compute.name).spec
-        most = compute.get("max_instances") if compute.get("type") == "amlcompute" else None
+            return {"backend": "local"}
+        record = self._instance.store.get_resource("compute", spec.compute.name)
+        compute = record.spec
+        most = compute.get("max_instances") if compute.get("type") in ("amlcompute", "ray") else None
         if most is not None and nodes > int(most):
             raise ConflictError(
                 f"instance_count is {nodes} but compute '{spec.compute.name}' has max_instances {most}.",
                 fix=f"Use --instance-count {most} or less, or raise the compute's --max-instances.",
             )
+        return ComputeOperations(self._instance).placement(record)
 
 
 def _deployment_overrides(sets: Sequence[str]) -> list[str]:
