@@ -103,3 +103,18 @@ def test_a_job_whose_cluster_went_away_fails_with_a_headline_not_a_traceback(ben
     assert job.headline is not None
     assert f"Compute 'gone': the Ray cluster at address '{address}' cannot be reached" in job.headline
     assert "Traceback" not in job.headline
+
+
+def test_amlcompute_runs_on_the_ray_cluster_of_the_workspace_setting(tmp_path: Path) -> None:
+    from thresher import Workspace
+    from thresher.settings import load_settings
+
+    document = {"name": "batch-cluster", "type": "amlcompute", "min_instances": 1, "max_instances": 5}
+    spec = parse_spec(document, "compute", base_dir=tmp_path)
+    with Workspace(settings=load_settings(home=tmp_path / "plain")) as ws:
+        assert ws.computes.placement(ws.computes.create(spec))["backend"] == "local"  # type: ignore[arg-type]
+    mapped = load_settings(home=tmp_path / "mapped", amlcompute_ray_address="ray://head:10001")
+    with Workspace(settings=mapped) as ws:
+        placement = ws.computes.placement(ws.computes.create(spec))  # type: ignore[arg-type]
+    assert (placement["backend"], placement["address"]) == ("ray", "ray://head:10001")
+    assert (placement["min_nodes"], placement["max_nodes"]) == (1, 5)

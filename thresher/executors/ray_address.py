@@ -51,5 +51,5 @@ def check_reachable(compute: str, address: str, *, timeout: float) -> None:
         f"Compute '{compute}': the Ray cluster at address '{address}' cannot be reached ({reason} after at most "
         f"{timeout:g} s).",
         fix="Start the cluster (ray start --head, or a KubeRay RayCluster), or correct the compute's address: "
-        f"thresher compute update --name {compute} --set address=<host:port>.",
+        f"thresher compute create --name {compute} --type ray --address <host:port> (create updates).",
     )
