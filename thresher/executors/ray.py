@@ -320,8 +320,9 @@ class RayExecutor:
         actors = [slot.actor for slot in self._slots.values() if slot.actor is not None]
         stops = [actor.shutdown.remote(graceful, timeout) for actor in actors]
         # Not graceful: the actors kill their workers' process groups at once, which ray.kill would not.
-        with contextlib.suppress(RayError):
-            ray.wait(stops, num_returns=len(stops), timeout=timeout + 2.0 if graceful else 2.0)
+        if stops:
+            with contextlib.suppress(RayError):
+                ray.wait(stops, num_returns=len(stops), timeout=timeout + 2.0 if graceful else 2.0)
         for actor in actors:
             with contextlib.suppress(RayError):
                 ray.kill(actor, no_restart=True)
@@ -449,12 +450,20 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
+_connected: list[str | None] = []  # the address this module connected the process to (a runner serves many jobs)
+
+
 def connect(compute: str, address: str | None, *, timeout: float = _CONNECT_TIMEOUT) -> None:
     """Connect this process to the compute's Ray cluster (None: start one of this machine) unless it is.
 
-    Raises ``ThresherError`` naming the compute and the address when the cluster cannot be reached."""
+    A connection this module made to another address is closed first (the runner runs one job at a
+    time); one made by someone else (a test, a notebook) is used as it is. Raises ``ThresherError``
+    naming the compute and the address when the cluster cannot be reached."""
     if ray.is_initialized():
-        return
+        if not _connected or _connected[0] == address:
+            return
+        ray.shutdown()
+    _connected.clear()
     if address is not None:
         check_reachable(compute, address, timeout=timeout)
     try:
@@ -462,6 +471,7 @@ def connect(compute: str, address: str | None, *, timeout: float = _CONNECT_TIME
             ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        _connected.append(address)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ThresherError(
             f"Compute '{compute}': cannot connect to the Ray cluster at address '{address or 'local'}': "
