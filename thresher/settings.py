@@ -61,6 +61,24 @@ class Settings(BaseSettings):
         "are retried before a job stops, resumable, with a headline naming the datastore.",
     )
 
+    amlcompute_ray_address: str | None = Field(
+        default=None,
+        description="Run Azure amlcompute computes on the Ray cluster at this address (auto, host:port or "
+        "ray://host:port), so Azure YAML runs unchanged on a cluster; unset: amlcompute runs as simulated "
+        "nodes of local workers on this machine.",
+    )
+    ray_cpus_per_worker: float = Field(
+        default=1.0,
+        gt=0,
+        description="CPUs Ray reserves for each worker of a ray compute (each actor's num_cpus); a fraction "
+        "packs several workers per CPU. Also the worker's OMP/MKL thread count (at least 1).",
+    )
+    ray_connect_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds to wait for a Ray cluster's address to answer (compute create, job start) "
+        "before the compute is reported unreachable.",
+    )
     fault_injection: str | None = Field(
         default=None,
         description="Test seam: phase=action pairs that make a runner fail at a phase of a job's first "

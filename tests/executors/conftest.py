@@ -1,7 +1,8 @@
 """A job folder with a scoring script in it, and an executor running real worker processes on it.
 
 Every executor backend runs the same tests (``BACKENDS``); a backend whose extra is not installed is
-skipped with the reason.
+skipped with the reason. ``ray`` runs on the session's 3-node test cluster (``ray_cluster`` in
+tests/conftest.py), its workers spread over the nodes.
 """
 
 from __future__ import annotations
@@ -15,12 +16,18 @@ from typing import Any
 
 import pytest
 
+from tests.ray_cluster import CPUS_PER_WORKER
 from thresher.errors import MissingExtraError
 from thresher.executors import load_executor
 from thresher.executors.base import Event, Executor, Task, WorkerConfig
 
-BACKENDS = ["local"]
-WAIT = 15.0  # the most any test waits for an event; the usual wait is milliseconds
+BACKENDS = ["local", "ray"]
+WAIT = 30.0  # the most any test waits for an event; the usual wait is milliseconds (a Ray actor: ~1 s)
+
+
+def backend(executor: Executor) -> str:
+    """``local`` or ``ray``: for the few facts that differ, each stated where it is asserted."""
+    return "ray" if type(executor).__name__ == "RayExecutor" else "local"
 
 
 @dataclass
@@ -100,7 +107,11 @@ def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
         cls = load_executor(request.param)
     except MissingExtraError as exc:
         pytest.skip(str(exc))
-    instance: Executor = cls()
+    options: dict[str, Any] = {}
+    if request.param == "ray":
+        cluster = request.getfixturevalue("ray_cluster")
+        options = {"address": cluster.address, "cpus_per_worker": CPUS_PER_WORKER}
+    instance: Executor = cls(**options)
     yield instance
     instance.shutdown(graceful=False)
 

@@ -24,7 +24,13 @@ class Bench:
     endpoint: str = "scoring"
 
     def deploy(
-        self, script: str, *, name: str = "blue", settings: dict[str, Any] | None = None, model: str = "w"
+        self,
+        script: str,
+        *,
+        name: str = "blue",
+        settings: dict[str, Any] | None = None,
+        model: str = "w",
+        **document_keys: Any,  # more keys of the deployment document: compute, resources, ...
     ) -> str:
         code = self.root / f"code-{name}"
         code.mkdir(exist_ok=True)
@@ -42,6 +48,7 @@ class Bench:
             "model": "azureml:m@latest",
             "code_configuration": {"code": str(code), "scoring_script": "score.py"},
             "settings": {"retry_settings": {"max_retries": 1, "timeout": 20}, **(settings or {})},
+            **document_keys,
         }
         spec = parse_spec(document, "batch_deployment", base_dir=self.root)
         self.ws.batch_deployments.create(spec, set_default=True)  # type: ignore[arg-type]

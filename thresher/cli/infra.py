@@ -13,7 +13,10 @@ from thresher.store import ResourceRecord
 NAME_HELP = "Name of the resource."
 
 datastore_app = typer.Typer(help="Named storage roots (the default one, workspaceblobstore, is in the workspace).")
-compute_app = typer.Typer(help="Where workers run: local (this machine) or amlcompute (simulated nodes here).")
+compute_app = typer.Typer(
+    help="Where workers run: local (this machine), amlcompute (simulated nodes here, or a Ray cluster with "
+    "THRESHER_AMLCOMPUTE_RAY_ADDRESS) or ray (Ray actors on a Ray cluster)."
+)
 
 
 def _compute_document(ws: Workspace, record: ResourceRecord) -> dict[str, Any]:
@@ -30,6 +33,9 @@ def _compute_flags(
     ] = None,
     tier: Annotated[str | None, typer.Option("--tier", help="Priority tier (recorded).")] = None,
     max_workers: Annotated[int | None, typer.Option("--max-workers", help="Workers on a local compute.")] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (ray): auto, host:port or ray://host:port.")
+    ] = None,
 ) -> dict[str, Any]:
     return {
         "type": type_,
@@ -39,6 +45,7 @@ def _compute_flags(
         "idle_time_before_scale_down": idle_time,
         "tier": tier,
         "max_workers": max_workers,
+        "address": address,
     }
 
 
@@ -75,7 +82,8 @@ add_create(
     NAME_HELP,
     "Create or update a compute.",
     "Examples:\n\n  thresher compute create --name batch-cluster --type amlcompute --min-instances 0 "
-    "--max-instances 5\n\n  thresher compute create --name cpu --type local --max-workers 2",
+    "--max-instances 5\n\n  thresher compute create --name cpu --type local --max-workers 2"
+    "\n\n  thresher compute create --name ray-cluster --type ray --address ray://head:10001 --max-instances 4",
     _compute_flags,
 )
 add_show(

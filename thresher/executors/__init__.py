@@ -14,9 +14,10 @@ from thresher.errors import MissingExtraError, ThresherError
 
 EXECUTORS: dict[str, str] = {
     "local": "thresher.executors.local:LocalExecutor",
+    "ray": "thresher.executors.ray:RayExecutor",
 }
 # Backends that need an optional dependency: name -> (package, pip extra), e.g. {"ray": ("ray", "ray")}.
-_EXTRAS: dict[str, tuple[str, str]] = {}
+_EXTRAS: dict[str, tuple[str, str]] = {"ray": ("ray", "ray")}
 
 __all__ = ["EXECUTORS", "load_executor"]
 

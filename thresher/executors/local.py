@@ -43,7 +43,14 @@ STARTUP_DEATHS = 3  # workers of a slot that die while starting, in a row, befor
 class LocalExecutor:
     """Runs tasks on worker processes on this machine (see the module docstring)."""
 
-    def __init__(self, *, eof_grace: float = 5.0, log_max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        eof_grace: float = 5.0,
+        log_max_bytes: int = DEFAULT_MAX_BYTES,
+        first_number: int = 0,
+        number_step: int = 1,
+    ) -> None:
         self._config: WorkerConfig | None = None
         self._workers: dict[str, WorkerProcess] = {}
         self._idle: dict[str, None] = {}  # insertion-ordered set: the longest idle is used first
@@ -53,18 +60,32 @@ class LocalExecutor:
         self._stopping = False
         self._eof_grace = eof_grace
         self._log_max = log_max_bytes
+        # Worker numbers per node: first_number, then + number_step (the ray executor runs one slot per
+        # pool and numbers each slot's workers apart, so that names never repeat on a node).
+        self._first_number, self._number_step = first_number, number_step
+        self._woken = False
 
     # -- the Executor interface -----------------------------------------------------------------
 
     def start(self, config: WorkerConfig, *, nodes: int, per_node: int) -> None:
         """Start ``nodes * per_node`` workers; each reports ``WorkerReady`` after its ``init()``."""
+        self.start_slots(config, [f"node-{node}/{index}" for node in range(nodes) for index in range(per_node)])
+
+    def start_slots(self, config: WorkerConfig, slots: list[str]) -> None:
+        """Start one worker in each of ``slots`` (``node-2/1``): ``start`` with the slots named."""
         if self._config is not None:
             raise RuntimeError("LocalExecutor.start() was already called; use a new executor per job.")
         self._config = config
         os.makedirs(config.binding.output_dir, exist_ok=True)
-        for node in range(nodes):
-            for index in range(per_node):
-                self._spawn(f"node-{node}/{index}")
+        for slot in slots:
+            self._spawn(slot)
+
+    def wake_on(self, fd: int) -> None:
+        """Make ``poll`` return early (maybe with no events) whenever ``fd`` is readable; ``poll`` drains it.
+
+        Lets another thread interrupt a long ``poll`` to submit or kill (the ray executor's actors)."""
+        os.set_blocking(fd, False)
+        self._selector.register(fd, selectors.EVENT_READ, (None, "wake"))
 
     def idle_workers(self) -> int:
         """Workers that are ready and have no task."""
@@ -74,16 +95,16 @@ class LocalExecutor:
         """Workers starting, ready or busy (a lost worker counts until its replacement is started)."""
         return sum(1 for w in self._workers.values() if not w.init_failed)
 
-    def submit(self, task: Task) -> str:
-        """Send ``task`` to the worker idle the longest; returns its name."""
-        if not self._idle:
+    def submit(self, task: Task, *, worker: str | None = None) -> str:
+        """Send ``task`` to the worker idle the longest (or to ``worker``, which must be idle); its name."""
+        if not self._idle or (worker is not None and worker not in self._idle):
             raise RuntimeError("No idle worker: submit at most idle_workers() tasks between polls.")
-        name = next(iter(self._idle))
+        name = worker or next(iter(self._idle))
         del self._idle[name]
-        worker = self._workers[name]
-        worker.state, worker.task = "busy", task.id
+        process = self._workers[name]
+        process.state, process.task = "busy", task.id
         with contextlib.suppress(OSError):  # it died: poll() reports WorkerLost with this task
-            worker.send({"op": "run", "task": vars(task)})
+            process.send({"op": "run", "task": vars(task)})
         return name
 
     def poll(self, timeout: float) -> list[Event]:
@@ -92,7 +113,8 @@ class LocalExecutor:
         deadline = time.monotonic() + timeout
         while True:
             self._wait(max(0.0, deadline - time.monotonic()), events)
-            if events or time.monotonic() >= deadline:
+            if events or self._woken or time.monotonic() >= deadline:
+                self._woken = False
                 return events
 
     def kill(self, worker: str, reason: str) -> None:
@@ -136,8 +158,8 @@ class LocalExecutor:
     def _spawn(self, slot: str) -> None:
         assert self._config is not None
         node = slot.partition("/")[0]
-        number = self._numbers.get(node, 0)
-        self._numbers[node] = number + 1
+        number = self._numbers.get(node, self._first_number)
+        self._numbers[node] = number + self._number_step
         process = spawn_worker(self._config, protocol.worker_name(node, number), slot, log_max_bytes=self._log_max)
         self._workers[process.name] = process
         self._selector.register(process.events_fd, selectors.EVENT_READ, (process, "events"))
@@ -160,6 +182,11 @@ class LocalExecutor:
         timeout = min([timeout, *wakeups])
         for key, _ in self._selector.select(max(0.0, timeout)):
             process, kind = key.data
+            if kind == "wake":
+                with contextlib.suppress(BlockingIOError):
+                    os.read(key.fd, 4096)
+                self._woken = True
+                continue
             if process.finished:
                 continue  # its fd was closed (and maybe reused) earlier in this round
             if kind == "events":

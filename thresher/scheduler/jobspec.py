@@ -18,7 +18,8 @@ from thresher.runtime.protocol import InputKind, JobBinding, OutputAction, Outpu
 from thresher.specs import BatchSettings
 from thresher.storage import JobFolder
 
-SPEC_VERSION = 2  # 1: settings were stored as a loose dict, output_format "mlflow" for no-code jobs
+SPEC_VERSION = 3  # 1: settings were stored as a loose dict, output_format "mlflow" for no-code jobs;
+# 2: no backend (every job ran on local workers, as the defaults of backend/address/compute/min_nodes say)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class JobSpec:
     # An output in object storage (the URI as given): workers write to ``output_dir`` in the job folder,
     # and finalizing publishes its files there.
     output_uri: str | None = None
+    backend: str = "local"  # the executor: local (this machine) or ray (a Ray cluster)
+    address: str | None = None  # the Ray cluster's address (ray); None: a Ray of the runner's machine
+    compute: str | None = None  # the compute's name, for messages
+    min_nodes: int = 0  # nodes asked of Ray's autoscaler while the job runs (the compute's min_instances)
 
     @property
     def per_node(self) -> int:

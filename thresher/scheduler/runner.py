@@ -58,10 +58,10 @@ COMMIT_EVERY_SECONDS = 0.25
 COMMIT_EVERY_BATCHES = 1024
 OVERVIEW_EVERY_SECONDS = 10.0
 
-ExecutorFactory = Callable[[], Executor]
 # Turns a remote URI of a job (an input or output in object storage) into an fsspec URL with the
 # credentials of its datastore; built above the scheduler (``Instance.remote``), which knows the secrets.
 Resolver = Callable[[str], RemoteURL]
+ExecutorFactory = Callable[[JobSpec], Executor]  # the executor for a job (its backend and cluster)
 
 
 class RunnerStopped(BaseException):
@@ -168,7 +168,7 @@ class _JobRun:
         self.spec = spec = replace(spec, python=python or spec.python)
         self.reached("environment")
         # Workers import the script and run init() while the input is planned.
-        executor = self.executor_factory()
+        executor = self.executor_factory(spec)
         try:
             executor.start(spec.worker_config(self.name), nodes=spec.nodes, per_node=spec.per_node)
             self.reached("workers_started")

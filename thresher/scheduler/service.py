@@ -24,6 +24,7 @@ from typing import IO
 from thresher.executors import load_executor
 from thresher.executors.base import Executor
 from thresher.scheduler.faults import Faults
+from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.runner import Resolver, run_job, stale_before
 from thresher.settings import Settings
 from thresher.store import JobRecord, SqlStore
@@ -73,9 +74,19 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def local_executor(settings: Settings) -> Executor:
-    """A new executor of the local process pool, with the workspace's settings."""
-    executor: Executor = load_executor("local")(log_max_bytes=settings.worker_log_max_bytes)
+def executor_for(settings: Settings, spec: JobSpec) -> Executor:
+    """A new executor for the job: the local process pool, or Ray actors on the job's Ray cluster."""
+    if spec.backend == "ray":
+        ray_executor: Executor = load_executor("ray")(
+            address=spec.address,
+            compute=spec.compute or "ray",
+            cpus_per_worker=settings.ray_cpus_per_worker,
+            min_nodes=spec.min_nodes,
+            log_max_bytes=settings.worker_log_max_bytes,
+            connect_timeout=settings.ray_connect_timeout,
+        )
+        return ray_executor
+    executor: Executor = load_executor(spec.backend)(log_max_bytes=settings.worker_log_max_bytes)
     return executor
 
 
@@ -159,7 +170,7 @@ def _drain(
             time.sleep(POLL_SECONDS)
             continue
         log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
-        executors = functools.partial(local_executor, settings)
+        executors = functools.partial(executor_for, settings)
         finished = run_job(store, job, runner, executors, settings=settings, faults=faults, resolve=resolve)
         if finished is not None:
             log(f"job {job.name}: {finished.status}: {finished.headline}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from thresher.errors import ConflictError
+from thresher.executors.ray_address import check_reachable
 from thresher.instance import Instance
 from thresher.specs import ComputeSpec, DatastoreSpec
 from thresher.storage.credentials import resolve, seal, shown
@@ -88,21 +89,39 @@ class ComputeOperations(_NamedOperations):
     kind = "compute"
 
     def create(self, spec: ComputeSpec) -> ResourceRecord:
-        """Create or update a compute (as ``az ml compute create`` does)."""
+        """Create or update a compute (as ``az ml compute create`` does).
+
+        A ray compute's address must answer within ``ray_connect_timeout`` seconds (``auto`` and no
+        address, which Ray resolves on the runner's machine, are checked when a job starts)."""
+        if spec.type == "ray" and spec.address is not None:
+            check_reachable(spec.name, spec.address, timeout=self._instance.settings.ray_connect_timeout)
         return self._instance.store.save_resource(self.kind, spec.name, spec.to_document(), mode="upsert")
 
     def placement(self, record: ResourceRecord) -> dict[str, Any]:
-        """How the compute maps onto this machine: backend, nodes and workers per node."""
+        """Where the compute's workers run: backend (local or ray), nodes, and the Ray address and node range.
+
+        ``amlcompute`` runs on the Ray cluster of the ``THRESHER_AMLCOMPUTE_RAY_ADDRESS`` setting when it
+        is set, else as simulated nodes on this machine."""
         spec = record.spec
         kind = spec.get("type", "local")
+        ray_address = self._instance.settings.amlcompute_ray_address
+        if kind == "ray" or (kind == "amlcompute" and ray_address):
+            address = spec.get("address") if kind == "ray" else ray_address
+            return {
+                "backend": "ray",
+                "address": address,
+                "min_nodes": int(spec.get("min_instances") or 0),
+                "max_nodes": int(spec.get("max_instances") or 1),
+                "note": f"workers are Ray actors on the cluster at {address or 'a Ray started on the runner machine'}"
+                + ("" if kind == "ray" else " (THRESHER_AMLCOMPUTE_RAY_ADDRESS)")
+                + "; each instance is a bundle of workers spread over its nodes.",
+            }
         if kind == "amlcompute":
             return {
                 "backend": "local",
                 "nodes": int(spec.get("max_instances") or 1),
                 "note": "amlcompute runs on this machine: each instance is a simulated node of local workers.",
             }
-        if kind == "ray":
-            return {"backend": "ray", "address": spec.get("address")}
         return {
             "backend": "local",
             "nodes": 1,

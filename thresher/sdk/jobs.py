@@ -23,6 +23,7 @@ from thresher.errors import ConflictError, NotFoundError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
 from thresher.sdk import no_code
+from thresher.sdk.infra import ComputeOperations
 from thresher.sdk.inputs import resolve_input
 from thresher.sdk.job_cleanup import JobCleanup, delete_job, planned_cleanup
 from thresher.specs import BatchDeploymentSpec, BatchSettings, parse_spec
@@ -156,7 +157,7 @@ class JobOperations:
     def run_here(self, name: str) -> threading.Thread:
         """Claim a queued job for this process and run it in a background thread (``batch score``)."""
         from thresher.scheduler.runner import run_job, stale_before
-        from thresher.scheduler.service import local_executor, runner_id
+        from thresher.scheduler.service import executor_for, runner_id
 
         runner = runner_id()
         job = self._instance.store.claim_job(runner, stale_before=stale_before(), name=name)
@@ -164,7 +165,7 @@ class JobOperations:
             raise ConflictError(f"Job '{name}' is not queued.", fix=f"See it with: thresher job show -n {name}")
         thread = threading.Thread(
             target=run_job,
-            args=(self._instance.store, job, runner, functools.partial(local_executor, self._instance.settings)),
+            args=(self._instance.store, job, runner, functools.partial(executor_for, self._instance.settings)),
             kwargs={"settings": self._instance.settings, "resolve": self._instance.remote},
             name=f"job-{name}",
             daemon=True,
@@ -289,7 +290,7 @@ class JobOperations:
             code_dir = spec.code_configuration.code
             script = str(Path(code_dir) / spec.code_configuration.scoring_script)
         nodes = spec.resources.instance_count if spec.resources else 1
-        self._check_nodes(spec, nodes)
+        placement = self._placement(spec, nodes)
         output_uri = output_path if output_path and self._instance.is_remote_uri(output_path) else None
         output_dir = self._instance.resolve_local_path(output_path) if output_path and not output_uri else None
         folder = JobFolder.create(self._job_root(name), output_dir)
@@ -320,18 +321,25 @@ class JobOperations:
             environment=str(spec.environment) if spec.environment else None,
             environment_files_dir=environment_files_dir,
             output_uri=output_uri,
+            backend=str(placement.get("backend", "local")),
+            address=placement.get("address"),
+            compute=spec.compute.name if spec.compute else None,
+            min_nodes=int(placement.get("min_nodes") or 0),
         )
 
-    def _check_nodes(self, spec: BatchDeploymentSpec, nodes: int) -> None:
+    def _placement(self, spec: BatchDeploymentSpec, nodes: int) -> dict[str, Any]:
+        """The deployment's compute's placement (``ComputeOperations.placement``), ``instance_count`` checked."""
         if spec.compute is None:
-            return
-        compute = self._instance.store.get_resource("compute", spec.compute.name).spec
-        most = compute.get("max_instances") if compute.get("type") == "amlcompute" else None
+            return {"backend": "local"}
+        record = self._instance.store.get_resource("compute", spec.compute.name)
+        compute = record.spec
+        most = compute.get("max_instances") if compute.get("type") in ("amlcompute", "ray") else None
         if most is not None and nodes > int(most):
             raise ConflictError(
                 f"instance_count is {nodes} but compute '{spec.compute.name}' has max_instances {most}.",
                 fix=f"Use --instance-count {most} or less, or raise the compute's --max-instances.",
             )
+        return ComputeOperations(self._instance).placement(record)
 
 
 def _deployment_overrides(sets: Sequence[str]) -> list[str]:

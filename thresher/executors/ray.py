@@ -1,0 +1,488 @@
+"""The ``ray`` executor: the same workers as ``local``, one Ray actor per worker slot on a Ray cluster.
+
+Each slot (``node-1/0``) is a Ray actor, ``_SlotActor``, placed in bundle ``1`` of a placement group
+of ``nodes`` bundles spread over the cluster's nodes (strategy SPREAD: one bundle per Ray node while
+there are nodes enough). In its constructor the actor starts the slot's worker process on its node,
+exactly as the local executor does (``python -m thresher.runtime.worker`` in the model's interpreter,
+which needs no Ray; its stdout/stderr in the job's capped log files; it imports the script and calls
+``init()``), and it supervises that process with a one-slot ``LocalExecutor``: a worker that crashes,
+is killed or hangs is reported with its exit code and replaced inside the actor, as on ``local``.
+
+The driver (this executor, in the runner) keeps one long ``events()`` call in flight per actor and
+waits on all of them with ``ray.wait``; ``submit``/``kill`` are fire-and-forget actor calls that wake
+the actor's wait. The events are the local executor's, relayed. What only Ray can see: an actor
+(or its whole node) that dies is a ``WorkerLost`` with the task it ran, ``exit_code`` None, and a new
+actor takes the slot; actors of a slot that die before their worker is ready 3 times in a row make
+the slot a ``WorkerInitFailed``.
+
+Code and environment: on a cluster of this machine alone, the job's paths are used as they are. On a
+cluster with other machines, the code snapshot travels as the actors' ``runtime_env`` ``working_dir``
+(and thresher itself as ``py_modules``); the model's environment, model folder, inputs and outputs
+must be at the same paths on every node until remote storage lands (see docs/ray.md). Nothing of the
+job's configuration is put into ``runtime_env``: the worker's variables (which may hold secrets)
+travel as actor arguments, never in Ray's dashboard, job metadata or session logs.
+
+    executor = RayExecutor(address="auto")
+    executor.start(config, nodes=3, per_node=2)      # 6 actors, 2 per Ray node
+    ...                                              # submit / poll as in thresher.executors.base
+    executor.shutdown()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import ray
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayError
+from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from thresher.errors import ThresherError
+from thresher.executors.base import (
+    Event,
+    Task,
+    TaskDone,
+    TaskFailed,
+    WorkerConfig,
+    WorkerInitFailed,
+    WorkerLost,
+    WorkerReady,
+)
+from thresher.executors.local import STARTUP_DEATHS, LocalExecutor
+from thresher.executors.ray_address import check_reachable
+from thresher.executors.worker_logs import DEFAULT_MAX_BYTES
+from thresher.runtime import protocol
+
+_T = TypeVar("_T")
+_LONG_POLL = 5.0  # seconds an actor's events() call waits for its worker's next event
+_CONNECT_TIMEOUT = 10.0  # seconds for the TCP check of an explicit address
+
+
+class _SlotActor:
+    """One worker slot on a Ray node: a one-slot ``LocalExecutor`` driven by the runner's calls.
+
+    ``events()`` waits in one actor thread; ``submit``/``kill``/``shutdown`` come in on others
+    (``max_concurrency``) and interrupt that wait through a pipe, so a task starts at once."""
+
+    def __init__(
+        self, config: dict[str, Any], slot: str, first_number: int, step: int, log_max_bytes: int, shipped: bool
+    ) -> None:
+        self._cond = threading.Condition()
+        self._waiting = 0  # calls waiting for the pool while events() polls it
+        self._polling = False
+        self._wake_read, self._wake_write = os.pipe()
+        self._pool = LocalExecutor(log_max_bytes=log_max_bytes, first_number=first_number, number_step=step)
+        self._pool.wake_on(self._wake_read)
+        self._early: list[Event] = []
+        self._closed = False
+        worker_config = WorkerConfig.from_dict(config)
+        if shipped:  # runtime_env working_dir: the code snapshot was unpacked into the cwd
+            worker_config = _relocated(worker_config, os.getcwd())
+        try:
+            self._pool.start_slots(worker_config, [slot])
+        except OSError as exc:  # an interpreter or folder missing on this node
+            name = protocol.worker_name(slot.partition("/")[0], first_number)
+            message = f"worker {name} could not be started on Ray node {socket.gethostname()}: {exc}"
+            error: protocol.ErrorInfo = {"type": type(exc).__name__, "message": message, "traceback": ""}
+            self._early.append(WorkerInitFailed(worker=name, error=error))
+
+    def events(self, timeout: float) -> list[Event]:
+        """The slot's next events, waiting up to ``timeout`` seconds for the first."""
+        if self._early:
+            early, self._early = self._early, []
+            return early
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                while self._waiting:
+                    self._cond.wait()
+                if self._closed:
+                    return []
+                self._polling = True
+            try:
+                events = self._pool.poll(max(0.0, deadline - time.monotonic()))
+            finally:
+                with self._cond:
+                    self._polling = False
+                    self._cond.notify_all()
+            if events or time.monotonic() >= deadline:
+                return [self._stage_out(event) if isinstance(event, TaskDone) else event for event in events]
+
+    def submit(self, task: Task, worker: str) -> None:
+        """Give ``task`` to ``worker`` if it is still the slot's idle worker (else its WorkerLost is on its way)."""
+        staged = self._stage_in(task)
+        with contextlib.suppress(RuntimeError):
+            self._exclusive(lambda: self._pool.submit(staged, worker=worker))
+
+    def kill(self, worker: str, reason: str) -> None:
+        """Kill the worker process (and its process group); a WorkerLost with ``reason`` follows."""
+        self._exclusive(lambda: self._pool.kill(worker, reason))
+
+    def shutdown(self, graceful: bool, timeout: float) -> None:
+        """Stop the worker: graceful runs its ``shutdown()`` first; then nothing of it is left."""
+
+        def stop() -> None:
+            self._closed = True
+            self._pool.shutdown(graceful=graceful, timeout=timeout)
+
+        self._exclusive(stop)
+
+    def pid(self, worker: str) -> int | None:
+        """The worker process's id on its node."""
+        return self._exclusive(lambda: self._pool.pid(worker))
+
+    def node_id(self) -> str:
+        """The id of the Ray node this actor runs on."""
+        return str(ray.get_runtime_context().get_node_id())
+
+    def _stage_in(self, task: Task) -> Task:
+        """Hook: where the task's remote inputs will be fetched into this node's cache (identity for now).
+
+        Runs on the worker's node, in the actor's submit thread, before the task reaches the worker."""
+        return task
+
+    def _stage_out(self, done: TaskDone) -> TaskDone:
+        """Hook: where a finished task's part will be uploaded to the job's datastore (identity for now).
+
+        Runs on the worker's node before the event goes back to the runner."""
+        return done
+
+    def _exclusive(self, call: Callable[[], _T]) -> _T:
+        with self._cond:
+            self._waiting += 1
+            os.write(self._wake_write, b"\0")
+            while self._polling:
+                self._cond.wait()
+            try:
+                return call()
+            finally:
+                self._waiting -= 1
+                self._cond.notify_all()
+
+
+def _relocated(config: WorkerConfig, code_dir: str) -> WorkerConfig:
+    identity = config.identity
+    script = identity.script
+    if identity.code_dir and script:
+        script = os.path.join(code_dir, os.path.relpath(script, identity.code_dir))
+    return replace(config, identity=replace(identity, code_dir=code_dir, script=script))
+
+
+@dataclass(eq=False)
+class _Slot:
+    """The driver's view of one slot: its actor, its in-flight ``events()`` call, its worker."""
+
+    name: str  # node-1/0
+    bundle: int
+    number: int  # the number of the slot's current worker (process<number>)
+    actor: Any = None
+    pending: Any = None  # ObjectRef of the actor's events() call
+    state: str = "starting"  # starting | idle | busy | exiting | failed (init) | stopped (shut down)
+    task: str | None = None
+    deaths: int = 0  # actors of this slot that died before their worker was ready, in a row
+
+    @property
+    def worker(self) -> str:
+        return protocol.worker_name(self.name.partition("/")[0], self.number)
+
+
+class RayExecutor:
+    """Runs tasks on worker slots that are Ray actors (see the module docstring).
+
+    ``address``: None starts a Ray of this machine alone; ``auto``, ``host:port`` or ``ray://host:port``
+    connects to a cluster (an existing connection of this process is used as it is).
+    ``cpus_per_worker`` is each actor's ``num_cpus`` (a fraction packs several workers per CPU);
+    ``min_nodes`` is asked of the autoscaler (``request_resources``) while the job runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        compute: str = "ray",
+        cpus_per_worker: float = 1.0,
+        min_nodes: int = 0,
+        log_max_bytes: int = DEFAULT_MAX_BYTES,
+        ship_code: bool | None = None,
+        connect_timeout: float = _CONNECT_TIMEOUT,
+    ) -> None:
+        self._address = address
+        self._compute = compute
+        self._cpus = cpus_per_worker
+        self._min_nodes = min_nodes
+        self._log_max = log_max_bytes
+        self._ship_code = ship_code
+        self._connect_timeout = connect_timeout
+        self._config: WorkerConfig | None = None
+        self._per_node = 1
+        self._slots: dict[str, _Slot] = {}  # slot name -> slot
+        self._idle: dict[str, None] = {}  # slot names, longest idle first
+        self._group: PlacementGroup | None = None
+        self._runtime_env: dict[str, Any] = {}
+        self._stopping = False
+
+    # -- the Executor interface -----------------------------------------------------------------
+
+    def start(self, config: WorkerConfig, *, nodes: int, per_node: int) -> None:
+        """Connect to the cluster, reserve ``nodes`` spread bundles and start one actor per slot."""
+        if self._config is not None:
+            raise RuntimeError("RayExecutor.start() was already called; use a new executor per job.")
+        connect(self._compute, self._address, timeout=self._connect_timeout)
+        threads = max(1, int(self._cpus))
+        self._config = replace(config, identity=replace(config.identity, threads=threads))
+        self._per_node = per_node
+        if self._min_nodes:
+            from ray.autoscaler.sdk import request_resources
+
+            request_resources(bundles=[{"CPU": per_node * self._cpus}] * self._min_nodes)
+        ship = self._ship_code if self._ship_code is not None else not _cluster_is_this_machine()
+        if ship and config.identity.code_dir:
+            package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            self._runtime_env = {"working_dir": config.identity.code_dir, "py_modules": [package]}
+        bundle = {"CPU": per_node * self._cpus}
+        self._group = placement_group([bundle] * nodes, strategy="SPREAD", name=f"thresher-{config.binding.job}")
+        for node in range(nodes):
+            for index in range(per_node):
+                slot = _Slot(name=f"node-{node}/{index}", bundle=node, number=index)
+                self._slots[slot.name] = slot
+                self._launch(slot)
+
+    def idle_workers(self) -> int:
+        """Workers that are ready and have no task."""
+        return len(self._idle)
+
+    def live_workers(self) -> int:
+        """Workers starting, ready or busy (a lost worker counts until its replacement is started)."""
+        return sum(1 for slot in self._slots.values() if slot.state not in ("failed", "stopped"))
+
+    def submit(self, task: Task) -> str:
+        """Send ``task`` to the worker idle the longest; returns its name."""
+        if not self._idle:
+            raise RuntimeError("No idle worker: submit at most idle_workers() tasks between polls.")
+        slot = self._slots[next(iter(self._idle))]
+        del self._idle[slot.name]
+        slot.state, slot.task = "busy", task.id
+        slot.actor.submit.remote(task, slot.worker)
+        return slot.worker
+
+    def poll(self, timeout: float) -> list[Event]:
+        """Events since the last poll, waiting up to ``timeout`` seconds for the first one."""
+        refs = {slot.pending: slot for slot in self._slots.values() if slot.pending is not None}
+        if not refs:
+            time.sleep(timeout)
+            return []
+        ready, _ = ray.wait(list(refs), num_returns=1, timeout=timeout)
+        if ready:
+            ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0)
+        events: list[Event] = []
+        for ref in ready:
+            slot = refs[ref]
+            slot.pending = None
+            try:
+                arrived: list[Event] = ray.get(ref)
+            except ActorUnavailableError:
+                # Ray cannot reach the actor now (its node may be going): ask again; a dead actor says so then.
+                if slot.actor is not None:
+                    slot.pending = slot.actor.events.remote(_LONG_POLL)
+                continue
+            except RayError as exc:
+                self._actor_died(slot, exc, events)
+                continue
+            for event in arrived:
+                self._relay(slot, event, events)
+            if slot.actor is not None and slot.state != "failed":
+                slot.pending = slot.actor.events.remote(_LONG_POLL)
+        return events
+
+    def kill(self, worker: str, reason: str) -> None:
+        """Kill the worker process on its node; ``WorkerLost`` with ``reason`` follows."""
+        slot = self._slot_of(worker)
+        if slot is None or slot.actor is None or slot.state in ("failed", "exiting"):
+            return
+        self._idle.pop(slot.name, None)
+        slot.state = "exiting"
+        slot.actor.kill.remote(worker, reason)
+
+    def shutdown(self, *, graceful: bool = True, timeout: float = 10.0) -> None:
+        """Stop every worker (graceful: their ``shutdown()`` first, up to ``timeout``), then the actors and
+        the placement group. Calling it again does nothing."""
+        if self._stopping:
+            return
+        self._stopping = True
+        actors = [slot.actor for slot in self._slots.values() if slot.actor is not None]
+        stops = [actor.shutdown.remote(graceful, timeout) for actor in actors]
+        # Not graceful: the actors kill their workers' process groups at once, which ray.kill would not.
+        if stops:
+            with contextlib.suppress(RayError):
+                ray.wait(stops, num_returns=len(stops), timeout=timeout + 2.0 if graceful else 2.0)
+        for actor in actors:
+            with contextlib.suppress(RayError):
+                ray.kill(actor, no_restart=True)
+        for slot in self._slots.values():
+            slot.actor = slot.pending = None
+            slot.state = "stopped"
+        self._idle.clear()
+        if self._group is not None:
+            with contextlib.suppress(RayError):
+                remove_placement_group(self._group)
+            self._group = None
+        if self._min_nodes:
+            from ray.autoscaler.sdk import request_resources
+
+            with contextlib.suppress(RayError):
+                request_resources(bundles=[])
+
+    def pid(self, worker: str) -> int | None:
+        """The worker's process id on its node (tests on one machine kill workers from outside with it)."""
+        slot = self._slot_of(worker)
+        if slot is None or slot.actor is None:
+            return None
+        try:
+            pid: int | None = ray.get(slot.actor.pid.remote(worker), timeout=10)
+        except (RayError, GetTimeoutError):
+            return None
+        return pid
+
+    def node_of(self, worker: str) -> str | None:
+        """The id of the Ray node whose actor holds ``worker`` (tests remove that node)."""
+        slot = self._slot_of(worker)
+        if slot is None or slot.actor is None:
+            return None
+        try:
+            node: str = ray.get(slot.actor.node_id.remote(), timeout=10)
+        except (RayError, GetTimeoutError):
+            return None
+        return node
+
+    # -- slots ----------------------------------------------------------------------------------
+
+    def _slot_of(self, worker: str) -> _Slot | None:
+        return next((slot for slot in self._slots.values() if slot.worker == worker), None)
+
+    def _launch(self, slot: _Slot) -> None:
+        """A new actor for ``slot``, its worker numbered ``slot.number``; its first events() call in flight."""
+        assert self._config is not None and self._group is not None
+        options: dict[str, Any] = {
+            "num_cpus": self._cpus,
+            "max_concurrency": 4,
+            "max_restarts": 0,
+            "scheduling_strategy": PlacementGroupSchedulingStrategy(
+                self._group, placement_group_bundle_index=slot.bundle
+            ),
+        }
+        if self._runtime_env:
+            options["runtime_env"] = self._runtime_env
+        slot.actor = _SLOT_ACTOR.options(**options).remote(
+            self._config.to_dict(),
+            slot.name,
+            slot.number,
+            self._per_node,
+            self._log_max,
+            bool(self._runtime_env),
+        )
+        slot.state, slot.task = "starting", None
+        slot.pending = slot.actor.events.remote(_LONG_POLL)
+
+    def _relay(self, slot: _Slot, event: Event, events: list[Event]) -> None:
+        """Update the slot from one of its actor's events and pass the event on."""
+        if isinstance(event, WorkerReady):
+            slot.number = _number(event.worker)
+            slot.state, slot.deaths = "idle", 0
+            self._idle[slot.name] = None
+        elif isinstance(event, (TaskDone, TaskFailed)):
+            if slot.state == "busy":
+                slot.state, slot.task = "idle", None
+                self._idle[slot.name] = None
+        elif isinstance(event, WorkerLost):
+            # The actor gave the task back when the worker had died before it arrived: it is still lost.
+            task = event.task or (slot.task if event.worker == slot.worker else None)
+            event = replace(event, task=task, slot=slot.name)
+            self._idle.pop(slot.name, None)
+            slot.state, slot.task = "starting", None
+            slot.number = _number(event.worker) + self._per_node  # the actor numbers its next worker so
+        elif isinstance(event, WorkerInitFailed):
+            self._idle.pop(slot.name, None)
+            slot.state, slot.task = "failed", None
+            with contextlib.suppress(RayError):
+                ray.kill(slot.actor, no_restart=True)
+            slot.actor = None
+        events.append(event)
+
+    def _actor_died(self, slot: _Slot, exc: RayError, events: list[Event]) -> None:
+        """The slot's actor (or its node) is gone: the worker is lost; a new actor takes the slot."""
+        self._idle.pop(slot.name, None)
+        if self._stopping or slot.state == "failed":
+            return
+        cause = _first_line(exc)
+        if slot.state == "starting":
+            slot.deaths += 1
+            if slot.deaths >= STARTUP_DEATHS:
+                slot.state, slot.actor = "failed", None
+                message = (
+                    f"worker {slot.worker}: its Ray actor died while loading the scoring script or running init(); "
+                    f"{slot.deaths} actors of its slot died so in a row. Last: {cause}"
+                )
+                events.append(WorkerInitFailed(worker=slot.worker, error={"type": "WorkerLost", "message": message}))
+                return
+        reason = f"its Ray actor died (a lost node, or the actor was killed): {cause}"
+        events.append(WorkerLost(worker=slot.worker, task=slot.task, exit_code=None, reason=reason, slot=slot.name))
+        slot.number += self._per_node
+        self._launch(slot)
+
+
+_SLOT_ACTOR = ray.remote(_SlotActor)
+
+
+def _number(worker: str) -> int:
+    return int(worker.rpartition("process")[2])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+_connected: list[str | None] = []  # the address this module connected the process to (a runner serves many jobs)
+
+
+def connect(compute: str, address: str | None, *, timeout: float = _CONNECT_TIMEOUT) -> None:
+    """Connect this process to the compute's Ray cluster (None: start one of this machine) unless it is.
+
+    A connection this module made to another address is closed first (the runner runs one job at a
+    time); one made by someone else (a test, a notebook) is used as it is. Raises ``ThresherError``
+    naming the compute and the address when the cluster cannot be reached."""
+    if ray.is_initialized():
+        if not _connected or _connected[0] == address:
+            return
+        ray.shutdown()
+    _connected.clear()
+    if address is not None:
+        check_reachable(compute, address, timeout=timeout)
+    try:
+        if address is None:
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        _connected.append(address)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ThresherError(
+            f"Compute '{compute}': cannot connect to the Ray cluster at address '{address or 'local'}': "
+            f"{_first_line(exc)}",
+            fix="Check that the cluster runs and that its Ray version matches this one "
+            f"(ray {ray.__version__}), or correct the compute's address.",
+        ) from None
+
+
+def _cluster_is_this_machine() -> bool:
+    """Whether every live node of the cluster is this machine (then the job's local paths work as they are)."""
+    here = {ray.util.get_node_ip_address(), "127.0.0.1"}  # type: ignore[no-untyped-call]
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    return all(node["NodeManagerAddress"] in here for node in nodes if node.get("Alive"))
