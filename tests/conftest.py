@@ -58,6 +58,7 @@ def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 # create_container()/create_bucket(), datastore_spec(name, container) (a datastore's YAML as a dict),
 # storage_options (for fsspec) and pid/pause()/resume()/paused() to play an outage with SIGSTOP.
 # Tests must leave them running (paused() resumes even when the test fails).
+#
 # Ray: one real multi-node cluster per test session (tests/ray_cluster.py), started on first use
 # (about 10 s) and shut down at the end. This process is connected to it as a driver.
 # ---------------------------------------------------------------------------------------------
@@ -92,6 +93,7 @@ def moto_s3() -> Iterator[MotoS3Server]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[RayTestCluster]:
     """A 3-node Ray cluster (1 CPU each, no dashboard) on this machine; skipped where Ray is not installed."""
     pytest.importorskip("ray", reason="the ray executor needs thresher[ray]")
