@@ -156,7 +156,7 @@ def run_ray_core(args: dict[str, Any]) -> None:
     import ray
     import score
 
-    ray.init(num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
 
     @ray.remote(num_cpus=1)
     class Scorer:
@@ -210,7 +210,7 @@ class _RayDataScorer:
 def run_ray_data(args: dict[str, Any]) -> None:
     import ray
 
-    ray.init(num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     dataset = ray.data.read_csv(args["data"], include_paths=True)

@@ -129,7 +129,7 @@ def run_ppe_map(args: dict[str, Any]) -> None:
 def run_ray_actors(args: dict[str, Any]) -> None:
     import ray
 
-    ray.init(num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
 
     @ray.remote(num_cpus=1)
     class Worker:
@@ -146,7 +146,7 @@ def run_ray_actors(args: dict[str, Any]) -> None:
 def run_ray_tasks(args: dict[str, Any]) -> None:
     import ray
 
-    ray.init(num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
     remote_nothing = ray.remote(num_cpus=1)(nothing)
     stamps = ray.get([remote_nothing.remote(batch) for batch in _batches(args["data"], args["size"])])
     ray.shutdown()

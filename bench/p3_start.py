@@ -90,7 +90,7 @@ def run_ray(args: dict[str, Any]) -> None:
     import ray
     import score
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     initialized = time.monotonic()
 
     @ray.remote(num_cpus=1)

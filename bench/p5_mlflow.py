@@ -136,7 +136,7 @@ class _PyfuncScorer:
 def run_ray_data(args: dict[str, Any]) -> None:
     import ray
 
-    ray.init(num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     dataset = ray.data.read_parquet(args["data"], include_paths=True)
     dataset = dataset.map_batches(

@@ -34,10 +34,12 @@ import contextlib
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import ray
@@ -45,7 +47,7 @@ from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayError
 from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from thresher.errors import ThresherError
+from thresher.errors import StorageUnavailableError, ThresherError
 from thresher.executors.base import (
     Event,
     Task,
@@ -58,6 +60,7 @@ from thresher.executors.base import (
 )
 from thresher.executors.local import STARTUP_DEATHS, LocalExecutor
 from thresher.executors.ray_address import check_reachable
+from thresher.executors.staging import RemoteStaging, SlotStaging, unavailable_error
 from thresher.executors.worker_logs import DEFAULT_MAX_BYTES
 from thresher.runtime import protocol
 
@@ -73,7 +76,14 @@ class _SlotActor:
     (``max_concurrency``) and interrupt that wait through a pipe, so a task starts at once."""
 
     def __init__(
-        self, config: dict[str, Any], slot: str, first_number: int, step: int, log_max_bytes: int, shipped: bool
+        self,
+        config: dict[str, Any],
+        slot: str,
+        first_number: int,
+        step: int,
+        log_max_bytes: int,
+        shipped: bool,
+        staging: dict[str, Any] | None = None,
     ) -> None:
         self._cond = threading.Condition()
         self._waiting = 0  # calls waiting for the pool while events() polls it
@@ -86,6 +96,13 @@ class _SlotActor:
         worker_config = WorkerConfig.from_dict(config)
         if shipped:  # runtime_env working_dir: the code snapshot was unpacked into the cwd
             worker_config = _relocated(worker_config, os.getcwd())
+        self._staging: SlotStaging | None = None
+        if staging is not None:  # remote input or parts: fetched and uploaded here, on this node
+            scratch = tempfile.mkdtemp(prefix=f"thresher-{worker_config.binding.job}-{slot.replace('/', '-')}-")
+            self._staging = SlotStaging(RemoteStaging.from_dict(staging), Path(scratch))
+            if self._staging.staging.parts is not None:
+                binding = replace(worker_config.binding, parts_dir=str(self._staging.parts_dir))
+                worker_config = replace(worker_config, binding=binding)
         try:
             self._pool.start_slots(worker_config, [slot])
         except OSError as exc:  # an interpreter or folder missing on this node
@@ -96,14 +113,14 @@ class _SlotActor:
 
     def events(self, timeout: float) -> list[Event]:
         """The slot's next events, waiting up to ``timeout`` seconds for the first."""
-        if self._early:
-            early, self._early = self._early, []
-            return early
         deadline = time.monotonic() + timeout
         while True:
             with self._cond:
                 while self._waiting:
                     self._cond.wait()
+                if self._early:
+                    early, self._early = self._early, []
+                    return early
                 if self._closed:
                     return []
                 self._polling = True
@@ -114,13 +131,39 @@ class _SlotActor:
                     self._polling = False
                     self._cond.notify_all()
             if events or time.monotonic() >= deadline:
-                return [self._stage_out(event) if isinstance(event, TaskDone) else event for event in events]
+                return [self._staged_out(event) for event in events]
 
     def submit(self, task: Task, worker: str) -> None:
         """Give ``task`` to ``worker`` if it is still the slot's idle worker (else its WorkerLost is on its way)."""
-        staged = self._stage_in(task)
+        try:
+            staged = self._stage_in(task)
+        except StorageUnavailableError as exc:  # the runner stops the job, resumable
+            self._fail_early(TaskFailed(task.id, worker, unavailable_error(exc), 0.0))
+            return
+        except Exception as exc:  # a fetch that cannot succeed (access denied, ...): the task's failure
+            error: protocol.ErrorInfo = {"type": type(exc).__name__, "message": f"fetching its items: {exc}"}
+            self._fail_early(TaskFailed(task.id, worker, error, 0.0))
+            return
         with contextlib.suppress(RuntimeError):
             self._exclusive(lambda: self._pool.submit(staged, worker=worker))
+
+    def _fail_early(self, event: Event) -> None:
+        with self._cond:
+            self._early.append(event)
+        os.write(self._wake_write, b"\0")  # the events() call in flight returns it now
+
+    def _staged_out(self, event: Event) -> Event:
+        """A task's end, seen on this node: its part uploaded, its fetched files removed."""
+        if self._staging is None:
+            return event
+        if isinstance(event, TaskDone):
+            try:
+                event = self._stage_out(event)
+            except StorageUnavailableError as exc:
+                event = TaskFailed(event.task, event.worker, unavailable_error(exc), event.seconds)
+        if isinstance(event, (TaskDone, TaskFailed, WorkerLost)):
+            self._staging.finished(event.task)
+        return event
 
     def kill(self, worker: str, reason: str) -> None:
         """Kill the worker process (and its process group); a WorkerLost with ``reason`` follows."""
@@ -132,6 +175,8 @@ class _SlotActor:
         def stop() -> None:
             self._closed = True
             self._pool.shutdown(graceful=graceful, timeout=timeout)
+            if self._staging is not None:
+                self._staging.close()
 
         self._exclusive(stop)
 
@@ -144,16 +189,16 @@ class _SlotActor:
         return str(ray.get_runtime_context().get_node_id())
 
     def _stage_in(self, task: Task) -> Task:
-        """Hook: where the task's remote inputs will be fetched into this node's cache (identity for now).
+        """The task's remote items fetched into this node's cache (``thresher.executors.staging``).
 
         Runs on the worker's node, in the actor's submit thread, before the task reaches the worker."""
-        return task
+        return task if self._staging is None else self._staging.stage_in(task)
 
     def _stage_out(self, done: TaskDone) -> TaskDone:
-        """Hook: where a finished task's part will be uploaded to the job's datastore (identity for now).
+        """A finished task's part uploaded to the job's datastore, when parts are remote.
 
         Runs on the worker's node before the event goes back to the runner."""
-        return done
+        return done if self._staging is None else self._staging.stage_out(done)
 
     def _exclusive(self, call: Callable[[], _T]) -> _T:
         with self._cond:
@@ -227,7 +272,14 @@ class RayExecutor:
         self._idle: dict[str, None] = {}  # slot names, longest idle first
         self._group: PlacementGroup | None = None
         self._runtime_env: dict[str, Any] = {}
+        self._staging: dict[str, Any] | None = None
         self._stopping = False
+
+    stages_remote = True  # workers fetch remote inputs and upload parts on their own nodes
+
+    def use_staging(self, staging: RemoteStaging) -> None:
+        """Have every slot fetch the remote input and upload parts itself (call before ``start``)."""
+        self._staging = staging.to_dict()
 
     # -- the Executor interface -----------------------------------------------------------------
 
@@ -387,6 +439,7 @@ class RayExecutor:
             self._per_node,
             self._log_max,
             bool(self._runtime_env),
+            self._staging,
         )
         slot.state, slot.task = "starting", None
         slot.pending = slot.actor.events.remote(_LONG_POLL)
@@ -468,7 +521,7 @@ def connect(compute: str, address: str | None, *, timeout: float = _CONNECT_TIME
         check_reachable(compute, address, timeout=timeout)
     try:
         if address is None:
-            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         _connected.append(address)

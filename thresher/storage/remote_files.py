@@ -23,6 +23,7 @@ dropped connections are retried with backoff for up to ``outage_limit`` seconds 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
@@ -295,3 +296,23 @@ def exists(target: RemoteURL, *, outage_limit: float = OUTAGE_LIMIT) -> bool:
     """Whether an object is at ``target``."""
     fs, path = target.fs()
     return bool(retrying(target.label, lambda: fs.exists(path), outage_limit=outage_limit))
+
+
+def upload(local: Path, target: RemoteURL, *, outage_limit: float = OUTAGE_LIMIT) -> None:
+    """Put ``local`` at ``target``, replacing what is there (a part written again by a retried piece)."""
+    fs, path = target.fs()
+    retrying(target.label, lambda: fs.put_file(str(local), path), outage_limit=outage_limit)
+
+
+def download(source: RemoteURL, local: Path, *, outage_limit: float = OUTAGE_LIMIT) -> None:
+    """Get ``source`` into ``local`` (its folder made first)."""
+    fs, path = source.fs()
+    local.parent.mkdir(parents=True, exist_ok=True)
+    retrying(source.label, lambda: fs.get_file(path, str(local)), outage_limit=outage_limit)
+
+
+def remove_tree(target: RemoteURL, *, outage_limit: float = OUTAGE_LIMIT) -> None:
+    """Delete everything below ``target`` (nothing there is fine)."""
+    fs, path = target.fs()
+    with contextlib.suppress(FileNotFoundError):
+        retrying(target.label, lambda: fs.rm(path, recursive=True), outage_limit=outage_limit)
