@@ -24,6 +24,7 @@ from thresher.executors.base import (
     WorkerInitFailed,
     WorkerLost,
 )
+from thresher.executors.staging import STORAGE_UNAVAILABLE
 from thresher.runtime.entries import displayable
 from thresher.runtime.protocol import ErrorInfo
 from thresher.scheduler.policies import FailureKind, MiniBatchState, Piece, RetryPolicy, Thresholds
@@ -38,6 +39,7 @@ class AbortKind(enum.Enum):
     THRESHOLD = "threshold"  # too many failed items or mini-batches
     INIT_FAILED = "init_failed"  # init() (or loading the script) failed on every worker
     DISK_FULL = "disk_full"  # a worker could not write: no retry helps until space is freed
+    STORAGE = "storage"  # a worker's datastore stayed unreachable past the outage limit: resumable later
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,10 @@ class JobLoop:
             self.abort = abort
 
     def _task_failed(self, flight: _InFlight, event: TaskFailed) -> None:
+        if event.error.get("type") == STORAGE_UNAVAILABLE:
+            # The storage's fault, not the item's: stop, leaving the piece for a resume.
+            self._stop(Abort(AbortKind.STORAGE, str(event.error.get("message")), event.error))
+            return
         if is_disk_full_errno(event.error.get("errno")):
             # Not the item's fault, and no retry helps: stop, leaving the piece for a resume.
             self.states[flight.piece.mini_batch].seconds += event.seconds

@@ -30,6 +30,7 @@ from typing import Any
 from thresher.environments import envs_dir, job_python
 from thresher.errors import JobTakenOverError, StorageUnavailableError, ThresherError
 from thresher.executors.base import Executor
+from thresher.executors.staging import RemoteStaging
 from thresher.runtime.entries import displayable
 from thresher.scheduler import planner
 from thresher.scheduler.assembly import partial_path, publish, write_partial
@@ -43,7 +44,7 @@ from thresher.scheduler.staging import Prefetcher
 from thresher.settings import Settings
 from thresher.storage.disk import RESERVE_FILE, DiskFullError, Reserve, disk_full, disk_full_cause
 from thresher.storage.remote import RemoteURL
-from thresher.storage.remote_files import RemoteFingerprint, remote_fingerprint
+from thresher.storage.remote_files import RemoteFingerprint, download, remote_fingerprint, remove_tree
 from thresher.storage.remote_files import publish as publish_remote
 from thresher.store import JobProgress, JobRecord, JobStatus, PlanInfo, SqlStore
 
@@ -169,6 +170,9 @@ class _JobRun:
         self.reached("environment")
         # Workers import the script and run init() while the input is planned.
         executor = self.executor_factory(spec)
+        staging = self._remote_staging(spec) if getattr(executor, "stages_remote", False) else None
+        if staging is not None:
+            executor.use_staging(staging)  # type: ignore[attr-defined]
         try:
             executor.start(spec.worker_config(self.name), nodes=spec.nodes, per_node=spec.per_node)
             self.reached("workers_started")
@@ -244,6 +248,20 @@ class _JobRun:
     def _remote_input(self) -> RemoteURL:
         return self._remote(self._spec.input.uri)
 
+    def _remote_parts(self, spec: JobSpec) -> RemoteURL | None:
+        """Where workers on other machines put their parts: beside a remote output, in a hidden folder."""
+        if spec.backend == "local" or not spec.output_uri:
+            return None
+        return self._remote(spec.output_uri).join(f".thresher/{self.name}/parts")
+
+    def _remote_staging(self, spec: JobSpec) -> RemoteStaging | None:
+        """What an executor's workers fetch and upload on their own nodes (None: nothing is remote)."""
+        parts = self._remote_parts(spec)
+        if not spec.input.remote and parts is None:
+            return None
+        source = self._remote_input() if spec.input.remote else None
+        return RemoteStaging(source, parts, self.settings.storage_outage_limit)
+
     def _remote_plan(self, listed: RemoteFingerprint) -> Iterator[planner.MiniBatch]:
         spec = self._spec
         settings = spec.settings
@@ -285,7 +303,7 @@ class _JobRun:
                 threads=min(8, 2 * spec.workers),
                 outage_limit=self.settings.storage_outage_limit,
             )
-            if spec.input.remote
+            if spec.input.remote and not getattr(executor, "stages_remote", False)
             else None
         )
         plan = (
@@ -346,6 +364,8 @@ class _JobRun:
             error = loop.abort.error or {}
             path = error.get("filename") or spec.job_folder.parts.as_posix()
             raise self._disk_error(OSError(errno.ENOSPC, str(error.get("message") or "No space left on device"), path))
+        if loop.abort is not None and loop.abort.kind is AbortKind.STORAGE:
+            raise StorageUnavailableError(loop.abort.reason, fix="Resume the job once the storage answers again.")
         if loop.abort is not None:
             return self._abort_outcome(loop.abort)
         return _Outcome("Completed", "")
@@ -390,21 +410,34 @@ class _JobRun:
         if outcome.status == "Completed" and spec.output_file:
             target = Path(spec.output_file)
             partial = partial_path(target, self.name)
-            parts = (
-                spec.job_folder.parts / part for record in self.store.mini_batches(self.name) for part in record.parts
-            )
+            names = [part for record in self.store.mini_batches(self.name) for part in record.parts]
+            self._fetch_remote_parts(spec, names)
+            parts = (spec.job_folder.parts / name for name in names)
             write_partial(parts, partial, format=spec.output_format, columns=progress.columns)
             self.reached("assembled", str(partial))
             publish(partial, target)
             self.reached("published", str(target))
         if outcome.status == "Completed" and spec.output_uri:
             self._publish_remote(spec)
+        if spec.output_uri and self._remote_parts(spec) is not None and outcome.status == "Completed":
+            scratch = self._remote(spec.output_uri).join(f".thresher/{self.name}")
+            remove_tree(scratch, outage_limit=self.settings.storage_outage_limit)
         headline = outcome.headline or self._success_headline()
         finalize_reports(self.store, self.name, spec, progress, headline, outcome.error)
         self.reached("reported", str(spec.job_folder.result))
         return self.store.set_job_status(
             self.name, outcome.status, runner=self.runner, headline=headline, error=outcome.error
         )
+
+    def _fetch_remote_parts(self, spec: JobSpec, names: list[str]) -> None:
+        """Bring the parts that workers on other machines uploaded into the job folder, for assembly."""
+        remote = self._remote_parts(spec)
+        if remote is None:
+            return
+        for name in names:
+            local = spec.job_folder.parts / name
+            if not local.exists():
+                download(remote.join(name), local, outage_limit=self.settings.storage_outage_limit)
 
     def _publish_remote(self, spec: JobSpec) -> None:
         """Upload every file of the job's local output folder to its remote output, each whole, never replacing."""
