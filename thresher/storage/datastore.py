@@ -3,10 +3,15 @@
 A local datastore is a folder. Registered models, data folders and code snapshots are copied under
 ``LocalUpload/<content hash>/<original folder name>/``, so identical content is stored once and a
 stored copy never changes after it is written (it appears by one atomic rename).
+
+A remote datastore (``RemoteDatastore``, any fsspec backend) keeps the same layout. Object stores have
+no atomic rename of a folder, so an upload is complete when its marker ``LocalUpload/<hash>/.complete``
+exists, written after every file: a copy without it (an interrupted upload) is written again.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -17,8 +22,11 @@ from pathlib import Path
 
 from thresher.errors import StorageError
 from thresher.storage.fingerprint import content_hash, iter_files
+from thresher.storage.remote import RemoteURL
+from thresher.storage.retry import OUTAGE_LIMIT, retrying
 
 UPLOADS = "LocalUpload"
+COMPLETE = ".complete"
 AZUREML_DATASTORE_PREFIX = "azureml://datastores/"
 
 
@@ -94,6 +102,51 @@ class LocalDatastore:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return StoredContent(target, digest, len(listed), size, reused=False)
+
+
+@dataclass(frozen=True)
+class RemoteStoredContent:
+    """Where an upload to a remote datastore landed and what it holds."""
+
+    target: RemoteURL  # the stored copy of the file or folder
+    content_hash: str
+    files: int
+    bytes: int
+    reused: bool
+
+
+@dataclass(frozen=True)
+class RemoteDatastore:
+    """A datastore in object storage (or any fsspec filesystem), opened through its root RemoteURL."""
+
+    name: str
+    root: RemoteURL
+    outage_limit: float = OUTAGE_LIMIT
+
+    def put_content(self, source: Path, *, ignore: Callable[[str], bool] | None = None) -> RemoteStoredContent:
+        """Upload a file or folder under its content hash; reuse the stored copy if it is complete already.
+
+        Transient storage errors are retried (``retrying``) for up to ``outage_limit`` seconds.
+        """
+        if not source.exists():
+            raise StorageError(
+                f"Cannot upload {source}: it does not exist.",
+                fix="Check the path; relative paths in a YAML file resolve against the file's folder.",
+            )
+        digest = hashlib.sha256(f"{source.name}\0{content_hash(source, ignore=ignore)}".encode()).hexdigest()
+        listed = list(iter_files(source, ignore=ignore))
+        size = sum(path.stat().st_size for _, path in listed)
+        container = self.root.join(f"{UPLOADS}/{digest}")
+        target = container.join(source.name)
+        fs, marker = container.join(COMPLETE).fs()
+        if retrying(container.label, lambda: fs.exists(marker), outage_limit=self.outage_limit):
+            return RemoteStoredContent(target, digest, len(listed), size, reused=True)
+        _, base = target.fs()
+        uploads = [(str(path), base if source.is_file() else f"{base}/{rel}") for rel, path in listed]
+        for local, remote in uploads:
+            retrying(target.label, functools.partial(fs.put_file, local, remote), outage_limit=self.outage_limit)
+        retrying(container.label, lambda: fs.pipe_file(marker, digest.encode()), outage_limit=self.outage_limit)
+        return RemoteStoredContent(target, digest, len(listed), size, reused=False)
 
 
 def _copy_tree(source: Path, target: Path, ignore: Callable[[str], bool] | None) -> None:
