@@ -32,6 +32,7 @@ from typing import Any
 
 from thresher.errors import ConflictError, StorageError
 from thresher.runtime.protocol import TabularSlice
+from thresher.storage.listing import list_folder, version_of
 from thresher.storage.remote import RemoteURL
 from thresher.storage.retry import OUTAGE_LIMIT, retrying
 
@@ -56,37 +57,25 @@ class RemoteFingerprint:
         return hashlib.sha256(f"remote\0{self.files}\0{self.bytes}\0{self._sum:064x}".encode()).hexdigest()
 
 
-def _version(entry: dict[str, Any]) -> str:
-    """What changes when an object is rewritten: its ETag, else its modification time."""
-    for key in ("ETag", "etag", "md5Hash", "generation", "last_modified", "LastModified", "mtime", "updated"):
-        value = entry.get(key)
-        if value:
-            return str(value)
-    return ""
-
-
 def _url(protocol: str, path: str) -> str:
     return f"{protocol}://{path.lstrip('/')}"
 
 
-def _name(entry: dict[str, Any]) -> str:
-    return str(entry["name"]).rstrip("/")
-
-
 def _listing(fs: Any, folder: str, root: RemoteURL, limit: float) -> Iterator[dict[str, Any]]:
-    """The folder's entries, sorted by name, without hidden names, MLTable files and the folder itself."""
-    entries = retrying(root.label, lambda: fs.ls(folder, detail=True, refresh=True), outage_limit=limit)
-    kept = []
-    for entry in entries:
-        name = _name(entry)
+    """The folder's entries in input order, page by page, without hidden names, MLTable files and itself."""
+
+    def call(request: Any) -> Any:
+        return retrying(root.label, request, outage_limit=limit)
+
+    top = folder.rstrip("/")
+    for entry in list_folder(fs, root.protocol, folder, call=call):
+        name = entry["name"]
         base = name.rsplit("/", 1)[-1]
-        if name == folder.rstrip("/") or not base or base.startswith("."):
+        if name == top or not base or base.startswith("."):
             continue
-        if entry.get("type") != "directory" and base == MLTABLE:
+        if entry["type"] != "directory" and base == MLTABLE:
             continue
-        kept.append(entry)
-    kept.sort(key=lambda entry: _name(entry).rsplit("/", 1)[-1])
-    return iter(kept)
+        yield entry
 
 
 def iter_remote_files(
@@ -102,7 +91,7 @@ def iter_remote_files(
     protocol = root.protocol
     if info.get("type") != "directory":
         if fingerprint is not None:
-            fingerprint.add(top.rsplit("/", 1)[-1], int(info.get("size") or 0), _version(info))
+            fingerprint.add(top.rsplit("/", 1)[-1], int(info.get("size") or 0), version_of(info))
         yield root.url
         return
     prefix = top + "/"
@@ -112,12 +101,12 @@ def iter_remote_files(
         if entry is None:
             stack.pop()
             continue
-        name = _name(entry)
-        if entry.get("type") == "directory":
+        name = entry["name"]
+        if entry["type"] == "directory":
             stack.append(_listing(fs, name, root, outage_limit))
             continue
         if fingerprint is not None:
-            fingerprint.add(name[len(prefix) :], int(entry.get("size") or 0), _version(entry))
+            fingerprint.add(name[len(prefix) :], entry["size"], entry["version"])
         yield _url(protocol, name)
 
 
