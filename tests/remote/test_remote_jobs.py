@@ -8,8 +8,12 @@ deployment writes for the same files on local disk.
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +21,8 @@ from tests.faults.conftest import echoed, text_inputs
 from tests.faults.test_runner_phases import _settle
 from tests.jobs.conftest import Bench
 from tests.remote.conftest import ECHO, Remote, unique
+from thresher.errors import StorageError
+from thresher.specs import parse_spec
 
 SETTINGS = {"mini_batch_size": 10, "max_concurrency_per_instance": 2}
 
@@ -114,3 +120,42 @@ def test_an_existing_output_object_is_refused_at_invoke_and_a_missing_input_name
     with pytest.raises(Exception, match=r"does not exist") as missing:
         bench.ws.jobs.invoke(bench.endpoint, input=remote.uri(f"{prefix}-typo"))
     assert f"{prefix}-typo" in str(missing.value)
+
+
+@pytest.mark.parametrize("remote", ["s3"], indirect=True)
+def test_a_key_rotated_after_create_fails_invoke_naming_the_datastore_not_the_key(
+    bench: Bench, remote: Remote, moto_s3: Any
+) -> None:
+    bench.deploy(ECHO, settings=SETTINGS)
+    prefix = f"in-{unique()}"
+    remote.upload(text_inputs(bench.root, 2), prefix)
+    spec = moto_s3.datastore_spec("stale", remote.url.url.removeprefix("s3://"))
+    spec["endpoint_url"] = remote.proxy.url
+    bench.ws.datastores.create(parse_spec(spec, "datastore", base_dir=bench.root))
+    wrong = {**spec, "credentials": {"access_key_id": moto_s3.access_key_id, "secret_access_key": "not-the-key-1234"}}
+    bench.ws.datastores.create(parse_spec(wrong, "datastore", base_dir=bench.root), check=False)  # rotated since
+    with pytest.raises(StorageError) as refused:
+        bench.ws.jobs.invoke(bench.endpoint, input=f"azureml://datastores/stale/paths/{prefix}")
+    message = f"{refused.value}\n{refused.value.fix}"
+    assert "Cannot read --input datastore 'stale'" in message
+    assert "credentials" in message
+    assert "not-the-key-1234" not in message
+
+
+def test_a_file_at_a_web_address_is_scored_as_a_one_file_input(bench: Bench, tmp_path: Path) -> None:
+    served = tmp_path / "site"
+    served.mkdir()
+    (served / "item-0001.txt").write_text("hello from the web\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        bench.deploy(ECHO, settings=SETTINGS)
+        url = f"http://127.0.0.1:{server.server_address[1]}/item-0001.txt"
+        job = bench.ws.jobs.wait(bench.ws.jobs.invoke(bench.endpoint, input=url).name, timeout=60)
+    finally:
+        server.shutdown()
+        thread.join()
+    assert job.status == "Completed", job.headline
+    assert bench.output(job) == "item-0001.txt hello from the web\n"

@@ -71,7 +71,7 @@ def _tabular(
     fs, _ = root.fs()
     index = itertools.count()
     for url in urls:
-        path = url.partition("://")[2]
+        path = str(fs._strip_protocol(url))
         fmt, options = file_format(PurePosixPath(relative_name(root, url)), format, read_options)
 
         def opener(path: str = path, fmt: str = fmt) -> tuple[BinaryIO, int]:

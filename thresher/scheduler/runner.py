@@ -17,6 +17,7 @@ already holds those bytes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
@@ -248,6 +249,17 @@ class _JobRun:
     def _remote_input(self) -> RemoteURL:
         return self._remote(self._spec.input.uri)
 
+    def _known_remotes(self) -> list[RemoteURL]:
+        """The job's remote input and output, resolved (for scrubbing their secrets out of messages)."""
+        spec, found = self.spec, []
+        if spec is None or self._resolve is None:
+            return []
+        for uri in (spec.input.uri if spec.input.remote else None, spec.output_uri):
+            if uri:
+                with contextlib.suppress(Exception):  # nothing to scrub with: the message stays as it is
+                    found.append(self._resolve(uri))
+        return found
+
     def _remote_parts(self, spec: JobSpec) -> RemoteURL | None:
         """Where workers on other machines put their parts: beside a remote output, in a hidden folder."""
         if spec.backend == "local" or not spec.output_uri:
@@ -457,6 +469,9 @@ class _JobRun:
         headline, fix, error, trace = self._failure(exc)
         # The error may name a file that is not UTF-8: people and the database get it escaped.
         headline, fix = displayable(headline), None if fix is None else displayable(fix)
+        for remote in self._known_remotes():  # a storage library may have echoed a key in its message
+            headline, trace = remote.scrub(headline), None if trace is None else remote.scrub(trace)
+            fix = None if fix is None else remote.scrub(fix)
         if error.get("reason") == "disk_full":  # room to write why: the database row and job_error.txt
             Reserve(self.settings.workspace_dir / RESERVE_FILE).release()
         self._write_error_file(headline, fix, trace)

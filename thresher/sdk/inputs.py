@@ -68,7 +68,7 @@ def _remote_input(instance: Instance, uri: str, input_type: str | None) -> JobIn
         raise
     except Exception as exc:  # access denied, a bad key, ...: never retried
         raise StorageError(
-            f"Cannot read --input {target.label}: {type(exc).__name__}: {str(exc)[:300]}",
+            f"Cannot read --input {target.label}: {type(exc).__name__}: {target.scrub(str(exc))[:300]}",
             fix="Check the datastore's credentials and that they may list and read this path.",
         ) from exc
     kind = "uri_folder" if info.get("type") == "directory" else "uri_file"

@@ -47,6 +47,9 @@ REMOTE_PREFIXES = (
 _AZURE_HOSTS = (".blob.core.windows.net", ".dfs.core.windows.net")
 
 
+_PUBLIC_OPTIONS = {"account_name", "account_host", "endpoint_url", "region_name", "project"}
+
+
 def is_remote(uri: str) -> bool:
     """Whether ``uri`` names an object in remote storage (see the module docstring)."""
     return uri.lower().startswith(REMOTE_PREFIXES)
@@ -94,6 +97,25 @@ class RemoteURL:
         if self.protocol in ("abfs", "az"):
             _no_sdk_retries(filesystem)
         return filesystem, path
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret of the options replaced by ``<secret>`` (libraries may echo them)."""
+        for secret in self._secrets():
+            text = text.replace(secret, "<secret>")
+        return text
+
+    def _secrets(self) -> list[str]:
+        found = []
+        for key, value in self.options.items():
+            if not isinstance(value, str) or key in _PUBLIC_OPTIONS or len(value) < 4:
+                continue
+            found.append(value)
+            if key == "connection_string":  # its key or signature may be echoed alone
+                for part in value.split(";"):
+                    name, _, secret = part.partition("=")
+                    if name in ("AccountKey", "SharedAccessSignature") and len(secret) >= 4:
+                        found.append(secret)
+        return sorted(found, key=len, reverse=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The in-memory wire form for workers and actors (it holds the credentials: never write it)."""

@@ -57,10 +57,6 @@ class RemoteFingerprint:
         return hashlib.sha256(f"remote\0{self.files}\0{self.bytes}\0{self._sum:064x}".encode()).hexdigest()
 
 
-def _url(protocol: str, path: str) -> str:
-    return f"{protocol}://{path.lstrip('/')}"
-
-
 def _listing(fs: Any, folder: str, root: RemoteURL, limit: float) -> Iterator[dict[str, Any]]:
     """The folder's entries in input order, page by page, without hidden names, MLTable files and itself."""
 
@@ -88,7 +84,6 @@ def iter_remote_files(
     fs, top = root.fs()
     top = top.rstrip("/")
     info = _info(fs, top, root, outage_limit)
-    protocol = root.protocol
     if info.get("type") != "directory":
         if fingerprint is not None:
             fingerprint.add(top.rsplit("/", 1)[-1], int(info.get("size") or 0), version_of(info))
@@ -107,7 +102,7 @@ def iter_remote_files(
             continue
         if fingerprint is not None:
             fingerprint.add(name[len(prefix) :], entry["size"], entry["version"])
-        yield _url(protocol, name)
+        yield str(fs.unstrip_protocol(name))
 
 
 def remote_fingerprint(root: RemoteURL, *, outage_limit: float = OUTAGE_LIMIT) -> str:
@@ -142,8 +137,9 @@ def relative_name(root: RemoteURL, url: str) -> str:
     return url[len(base) + 1 :]
 
 
-def _path_of(url: str) -> str:
-    return url.partition("://")[2]
+def _path_of(fs: Any, url: str) -> str:
+    """The filesystem's path of an item's URL (``bucket/key``; a web address stays whole)."""
+    return str(fs._strip_protocol(url))
 
 
 def fetch_items(root: RemoteURL, items: list[Any], cache: Path, *, outage_limit: float = OUTAGE_LIMIT) -> list[Any]:
@@ -161,7 +157,7 @@ def fetch_items(root: RemoteURL, items: list[Any], cache: Path, *, outage_limit:
             continue
         target = cache / relative_name(root, item)
         target.parent.mkdir(parents=True, exist_ok=True)
-        wanted.append((_path_of(item), str(target)))
+        wanted.append((_path_of(fs, item), str(target)))
         local.append(str(target))
     if wanted:
         sources, targets = [source for source, _ in wanted], [target for _, target in wanted]
@@ -195,7 +191,7 @@ def fetch_slice(
     if piece.get("unusable") or piece.get("format") is None:
         return piece
     fs, _ = root.fs()
-    source = _path_of(piece["path"])
+    source = _path_of(fs, piece["path"])
     relative = relative_name(root, piece["path"])
     target = cache / f"{relative}.{piece['start']}-{piece['stop']}"
     target.parent.mkdir(parents=True, exist_ok=True)
