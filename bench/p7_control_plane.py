@@ -128,7 +128,7 @@ def _run_job(args: Mapping[str, Any]) -> None:
         clock = PhaseClock()
         executors: list[ZeroCostExecutor] = []
 
-        def executor_factory() -> ZeroCostExecutor:
+        def executor_factory(spec: Any) -> ZeroCostExecutor:
             executors.append(ZeroCostExecutor())
             return executors[-1]
 
