@@ -424,6 +424,7 @@ def deploy(
     model_type: str = "custom_model",
     environment: str | None = None,
     name: str = "bench",
+    compute: str = "azureml:local2",
 ) -> None:
     """Register the model, create the endpoint and its default deployment (nothing timed)."""
     from thresher.specs import parse_spec
@@ -439,7 +440,7 @@ def deploy(
         "endpoint_name": endpoint,
         "type": "model",
         "model": f"azureml:{model_name}@latest",
-        "compute": "azureml:local2",
+        "compute": compute,
         "settings": settings,
     }
     if code_dir is not None:

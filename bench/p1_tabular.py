@@ -210,7 +210,10 @@ class _RayDataScorer:
 def run_ray_data(args: dict[str, Any]) -> None:
     import ray
 
-    ray.init(address="local", num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
+    if args.get("address"):  # a running cluster (P7's one-node cluster)
+        ray.init(address=args["address"], log_to_driver=False)
+    else:
+        ray.init(address="local", num_cpus=WORKERS, include_dashboard=False, log_to_driver=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     dataset = ray.data.read_csv(args["data"], include_paths=True)

@@ -19,6 +19,9 @@ Phases are timed through the runner's phase seam (``Faults.reached``): *plan* is
 persisted (listing, fingerprinting, writing ``plan.jsonl`` and recording it), *dispatch+commit* is
 plan to every mini-batch committed, *finalize* is the reports and the final status.
 
+The section also holds the Ray figures (overhead per mini-batch on Ray, P1 on a one-node Ray
+cluster), measured after these by ``bench/p7_ray.py``.
+
     python -m bench.p7_control_plane --reps 3
 """
 
@@ -128,7 +131,7 @@ def _run_job(args: Mapping[str, Any]) -> None:
         clock = PhaseClock()
         executors: list[ZeroCostExecutor] = []
 
-        def executor_factory() -> ZeroCostExecutor:
+        def executor_factory(spec: Any) -> ZeroCostExecutor:
             executors.append(ZeroCostExecutor())
             return executors[-1]
 
@@ -379,7 +382,9 @@ def main_bench(options: Any) -> dict[str, Any]:
     if skipped:
         section["postgres_skipped"] = skipped
         section["notes"].append(skipped)
-    return section
+    from bench import p7_ray  # the Ray figures share the section (see bench/p7_ray.py)
+
+    return p7_ray.merge(section, p7_ray.main_bench(options))
 
 
 def main() -> None:

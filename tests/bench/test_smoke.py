@@ -30,7 +30,16 @@ FIGURES = {
     "p3": ["first_minibatch_s", "job_1_file_s", "env_build_s", "env_reuse_s", "ray_first_minibatch_s"],
     "p4": ["plan_s", "peak_rss_mb"],
     "p5": ["ratio_to_ideal", "speedup_vs_mlflow_predict", "speedup_vs_ray_data"],
-    "p7": ["control_plane_per_s_sqlite", "control_plane_per_s_postgres"],
+    "p7": [
+        "control_plane_per_s_sqlite",
+        "control_plane_per_s_postgres",
+        "ms_per_minibatch",
+        "ray_data_ms_per_block",
+        "ray_actor_pool_ms_per_call",
+        "p1_ray_ratio_to_ideal",
+        "p1_local_ratio_to_ideal",
+        "p1_ray_data_ratio_to_ideal",
+    ],
 }
 
 
@@ -99,6 +108,22 @@ def test_p1_thresher_output_is_byte_identical_to_the_floor(smoke_runs: dict[str,
     assert section["rows"] == 4 * 50
     labels = [row[0] for row in section["tables"][0]["rows"]]
     assert len(labels) == 6  # the ideal and five contenders: thresher, floor, Pool, Ray Core, Ray Data
+
+
+def test_p7_measures_thresher_on_ray_beside_ray_data_and_keeps_the_control_plane(
+    smoke_runs: dict[str, SmokeRun],
+) -> None:
+    run = smoke_runs["p7"]
+    run.finish()
+    section = json.loads(run.results.read_text())["p7"]
+    titles = [table.get("title") or "" for table in section["tables"]]
+    assert section["tables"][0]["columns"][0] == "database"  # the control plane's table stays first
+    assert any(title.startswith("Overhead per mini-batch on Ray") for title in titles)
+    assert any(title.startswith("P1 on a one-node Ray cluster") for title in titles)
+    assert any("bench.p7_ray p1_thresher_ray" in command for command in section["commands"])
+    targets = [target["target"] for target in section["targets"]]
+    assert any(t.startswith("control plane over") for t in targets)
+    assert any(t.startswith("overhead per mini-batch on Ray") for t in targets)
 
 
 def test_markdown_shows_machine_every_section_and_the_targets(smoke_runs: dict[str, SmokeRun]) -> None:

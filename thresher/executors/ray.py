@@ -8,9 +8,12 @@ which needs no Ray; its stdout/stderr in the job's capped log files; it imports 
 ``init()``), and it supervises that process with a one-slot ``LocalExecutor``: a worker that crashes,
 is killed or hangs is reported with its exit code and replaced inside the actor, as on ``local``.
 
-The driver (this executor, in the runner) keeps one long ``events()`` call in flight per actor and
-waits on all of them with ``ray.wait``; ``submit``/``kill`` are fire-and-forget actor calls that wake
-the actor's wait. The events are the local executor's, relayed. What only Ray can see: an actor
+The driver (this executor, in the runner) waits with ``ray.wait`` on the actors' calls that return
+events: a task is one ``submit()`` call that hands the task to the worker and returns the slot's next
+events (its ``TaskDone``), so a mini-batch costs one actor round trip; a slot with no such call in
+flight (idle, starting) gets a long ``events()`` call at the next poll, which a ``submit()`` ends.
+``kill`` is a fire-and-forget call that wakes the actor's wait. The events are the local executor's,
+relayed. What only Ray can see: an actor
 (or its whole node) that dies is a ``WorkerLost`` with the task it ran, ``exit_code`` None, and a new
 actor takes the slot; actors of a slot that die before their worker is ready 3 times in a row make
 the slot a ``WorkerInitFailed``.
@@ -38,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,8 +75,9 @@ _CONNECT_TIMEOUT = 10.0  # seconds for the TCP check of an explicit address
 class _SlotActor:
     """One worker slot on a Ray node: a one-slot ``LocalExecutor`` driven by the runner's calls.
 
-    ``events()`` waits in one actor thread; ``submit``/``kill``/``shutdown`` come in on others
-    (``max_concurrency``) and interrupt that wait through a pipe, so a task starts at once."""
+    ``events()`` and ``submit()`` wait for the slot's events in one actor thread at a time; calls come
+    in on several (``max_concurrency``) and interrupt a wait through a pipe, so a task starts at once.
+    A ``submit()`` takes the wait over: an ``events()`` call waiting then returns."""
 
     def __init__(
         self,
@@ -88,6 +92,7 @@ class _SlotActor:
         self._cond = threading.Condition()
         self._waiting = 0  # calls waiting for the pool while events() polls it
         self._polling = False
+        self._turn = 0  # bumped by each submit(): an older events() call stops waiting
         self._wake_read, self._wake_write = os.pipe()
         self._pool = LocalExecutor(log_max_bytes=log_max_bytes, first_number=first_number, number_step=step)
         self._pool.wake_on(self._wake_read)
@@ -112,12 +117,19 @@ class _SlotActor:
             self._early.append(WorkerInitFailed(worker=name, error=error))
 
     def events(self, timeout: float) -> list[Event]:
-        """The slot's next events, waiting up to ``timeout`` seconds for the first."""
+        """The slot's next events, waiting up to ``timeout`` seconds for the first (or until a submit())."""
+        with self._cond:
+            turn = self._turn
+        return self._wait_events(timeout, turn)
+
+    def _wait_events(self, timeout: float, turn: int) -> list[Event]:
         deadline = time.monotonic() + timeout
         while True:
             with self._cond:
                 while self._waiting:
                     self._cond.wait()
+                if self._turn != turn:  # a submit() waits for the slot's events now
+                    return []
                 if self._early:
                     early, self._early = self._early, []
                     return early
@@ -133,19 +145,24 @@ class _SlotActor:
             if events or time.monotonic() >= deadline:
                 return [self._staged_out(event) for event in events]
 
-    def submit(self, task: Task, worker: str) -> None:
-        """Give ``task`` to ``worker`` if it is still the slot's idle worker (else its WorkerLost is on its way)."""
+    def submit(self, task: Task, worker: str, timeout: float) -> list[Event]:
+        """Give ``task`` to ``worker`` if it is still the slot's idle worker (else its WorkerLost is on its
+        way), then the slot's next events, waiting up to ``timeout`` seconds: usually the task's end."""
+        with self._cond:
+            self._turn += 1
+            turn = self._turn
         try:
             staged = self._stage_in(task)
         except StorageUnavailableError as exc:  # the runner stops the job, resumable
             self._fail_early(TaskFailed(task.id, worker, unavailable_error(exc), 0.0))
-            return
+            return self._wait_events(timeout, turn)
         except Exception as exc:  # a fetch that cannot succeed (access denied, ...): the task's failure
             error: protocol.ErrorInfo = {"type": type(exc).__name__, "message": f"fetching its items: {exc}"}
             self._fail_early(TaskFailed(task.id, worker, error, 0.0))
-            return
+            return self._wait_events(timeout, turn)
         with contextlib.suppress(RuntimeError):
             self._exclusive(lambda: self._pool.submit(staged, worker=worker))
+        return self._wait_events(timeout, turn)
 
     def _fail_early(self, event: Event) -> None:
         with self._cond:
@@ -229,7 +246,7 @@ class _Slot:
     bundle: int
     number: int  # the number of the slot's current worker (process<number>)
     actor: Any = None
-    pending: Any = None  # ObjectRef of the actor's events() call
+    calls: list[Any] = field(default_factory=list)  # ObjectRefs of the actor's events()/submit() calls
     state: str = "starting"  # starting | idle | busy | exiting | failed (init) | stopped (shut down)
     task: str | None = None
     deaths: int = 0  # actors of this slot that died before their worker was ready, in a row
@@ -322,12 +339,15 @@ class RayExecutor:
         slot = self._slots[next(iter(self._idle))]
         del self._idle[slot.name]
         slot.state, slot.task = "busy", task.id
-        slot.actor.submit.remote(task, slot.worker)
+        slot.calls.append(slot.actor.submit.remote(task, slot.worker, _LONG_POLL))
         return slot.worker
 
     def poll(self, timeout: float) -> list[Event]:
         """Events since the last poll, waiting up to ``timeout`` seconds for the first one."""
-        refs = {slot.pending: slot for slot in self._slots.values() if slot.pending is not None}
+        for slot in self._slots.values():  # a slot without a task in flight: wait for its events anyway
+            if not slot.calls and slot.actor is not None and slot.state not in ("failed", "stopped"):
+                slot.calls.append(slot.actor.events.remote(_LONG_POLL))
+        refs = {ref: slot for slot in self._slots.values() for ref in slot.calls}
         if not refs:
             time.sleep(timeout)
             return []
@@ -337,21 +357,20 @@ class RayExecutor:
         events: list[Event] = []
         for ref in ready:
             slot = refs[ref]
-            slot.pending = None
+            if ref not in slot.calls:  # a call to the slot's previous actor, which died in this poll
+                continue
+            slot.calls.remove(ref)
             try:
                 arrived: list[Event] = ray.get(ref)
             except ActorUnavailableError:
-                # Ray cannot reach the actor now (its node may be going): ask again; a dead actor says so then.
-                if slot.actor is not None:
-                    slot.pending = slot.actor.events.remote(_LONG_POLL)
+                # Ray cannot reach the actor now (its node may be going): the next poll asks again; a dead
+                # actor says so then.
                 continue
             except RayError as exc:
                 self._actor_died(slot, exc, events)
                 continue
             for event in arrived:
                 self._relay(slot, event, events)
-            if slot.actor is not None and slot.state != "failed":
-                slot.pending = slot.actor.events.remote(_LONG_POLL)
         return events
 
     def kill(self, worker: str, reason: str) -> None:
@@ -379,7 +398,7 @@ class RayExecutor:
             with contextlib.suppress(RayError):
                 ray.kill(actor, no_restart=True)
         for slot in self._slots.values():
-            slot.actor = slot.pending = None
+            slot.actor, slot.calls = None, []
             slot.state = "stopped"
         self._idle.clear()
         if self._group is not None:
@@ -442,7 +461,7 @@ class RayExecutor:
             self._staging,
         )
         slot.state, slot.task = "starting", None
-        slot.pending = slot.actor.events.remote(_LONG_POLL)
+        slot.calls = [slot.actor.events.remote(_LONG_POLL)]
 
     def _relay(self, slot: _Slot, event: Event, events: list[Event]) -> None:
         """Update the slot from one of its actor's events and pass the event on."""
@@ -466,7 +485,7 @@ class RayExecutor:
             slot.state, slot.task = "failed", None
             with contextlib.suppress(RayError):
                 ray.kill(slot.actor, no_restart=True)
-            slot.actor = None
+            slot.actor, slot.calls = None, []
         events.append(event)
 
     def _actor_died(self, slot: _Slot, exc: RayError, events: list[Event]) -> None:
@@ -478,7 +497,7 @@ class RayExecutor:
         if slot.state == "starting":
             slot.deaths += 1
             if slot.deaths >= STARTUP_DEATHS:
-                slot.state, slot.actor = "failed", None
+                slot.state, slot.actor, slot.calls = "failed", None, []
                 message = (
                     f"worker {slot.worker}: its Ray actor died while loading the scoring script or running init(); "
                     f"{slot.deaths} actors of its slot died so in a row. Last: {cause}"
