@@ -90,6 +90,9 @@ def executor_for(settings: Settings, spec: JobSpec) -> Executor:
     return executor
 
 
+DYING_WAIT_SECONDS = 10.0  # how long a killed runner's lock is waited for (see runner_alive)
+
+
 def _lock_path(settings: Settings) -> Path:
     return settings.workspace_dir / "runner.lock"
 
@@ -111,10 +114,32 @@ def _try_lock(settings: Settings) -> Iterator[IO[str] | None]:
         handle.close()
 
 
-def runner_alive(settings: Settings) -> bool:
-    """Whether a runner of this workspace holds the lock now."""
-    with _try_lock(settings) as handle:
-        return handle is None
+def runner_alive(settings: Settings, *, dying_wait: float = DYING_WAIT_SECONDS) -> bool:
+    """Whether a runner of this workspace holds the lock now.
+
+    A runner killed a moment ago can still hold it: its main thread has exited (the process shows as
+    a zombie) while its other threads are still being torn down, and the lock goes only with the last
+    of them. Such a holder (its pid, which ``serve`` writes into the lock file, is no longer alive) is
+    waited for, up to ``dying_wait`` seconds, instead of being taken for a runner that will serve.
+    """
+    deadline = time.monotonic() + dying_wait
+    while True:
+        with _try_lock(settings) as handle:
+            if handle is not None:
+                return False
+        holder = _lock_holder(settings)
+        if holder is None or _alive(holder) or time.monotonic() >= deadline:
+            return True
+        time.sleep(0.05)
+
+
+def _lock_holder(settings: Settings) -> int | None:
+    """The pid the runner holding the lock wrote into it (None: none written, as by older runners)."""
+    try:
+        text = _lock_path(settings).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def ensure_runner(settings: Settings) -> None:
@@ -153,6 +178,10 @@ def serve(
         with _try_lock(settings) as lock:
             if lock is None:
                 return  # another runner serves this workspace
+            lock.seek(0)
+            lock.truncate()
+            lock.write(str(os.getpid()))  # who holds it: see runner_alive
+            lock.flush()
             _drain(store, runner, idle_exit, settings, faults, resolve)
         # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
         if store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(store):

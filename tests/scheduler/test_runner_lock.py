@@ -1,0 +1,70 @@
+"""The workspace's runner lock: a runner killed a moment ago may still hold it while its last threads
+exit; ``runner_alive`` waits for such a holder instead of taking it for a runner that will serve, so a
+resume or an invoke right after a kill starts a new runner (without this, the job was left waiting).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from thresher.scheduler.service import runner_alive
+from thresher.settings import Settings
+
+HOLDER = """
+import fcntl, sys, time
+handle = open(sys.argv[1], "a+")
+fcntl.flock(handle, fcntl.LOCK_EX)
+handle.seek(0); handle.truncate(); handle.write(sys.argv[2]); handle.flush()
+print("held", flush=True)
+time.sleep(float(sys.argv[3]))
+"""
+
+
+def _hold(lock: Path, pid: str, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock), pid, str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def _gone_pid() -> str:
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    return str(finished.pid)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "ws")
+
+
+def test_a_lock_held_in_the_name_of_a_dead_runner_is_waited_for(settings: Settings) -> None:
+    settings.workspace_dir.mkdir(parents=True)
+    holder = _hold(settings.workspace_dir / "runner.lock", _gone_pid(), 0.6)
+    began = time.monotonic()
+    try:
+        assert runner_alive(settings) is False  # the lock went with the dying holder
+    finally:
+        holder.wait()
+    assert 0.3 < time.monotonic() - began < 5
+
+
+def test_a_lock_held_by_a_live_runner_means_a_runner_is_alive_at_once(settings: Settings) -> None:
+    settings.workspace_dir.mkdir(parents=True)
+    holder = _hold(settings.workspace_dir / "runner.lock", "", 30)
+    try:
+        lock = settings.workspace_dir / "runner.lock"
+        lock.write_text(str(holder.pid))  # what serve() writes: the holder's own pid
+        began = time.monotonic()
+        assert runner_alive(settings) is True
+        assert time.monotonic() - began < 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert runner_alive(settings) is False
