@@ -382,9 +382,10 @@ def main_bench(options: Any) -> dict[str, Any]:
     if skipped:
         section["postgres_skipped"] = skipped
         section["notes"].append(skipped)
-    from bench import p7_ray  # the Ray figures share the section (see bench/p7_ray.py)
+    from bench import p7_ray, p7_remote  # the Ray and remote-table figures share the section
 
-    return p7_ray.merge(section, p7_ray.main_bench(options))
+    section = p7_ray.merge(section, p7_ray.main_bench(options))
+    return p7_remote.merge(section, p7_remote.main_bench(options))
 
 
 def main() -> None:

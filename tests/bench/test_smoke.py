@@ -124,6 +124,9 @@ def test_p7_measures_thresher_on_ray_beside_ray_data_and_keeps_the_control_plane
     targets = [target["target"] for target in section["targets"]]
     assert any(t.startswith("control plane over") for t in targets)
     assert any(t.startswith("overhead per mini-batch on Ray") for t in targets)
+    # Remote tables: one row group fetched per mini-batch, so the job downloads about the object once.
+    assert 0.9 < section["remote_parquet_bytes_ratio"] < 1.5
+    assert any(note.startswith("Remote tables:") for note in section["notes"])
 
 
 def test_markdown_shows_machine_every_section_and_the_targets(smoke_runs: dict[str, SmokeRun]) -> None:
