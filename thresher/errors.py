@@ -112,7 +112,12 @@ class StorageUnavailableError(StorageError):
     """Storage kept failing with transient errors (timeouts, 5xx, throttling) for longer than the outage limit.
 
     Nothing is wrong with the job itself: it is left resumable and can continue once the storage answers.
+    ``where`` names the place, ``seconds`` is how long it failed, ``detail`` the last error.
     """
+
+    where: str = "the storage"
+    seconds: float = 0.0
+    detail: str = ""
 
 
 class SecretKeyError(StorageError):

@@ -22,6 +22,7 @@ from tests.faults.test_runner_phases import _settle
 from tests.jobs.conftest import Bench
 from tests.remote.conftest import ECHO, Remote, unique
 from thresher.errors import StorageError
+from thresher.sdk import Workspace
 from thresher.specs import parse_spec
 
 SETTINGS = {"mini_batch_size": 10, "max_concurrency_per_instance": 2}
@@ -159,3 +160,23 @@ def test_a_file_at_a_web_address_is_scored_as_a_one_file_input(bench: Bench, tmp
         thread.join()
     assert job.status == "Completed", job.headline
     assert bench.output(job) == "item-0001.txt hello from the web\n"
+
+
+@pytest.mark.parametrize("remote", ["s3"], indirect=True)
+def test_a_store_that_does_not_answer_at_invoke_is_named_and_no_job_is_said_resumable(
+    bench: Bench, remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench.deploy(ECHO, settings=SETTINGS)
+    prefix = f"in-{unique()}"
+    remote.upload(text_inputs(bench.root, 2), prefix)
+    monkeypatch.setenv("THRESHER_STORAGE_OUTAGE_LIMIT", "1")
+    remote.proxy.cut()
+    try:
+        with Workspace(bench.root / "ws") as ws, pytest.raises(StorageError) as refused:
+            ws.jobs.invoke(bench.endpoint, input=remote.uri(prefix))
+    finally:
+        remote.proxy.restore()
+    assert str(refused.value).startswith(f"--input datastore 'lake' ({remote.uri(prefix)}) did not answer for ")
+    assert "run the command again" in str(refused.value.fix)
+    assert "resume" not in str(refused.value) + str(refused.value.fix)
+    assert bench.ws.jobs.list() == []

@@ -16,12 +16,12 @@ from thresher.environments import (
 )
 from thresher.environments.conda import load_conda_file
 from thresher.environments.resolve import from_asset_info, read_python_env, read_requirements
-from thresher.errors import StorageError
+from thresher.errors import StorageError, StorageUnavailableError
 from thresher.instance import Instance
 from thresher.specs import DataSpec, EnvironmentSpec, ModelSpec
 from thresher.storage import find_mlmodel, fingerprint, read_mlmodel
 from thresher.storage.remote_files import RemoteFingerprint, iter_remote_files
-from thresher.storage.retry import retrying
+from thresher.storage.retry import not_answering, retrying
 from thresher.store import AssetRecord
 
 
@@ -171,7 +171,10 @@ class DataOperations(_AssetOperations):
         Data in object storage is not copied: the asset points at it, with the fingerprint of its listing.
         """
         if self._instance.is_remote_uri(spec.path):
-            return self._create_remote(spec)
+            try:
+                return self._create_remote(spec)
+            except StorageUnavailableError as exc:
+                raise not_answering(exc, f"Data asset '{spec.name}':") from exc
         source = self._local_source(spec.path, "data")
         if spec.type == "uri_file" and not source.is_file():
             raise StorageError(

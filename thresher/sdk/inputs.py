@@ -16,11 +16,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from thresher.errors import StorageError, ThresherError
+from thresher.errors import StorageError, StorageUnavailableError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobInput
 from thresher.specs import Reference, parse_reference
-from thresher.storage.retry import retrying
+from thresher.storage.retry import not_answering, retrying
 
 MLTABLE = "MLTable"
 _READERS = {"read_delimited": "csv", "read_parquet": "parquet", "read_json_lines": "jsonl"}
@@ -64,6 +64,8 @@ def _remote_input(instance: Instance, uri: str, input_type: str | None) -> JobIn
             f"--input {target.label} does not exist.",
             fix="Check the path, and the container or bucket of the datastore; list it with your storage's tools.",
         ) from None
+    except StorageUnavailableError as exc:
+        raise not_answering(exc, "--input") from exc
     except StorageError:
         raise
     except Exception as exc:  # access denied, a bad key, ...: never retried

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from thresher.errors import ConflictError, NotFoundError, ThresherError
+from thresher.errors import ConflictError, NotFoundError, StorageUnavailableError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
 from thresher.sdk import no_code
@@ -29,6 +29,7 @@ from thresher.sdk.job_cleanup import JobCleanup, delete_job, planned_cleanup
 from thresher.specs import BatchDeploymentSpec, BatchSettings, parse_spec
 from thresher.storage.job_folder import JobFolder
 from thresher.storage.remote_files import exists as remote_exists
+from thresher.storage.retry import not_answering
 from thresher.store import TERMINAL, JobRecord
 
 # az ml batch-endpoint invoke --set keys (BatchJobSchema) and where they live in a deployment.
@@ -297,7 +298,11 @@ class JobOperations:
         output_file = _output_file(folder.output_dir, settings)
         if output_uri and settings.output_file_name:
             remote_file = self._instance.remote(output_uri).join(settings.output_file_name)
-            if remote_exists(remote_file, outage_limit=self._instance.settings.storage_outage_limit):
+            try:
+                taken = remote_exists(remote_file, outage_limit=self._instance.settings.storage_outage_limit)
+            except StorageUnavailableError as exc:
+                raise not_answering(exc, "--output-path") from exc
+            if taken:
                 raise ConflictError(
                     f"Output {remote_file.label} already exists; thresher never overwrites outputs.",
                     fix="Choose another --output-path, another --set output_file_name=..., or delete the object.",

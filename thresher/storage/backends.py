@@ -33,6 +33,9 @@ from thresher.specs.datastores import DatastoreSpec
 from thresher.storage.remote import RemoteURL
 
 AZURE_ENDPOINT = "core.windows.net"
+# A server that accepted the connection but stopped answering (a paused or overloaded store) fails a request
+# after this many seconds, and retrying() takes over (the libraries wait 60 s, several times over).
+READ_TIMEOUT = 20
 CONNECT_TIMEOUT = 10  # seconds; the libraries' defaults (20-60 s) make a dead endpoint look like a hang
 AZURE_TYPES = ("azure_blob", "azure_data_lake_gen2")
 EXTRAS = {"azure_blob": "azure", "azure_data_lake_gen2": "azure", "s3": "s3", "gcs": "gcs"}
@@ -102,6 +105,7 @@ def _azure_options(spec: DatastoreSpec, creds: dict[str, Any]) -> dict[str, Any]
         "account_name": spec.account_name,
         "assume_container_exists": True,
         "connection_timeout": CONNECT_TIMEOUT,
+        "read_timeout": READ_TIMEOUT,
     }
     if creds.pop("anonymous", False):
         options["anon"] = True
@@ -129,7 +133,11 @@ def _s3_options(spec: DatastoreSpec, creds: dict[str, Any]) -> dict[str, Any]:
     # botocore's own retries (up to 5, backing off up to 20 s) are off: thresher's retrying() decides, so that
     # the outage limit means what it says.
     options: dict[str, Any] = {
-        "config_kwargs": {"connect_timeout": CONNECT_TIMEOUT, "retries": {"max_attempts": 1, "mode": "standard"}}
+        "config_kwargs": {
+            "connect_timeout": CONNECT_TIMEOUT,
+            "read_timeout": READ_TIMEOUT,
+            "retries": {"max_attempts": 1, "mode": "standard"},
+        }
     }
     if spec.endpoint_url:
         options["endpoint_url"] = spec.endpoint_url

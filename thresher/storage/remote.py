@@ -96,6 +96,8 @@ class RemoteURL:
             ) from exc
         if self.protocol in ("abfs", "az"):
             _no_sdk_retries(filesystem)
+        elif self.protocol == "s3" and hasattr(filesystem, "retries"):
+            filesystem.retries = 1  # s3fs tries 5 times on its own (a hung server: 5 read timeouts) before we hear
         return filesystem, path
 
     def scrub(self, text: str) -> str:

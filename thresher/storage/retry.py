@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any, TypeVar
 
-from thresher.errors import StorageUnavailableError
+from thresher.errors import StorageError, StorageUnavailableError
 
 T = TypeVar("T")
 OUTAGE_LIMIT = 300.0  # seconds; the default of THRESHER_STORAGE_OUTAGE_LIMIT
@@ -148,6 +148,7 @@ def retrying(
     started: float | None = None
     attempt = 0
     while True:
+        began = time.monotonic()
         try:
             return operation()
         except Exception as exc:
@@ -155,16 +156,10 @@ def retrying(
             if not fault.transient:
                 raise
             now = time.monotonic()
-            started = now if started is None else started
+            started = began if started is None else started  # the outage began with the first failed try
             outage = now - started
             if outage >= outage_limit:
-                raise StorageUnavailableError(
-                    f"Storage at {label} has failed for {outage:.0f} s, over the outage limit of "
-                    f"{outage_limit:g} s ({fault.value}: {_headline(exc)}). The job is resumable: "
-                    "nothing committed is lost.",
-                    fix="Once the storage answers again, resume the job with: thresher job resume NAME "
-                    "(THRESHER_STORAGE_OUTAGE_LIMIT sets how long failures are retried).",
-                ) from exc
+                raise _unavailable(label, outage, outage_limit, f"{fault.value}: {_headline(exc)}") from exc
             delay = min(max_delay, first_delay * 2**attempt) * random.uniform(0.5, 1.0)
             sleep(min(delay, max(outage_limit - outage, 0.0) + 0.01))
             attempt += 1
@@ -234,3 +229,23 @@ def _status_and_code(error: BaseException) -> tuple[int | None, str | None]:
 def _headline(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _unavailable(label: str, outage: float, limit: float, detail: str) -> StorageUnavailableError:
+    error = StorageUnavailableError(
+        f"Storage at {label} has failed for {outage:.0f} s, over the outage limit of {limit:g} s ({detail}). "
+        "The job is resumable: nothing committed is lost.",
+        fix="Once the storage answers again, resume the job with: thresher job resume NAME "
+        "(THRESHER_STORAGE_OUTAGE_LIMIT sets how long failures are retried).",
+    )
+    error.where, error.seconds, error.detail = label, outage, detail
+    return error
+
+
+def not_answering(error: StorageUnavailableError, what: str) -> StorageError:
+    """The error for a command (not a job) whose storage stayed down: no job exists yet to resume."""
+    return StorageError(
+        f"{what} {error.where} did not answer for {error.seconds:.0f} s ({error.detail}).",
+        fix="Check that the storage is up and reachable from this machine, then run the command again "
+        "(THRESHER_STORAGE_OUTAGE_LIMIT sets how long thresher retries).",
+    )
