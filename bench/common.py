@@ -549,6 +549,26 @@ def save_section(path: Path, key: str, section: dict[str, Any]) -> dict[str, Any
     return ordered
 
 
+def save_part(
+    options: argparse.Namespace,
+    key: str,
+    extra: dict[str, Any],
+    merge: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+    empty: dict[str, Any],
+) -> dict[str, Any]:
+    """Merge one part of a section (``extra``, with ``merge``) into results.json; the merged section.
+
+    Only part of the section was measured: the Machine table keeps describing the rest (the part's
+    note names its machine)."""
+    path = results_path(options)
+    document = json.loads(path.read_text()) if path.exists() else {}
+    section = merge(document.get(key, empty), extra)
+    saved = save_section(path, key, section)
+    if "machine" in document and document["machine"] != saved["machine"]:
+        path.write_text(json.dumps({**saved, "machine": document["machine"]}, indent=2) + "\n")
+    return section
+
+
 def lookup(document: dict[str, Any], dotted: str) -> Any:
     """``document["p1"]["ratio_to_ideal"]`` for ``"p1.ratio_to_ideal"``."""
     value: Any = document

@@ -481,15 +481,8 @@ def main() -> None:
     if options.contender:
         globals()[f"run_{options.contender}"](json.loads(options.args))
         return
-    extra = main_bench(options)
-    path = common.results_path(options)
-    document = json.loads(path.read_text()) if path.exists() else {}
-    section = merge(document.get("p7", {"title": "Scale-out: control plane and Ray", "verified": True}), extra)
-    saved = common.save_section(path, "p7", section)
-    if "machine" in document and document["machine"] != saved["machine"]:
-        # Only part of one section was measured here: the Machine table keeps describing the others (the
-        # Ray note names this machine).
-        path.write_text(json.dumps({**saved, "machine": document["machine"]}, indent=2) + "\n")
+    empty = {"title": "Scale-out: control plane and Ray", "verified": True}
+    section = common.save_part(options, "p7", main_bench(options), merge, empty)
     print(json.dumps({k: section[k] for k in FIGURES}, indent=2))
 
 

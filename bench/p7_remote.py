@@ -157,12 +157,7 @@ def main() -> None:
     parser = common.arguments((__doc__ or "").splitlines()[0], ())
     options = parser.parse_args()
     extra = main_bench(options)
-    path = common.results_path(options)
-    document = json.loads(path.read_text()) if path.exists() else {}
-    section = merge(document.get("p7", {"title": "Scale-out: control plane and Ray", "verified": True}), extra)
-    saved = common.save_section(path, "p7", section)
-    if "machine" in document and document["machine"] != saved["machine"]:
-        path.write_text(json.dumps({**saved, "machine": document["machine"]}, indent=2) + "\n")
+    common.save_part(options, "p7", extra, merge, {"title": "Scale-out: control plane and Ray", "verified": True})
     print(json.dumps({k: v for k, v in extra.items() if k != "notes"}, indent=2))
     print(extra["notes"][0])
 

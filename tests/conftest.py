@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -64,33 +65,35 @@ def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[AzuriteServer]:
-    """Azurite's blob service, account ``devstoreaccount1`` with its published key; data in memory."""
+_Server = TypeVar("_Server", AzuriteServer, MotoS3Server)
+
+
+def _serving(make: Callable[[], _Server]) -> Iterator[_Server]:
+    """Start a storage server for the session (a failure to start fails the tests that need it)."""
+    server: _Server | None = None
     try:
-        server = AzuriteServer()
+        server = make()
         server.start()
     except ServerError as exc:
+        if server is not None:
+            server.stop()
         pytest.fail(str(exc), pytrace=False)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[AzuriteServer]:
+    """Azurite's blob service, account ``devstoreaccount1`` with its published key; data in memory."""
+    yield from _serving(AzuriteServer)
 
 
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[MotoS3Server]:
     """moto's S3 server; requests must be signed with ``moto_s3.access_key_id``/``secret_access_key``."""
-    server = MotoS3Server()
-    try:
-        server.start()
-    except ServerError as exc:
-        server.stop()
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serving(MotoS3Server)
 
 
 @pytest.fixture(scope="session")

@@ -180,3 +180,34 @@ def test_a_store_that_does_not_answer_at_invoke_is_named_and_no_job_is_said_resu
     assert "run the command again" in str(refused.value.fix)
     assert "resume" not in str(refused.value) + str(refused.value.fix)
     assert bench.ws.jobs.list() == []
+
+
+@pytest.mark.parametrize("remote", ["s3"], indirect=True)
+def test_partition_keys_come_from_the_object_paths_below_the_input(bench: Bench, remote: Remote) -> None:
+    folder = bench.root / "parts"
+    for region in ("west", "east"):
+        for day in ("1", "2"):
+            target = folder / f"region={region}" / f"day={day}"
+            target.mkdir(parents=True)
+            for index in range(2):
+                (target / f"f{index}.txt").write_text(f"{region}-{day}-{index}")
+    prefix = f"region={unique()}"  # a key=value folder above the input's root does not count
+    remote.upload(folder, prefix)
+    bench.deploy(
+        """
+        def run(mini_batch, mini_batch_context):
+            key = mini_batch_context.partition_key_value
+            return [f"{key['region']}/{key['day']}:{len(mini_batch)}:{open(p).read()}" for p in mini_batch]
+        """,
+        settings={"partition_keys": ["region", "day"]},
+    )
+    job = bench.ws.jobs.wait(bench.ws.jobs.invoke(bench.endpoint, input=remote.uri(prefix)).name, timeout=60)
+    assert job.status == "Completed", job.headline
+    assert job.progress.mini_batches_total == 4
+    lines = bench.output(job).splitlines()
+    assert lines == [
+        f"{region}/{day}:2:{region}-{day}-{index}"
+        for region in ("east", "west")
+        for day in ("1", "2")
+        for index in (0, 1)
+    ]

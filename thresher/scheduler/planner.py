@@ -135,17 +135,22 @@ def plan_partitions(
 
 
 def _file_partitions(paths: Iterable[Path], keys: Sequence[str]) -> list[tuple[dict[str, Any], list[Any]]]:
+    return file_partitions(((str(path), path.as_posix()) for path in paths), keys)
+
+
+def file_partitions(items: Iterable[tuple[str, str]], keys: Sequence[str]) -> list[tuple[dict[str, Any], list[Any]]]:
+    """Group ``(item, its posix path)`` pairs by the hive-style ``key=value`` folders of the path."""
     groups: dict[tuple[Any, ...], tuple[dict[str, Any], list[Any]]] = {}
-    for path in paths:
-        values = hive_values(path.as_posix())
+    for item, posix in items:
+        values = hive_values(posix)
         missing = [key for key in keys if key not in values]
         if missing:
             raise ThresherError(
-                f"Input file {path} is not under a {missing[0]}=... folder, so it has no value for partition "
+                f"Input file {item} is not under a {missing[0]}=... folder, so it has no value for partition "
                 f"key '{missing[0]}'; partition_keys of a folder input come from folder names like "
                 f"{'/'.join(f'{key}=VALUE' for key in keys)}/FILE.",
                 fix="Move the file into its partition folder, remove it, or change partition_keys.",
             )
         partition = {key: values[key] for key in keys}
-        groups.setdefault(tuple(partition.values()), (partition, []))[1].append(str(path))
+        groups.setdefault(tuple(partition.values()), (partition, []))[1].append(item)
     return list(groups.values())

@@ -19,9 +19,8 @@ from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from thresher.errors import ThresherError
-from thresher.scheduler.input_files import hive_values
 from thresher.scheduler.minibatch import BatchSize, MiniBatch
-from thresher.scheduler.planner import plan_files
+from thresher.scheduler.planner import file_partitions, plan_files
 from thresher.scheduler.tabular_plan import file_format, file_slices
 from thresher.storage.remote import RemoteURL
 from thresher.storage.remote_files import RemoteFingerprint, iter_remote_files, relative_name
@@ -87,18 +86,6 @@ def _tabular(
 
 
 def _partitions(root: RemoteURL, urls: Iterator[str], keys: Sequence[str]) -> Iterator[MiniBatch]:
-    groups: dict[tuple[Any, ...], tuple[dict[str, Any], list[Any]]] = {}
-    for url in urls:
-        values = hive_values("/" + relative_name(root, url))
-        missing = [key for key in keys if key not in values]
-        if missing:
-            raise ThresherError(
-                f"Input object {url} is not under a {missing[0]}=... folder, so it has no value for partition "
-                f"key '{missing[0]}'; partition_keys of a folder input come from folder names like "
-                f"{'/'.join(f'{key}=VALUE' for key in keys)}/FILE.",
-                fix="Move the object into its partition folder, remove it, or change partition_keys.",
-            )
-        partition = {key: values[key] for key in keys}
-        groups.setdefault(tuple(partition.values()), (partition, []))[1].append(url)
-    for index, (partition, items) in enumerate(groups.values()):
+    pairs = ((url, "/" + relative_name(root, url)) for url in urls)  # partitions come from the path below the root
+    for index, (partition, items) in enumerate(file_partitions(pairs, keys)):
         yield MiniBatch(index, items, partition)

@@ -29,31 +29,22 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 _URL_SCHEMES: dict[str, tuple[str, ...]] = {"s3": ("s3://",), "gcs": ("gs://", "gcs://")}
 _AZURE = ("azure_blob", "azure_data_lake_gen2")
 
+_AZURE_CREDENTIALS = (
+    "account_key",
+    "sas_token",
+    "connection_string",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "authority_url",
+    "resource_url",
+    "anonymous",
+)
 # The keys of `credentials` each type understands (Azure's YAML shapes, and the S3/GCS equivalents).
 CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "local": (),
-    "azure_blob": (
-        "account_key",
-        "sas_token",
-        "connection_string",
-        "tenant_id",
-        "client_id",
-        "client_secret",
-        "authority_url",
-        "resource_url",
-        "anonymous",
-    ),
-    "azure_data_lake_gen2": (
-        "account_key",
-        "sas_token",
-        "connection_string",
-        "tenant_id",
-        "client_id",
-        "client_secret",
-        "authority_url",
-        "resource_url",
-        "anonymous",
-    ),
+    "azure_blob": _AZURE_CREDENTIALS,
+    "azure_data_lake_gen2": _AZURE_CREDENTIALS,
     "s3": ("access_key_id", "secret_access_key", "session_token", "anonymous"),
     "gcs": ("service_account_key", "anonymous"),
 }
