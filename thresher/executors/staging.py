@@ -23,7 +23,7 @@ from thresher.errors import StorageUnavailableError
 from thresher.executors.base import TaskDone
 from thresher.runtime.protocol import ErrorInfo, Task
 from thresher.storage.remote import RemoteURL
-from thresher.storage.remote_files import fetch_items, upload
+from thresher.storage.remote_files import fetch_items, fetched_names, upload
 from thresher.storage.retry import OUTAGE_LIMIT
 
 STORAGE_UNAVAILABLE = "StorageUnavailableError"  # the error type of a task whose storage was down too long
@@ -68,12 +68,7 @@ class SlotStaging:
             return task
         folder = self._folder(task.id)
         local = fetch_items(self.staging.input, task.items, folder, outage_limit=self.staging.outage_limit)
-        self._names[task.id] = {
-            str(mine.get("path") if isinstance(mine, dict) else mine): str(
-                theirs.get("path") if isinstance(theirs, dict) else theirs
-            )
-            for mine, theirs in zip(local, task.items, strict=True)
-        }
+        self._names[task.id] = fetched_names(local, task.items)
         return Task(**{**vars(task), "items": local})
 
     def stage_out(self, done: TaskDone) -> TaskDone:

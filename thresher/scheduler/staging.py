@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from thresher.storage.remote import RemoteURL
-from thresher.storage.remote_files import fetch_items
+from thresher.storage.remote_files import fetch_items, fetched_names
 from thresher.storage.retry import OUTAGE_LIMIT
 
 
@@ -52,12 +52,7 @@ class Prefetcher:
             return None
         local = fetch.result()
         if index not in self._names:
-            self._names[index] = {
-                str(mine.get("path") if isinstance(mine, dict) else mine): str(
-                    theirs.get("path") if isinstance(theirs, dict) else theirs
-                )
-                for mine, theirs in zip(local, items, strict=True)
-            }
+            self._names[index] = fetched_names(local, items)
         return local
 
     def shown(self, index: int, item: str) -> str:

@@ -168,6 +168,16 @@ def fetch_items(root: RemoteURL, items: list[Any], cache: Path, *, outage_limit:
     return _gone_to_urls(local, items)
 
 
+def fetched_names(local: list[Any], items: list[Any]) -> dict[str, str]:
+    """Local path -> URL for a fetched mini-batch (``fetch_items``'s result and its items), so that failure
+    reports name the object, not the cache."""
+
+    def name(item: Any) -> str:
+        return str(item.get("path") if isinstance(item, dict) else item)
+
+    return {name(mine): name(theirs) for mine, theirs in zip(local, items, strict=True)}
+
+
 def _fetch_each(fs: Any, root: RemoteURL, wanted: list[tuple[str, str]], limit: float) -> None:
     for source, target in wanted:
         try:
