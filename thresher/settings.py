@@ -61,6 +61,15 @@ class Settings(BaseSettings):
         "are retried before a job stops, resumable, with a headline naming the datastore.",
     )
 
+    idle_time_before_scale_down: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds a runner keeps a job's workers alive and initialised after the job, for the next "
+        "job of the same deployment (warm compute), for every compute of the workspace; unset: each compute's "
+        "idle_time_before_scale_down, 120 s (Azure's default) where that is unset too. 0 turns warm compute off, "
+        "min_instances included.",
+    )
+
     amlcompute_ray_address: str | None = Field(
         default=None,
         description="Run Azure amlcompute computes on the Ray cluster at this address (auto, host:port or "

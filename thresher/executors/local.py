@@ -64,6 +64,8 @@ class LocalExecutor:
         # pool and numbers each slot's workers apart, so that names never repeat on a node).
         self._first_number, self._number_step = first_number, number_step
         self._woken = False
+        self._released = False  # the last job's work ended; the workers wait for the next job (release())
+        self._held: list[Event] = []  # events found while binding a new job, handed out by the next poll
 
     # -- the Executor interface -----------------------------------------------------------------
 
@@ -72,7 +74,13 @@ class LocalExecutor:
         self.start_slots(config, [f"node-{node}/{index}" for node in range(nodes) for index in range(per_node)])
 
     def start_slots(self, config: WorkerConfig, slots: list[str]) -> None:
-        """Start one worker in each of ``slots`` (``node-2/1``): ``start`` with the slots named."""
+        """Start one worker in each of ``slots`` (``node-2/1``): ``start`` with the slots named.
+
+        On an executor whose workers were released (``release``), with the same identity, this binds
+        them to the new job instead (warm compute): see ``rebind``."""
+        if self._released and self._config is not None and config.identity == self._config.identity:
+            self.rebind(config)
+            return
         if self._config is not None:
             raise RuntimeError("LocalExecutor.start() was already called; use a new executor per job.")
         self._config = config
@@ -109,7 +117,7 @@ class LocalExecutor:
 
     def poll(self, timeout: float) -> list[Event]:
         """Events since the last poll, waiting up to ``timeout`` seconds for the first one."""
-        events: list[Event] = []
+        events, self._held = self._held, []
         deadline = time.monotonic() + timeout
         while True:
             self._wait(max(0.0, deadline - time.monotonic()), events)
@@ -147,6 +155,66 @@ class LocalExecutor:
         for process in list(self._workers.values()):
             self._finish(process, [])
         self._selector.close()
+
+    # -- warm compute: one pool of workers, several jobs in turn ---------------------------------
+
+    def release(self, *, timeout: float = 10.0) -> bool:
+        """End the job's work on every worker but keep them: each runs the script's ``shutdown()`` (if any)
+        and closes the job's log files. True when every worker is idle and released within ``timeout``
+        seconds; otherwise the pool is not fit for another job (shut it down)."""
+        if self._stopping or self._config is None:
+            return False
+        deadline = time.monotonic() + timeout
+        lost: list[Event] = []
+        # Workers still in init() (the job was short) are waited for: they are as good as the others.
+        while any(p.state == "starting" for p in self._workers.values()) and time.monotonic() < deadline:
+            self._wait(deadline - time.monotonic(), lost)
+            if any(not isinstance(event, WorkerReady) for event in lost):
+                return False
+        workers = [p for p in self._workers.values() if not p.finished and p.kill_reason is None]
+        if any(p.state != "idle" for p in workers) or len(workers) != len(self._workers) or not workers:
+            return False
+        for process in workers:
+            process.state = "releasing"
+            self._idle.pop(process.name, None)
+            try:
+                process.send({"op": "release"})
+            except OSError:
+                return False
+        lost = []
+        while any(p.state == "releasing" for p in workers) and time.monotonic() < deadline:
+            self._wait(deadline - time.monotonic(), lost)
+            if lost:
+                return False
+        if any(p.state != "released" for p in workers):
+            return False
+        for process in workers:
+            process.close_logs()
+        self._released = True
+        return True
+
+    def rebind(self, config: WorkerConfig) -> None:
+        """Bind the released workers to the next job (same identity): its log files, and a ``bind`` message
+        to each; each answers ``ready`` (``WorkerReady``) once ``init()`` ran again, when it has to."""
+        assert self._config is not None and config.identity == self._config.identity
+        self._config, self._released = config, False
+        os.makedirs(config.binding.output_dir, exist_ok=True)
+        released = [p for p in self._workers.values() if p.state == "released"]
+        for process in released:
+            process.open_logs(config.binding.logs_dir, self._log_max)
+        self._wait(0.0, self._held)  # a worker that died while the pool waited: reported, and replaced
+        for process in released:
+            if process.finished or process.state != "released":
+                continue
+            process.state = "starting"
+            try:
+                process.send({"op": "bind", "binding": config.binding.to_dict()})
+            except OSError:
+                self.kill(process.name, "could not be given the next job (its task pipe is closed), so it was killed")
+
+    def worker_pids(self) -> dict[str, int]:
+        """The live workers' process ids by name (warm pools report their memory with them)."""
+        return {name: p.popen.pid for name, p in self._workers.items() if not p.finished}
 
     def pid(self, worker: str) -> int | None:
         """The worker's process id, while it runs (tests kill workers from outside with it)."""
@@ -227,7 +295,9 @@ class LocalExecutor:
             self._startup_deaths.pop(process.slot, None)
             process.state = "idle"
             self._idle[name] = None
-            events.append(WorkerReady(worker=name, seconds=message["seconds"]))
+            events.append(WorkerReady(worker=name, seconds=message["seconds"], warm=bool(message.get("warm"))))
+        elif kind == "released":
+            process.state = "released"
         elif kind in ("done", "failed"):
             process.state, process.task = "idle", None
             self._idle[name] = None

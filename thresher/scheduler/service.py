@@ -26,6 +26,7 @@ from thresher.executors.base import Executor
 from thresher.scheduler.faults import Faults
 from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.runner import Resolver, run_job, stale_before
+from thresher.scheduler.warm import WarmPools, alive
 from thresher.settings import Settings
 from thresher.store import JobRecord, SqlStore
 
@@ -45,7 +46,7 @@ def dead_local_runners(store: SqlStore) -> list[str]:
     host = socket.gethostname()
     dead = []
     for job in store.list_jobs(statuses=("Running", "Finalizing"), limit=None):
-        if job.runner and job.runner.startswith(host + ":") and not _alive(int(job.runner.rsplit(":", 1)[1])):
+        if job.runner and job.runner.startswith(host + ":") and not alive(int(job.runner.rsplit(":", 1)[1])):
             dead.append(job.runner)
     return dead
 
@@ -56,22 +57,8 @@ def runner_gone(job: JobRecord) -> bool:
         return False
     host, _, pid = job.runner.rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
-        return not _alive(int(pid))
+        return not alive(int(pid))
     return job.heartbeat_at is None or job.heartbeat_at < stale_before()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is dead for our purpose
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def executor_for(settings: Settings, spec: JobSpec) -> Executor:
@@ -128,7 +115,7 @@ def runner_alive(settings: Settings, *, dying_wait: float = DYING_WAIT_SECONDS) 
             if handle is not None:
                 return False
         holder = _lock_holder(settings)
-        if holder is None or _alive(holder) or time.monotonic() >= deadline:
+        if holder is None or alive(holder) or time.monotonic() >= deadline:
             return True
         time.sleep(0.05)
 
@@ -182,7 +169,11 @@ def serve(
             lock.truncate()
             lock.write(str(os.getpid()))  # who holds it: see runner_alive
             lock.flush()
-            _drain(store, runner, idle_exit, settings, faults, resolve)
+            pools = WarmPools(settings, functools.partial(executor_for, settings))
+            try:
+                _drain(store, runner, idle_exit, settings, faults, resolve, pools)
+            finally:
+                pools.close()  # no worker outlives its runner
         # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
         if store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(store):
             continue
@@ -190,17 +181,27 @@ def serve(
 
 
 def _drain(
-    store: SqlStore, runner: str, idle_exit: float, settings: Settings, faults: Faults, resolve: Resolver | None
+    store: SqlStore,
+    runner: str,
+    idle_exit: float,
+    settings: Settings,
+    faults: Faults,
+    resolve: Resolver | None,
+    pools: WarmPools,
 ) -> None:
+    """Run jobs until the queue has been empty for ``idle_exit`` seconds and no warm pool is left."""
     idle_since = time.monotonic()
-    while time.monotonic() - idle_since < idle_exit:
+    while time.monotonic() - idle_since < idle_exit or pools.active():
+        pools.tend()
         job = store.claim_job(runner, stale_before=stale_before(), dead_runners=dead_local_runners(store))
         if job is None:
             time.sleep(POLL_SECONDS)
             continue
         log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
         executors = functools.partial(executor_for, settings)
-        finished = run_job(store, job, runner, executors, settings=settings, faults=faults, resolve=resolve)
+        finished = run_job(
+            store, job, runner, executors, settings=settings, faults=faults, resolve=resolve, pools=pools
+        )
         if finished is not None:
             log(f"job {job.name}: {finished.status}: {finished.headline}")
         idle_since = time.monotonic()

@@ -330,6 +330,8 @@ class JobOperations:
             address=placement.get("address"),
             compute=spec.compute.name if spec.compute else None,
             min_nodes=int(placement.get("min_nodes") or 0),
+            idle_time_before_scale_down=placement.get("idle_time_before_scale_down"),
+            min_instances=int(placement.get("min_instances") or 0),
         )
 
     def _placement(self, spec: BatchDeploymentSpec, nodes: int) -> dict[str, Any]:
@@ -344,7 +346,12 @@ class JobOperations:
                 f"instance_count is {nodes} but compute '{spec.compute.name}' has max_instances {most}.",
                 fix=f"Use --instance-count {most} or less, or raise the compute's --max-instances.",
             )
-        return ComputeOperations(self._instance).placement(record)
+        idle = compute.get("idle_time_before_scale_down")
+        return {
+            **ComputeOperations(self._instance).placement(record),
+            "idle_time_before_scale_down": int(idle) if idle is not None else None,
+            "min_instances": int(compute.get("min_instances") or 0),
+        }
 
 
 def _deployment_overrides(sets: Sequence[str]) -> list[str]:
