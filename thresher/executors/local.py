@@ -65,6 +65,7 @@ class LocalExecutor:
         self._first_number, self._number_step = first_number, number_step
         self._woken = False
         self._released = False  # the last job's work ended; the workers wait for the next job (release())
+        self._vacant: list[str] = []  # slots whose released worker died: refilled by the next rebind()
         self._held: list[Event] = []  # events found while binding a new job, handed out by the next poll
 
     # -- the Executor interface -----------------------------------------------------------------
@@ -203,6 +204,9 @@ class LocalExecutor:
         for process in released:
             process.open_logs(config.binding.logs_dir, self._log_max)
         self._wait(0.0, self._held)  # a worker that died while the pool waited: reported, and replaced
+        vacant, self._vacant = self._vacant, []
+        for slot in vacant:
+            self._spawn(slot)
         for process in released:
             if process.finished or process.state != "released":
                 continue
@@ -330,6 +334,9 @@ class LocalExecutor:
         self._workers.pop(process.name, None)
         self._idle.pop(process.name, None)
         if self._stopping or process.init_failed:
+            return
+        if self._released:  # between jobs: the next job's binding starts its replacement
+            self._vacant.append(process.slot)
             return
         reason = exit_reason(process, code)
         if process.state == "starting" and process.kill_reason is None:
