@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -136,11 +137,17 @@ def test_a_second_job_on_a_ray_compute_runs_on_the_warm_actors(
     ray_bench: Bench, ray_cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bench = ray_bench
-    monkeypatch.setenv("THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN", "60")
-    monkeypatch.setenv("INIT_LOG", str(bench.root / "init.log"))
+    monkeypatch.setenv("THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN", os.environ.get("WARMTEST", "60"))
     _ray_compute(bench, "cluster", ray_cluster.address)
     settings = {"mini_batch_size": 1, "max_concurrency_per_instance": 1}
-    bench.deploy(PID_SCRIPT, name="ray", settings=settings, compute="azureml:cluster", resources={"instance_count": 2})
+    bench.deploy(
+        PID_SCRIPT,
+        name="ray",
+        settings=settings,
+        compute="azureml:cluster",
+        resources={"instance_count": 2},
+        environment_variables={"INIT_LOG": str(bench.root / "init.log")},
+    )
     try:
         jobs = [bench.run(_inputs(bench.root / name, 4)) for name in ("a", "b") if not (bench.root / name).mkdir()]
         assert [job.status for job in jobs] == ["Completed", "Completed"], [job.headline for job in jobs]

@@ -211,3 +211,20 @@ def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return condition()
+
+
+def test_min_instances_keeps_the_last_deployments_workers_past_the_idle_time(
+    warm: Bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN", "1")
+    document = {"name": "cpu", "type": "amlcompute", "min_instances": 1, "max_instances": 1}
+    warm.ws.computes.create(parse_spec(document, "compute", base_dir=tmp_path))  # type: ignore[arg-type]
+    warm.deploy(PIDS_SCRIPT, compute="azureml:cpu")
+    job = warm.run(files(tmp_path, 2, "a"))
+    pids = worker_pids(warm, job)
+    time.sleep(3)  # three times the idle time
+    [pool] = warm.ws.computes.warm_pools("cpu")
+    assert pool["kept_by_min_instances"] and pool["ends_in_s"] is None
+    assert all(alive(pid) for pid in pids)
+    assert warm.ws.computes.stop("cpu")["stopped_workers"] == 1
+    assert wait_until(lambda: not any(alive(pid) for pid in pids), 10)

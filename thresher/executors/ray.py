@@ -480,6 +480,8 @@ class RayExecutor:
         machine's)."""
         actors = [slot.actor for slot in self._slots.values() if slot.actor is not None]
         pids: dict[str, int] = {}
+        if not actors or not ray.is_initialized():  # (a ray call would start a Ray of its own)
+            return pids
         with contextlib.suppress(RayError, GetTimeoutError):
             for found in ray.get([actor.worker_pids.remote() for actor in actors], timeout=5.0):
                 pids.update(found)
