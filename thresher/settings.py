@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         description="Size at which a worker's stdout or stderr log is rotated (to <log>.1, replacing the "
         "previous one), so a script that prints without end takes at most about twice this per stream.",
     )
+    worker_perf_interval: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds between samples of each worker's CPU and memory, appended to the job's "
+        "logs/sys/perf/<node>/<process>.csv and summed up by `thresher job show`; 0 turns sampling off.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="The key that encrypts the secrets of datastores (account keys, SAS tokens, secret access "

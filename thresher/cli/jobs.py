@@ -20,6 +20,7 @@ from thresher.store import JobRecord
 
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the job.")]
 JOB_COLUMNS = ("name", "status", "deployment_name", "items_succeeded", "items_failed", "elapsed_seconds")
+WORKER_COLUMNS = ("worker", "host", "samples", "mean_cpu_percent", "peak_memory")
 
 job_app = typer.Typer(help="Batch jobs: list, show, stream, cancel, resume, download, delete and prune them.")
 batch_app = typer.Typer(help="Quick local scoring without registering anything.")
@@ -118,10 +119,19 @@ def job_list(
 
 @job_app.command("show", epilog="Example: thresher job show -n mnist-20261125-0412-ab12 --query status -o tsv")
 def job_show(name: NameOpt = None, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
-    """Show a job: status, headline, counts, throughput, first failures, outputs and logs."""
+    """Show a job: status, headline, counts, throughput, first failures, outputs and logs, and once it ended,
+    each worker's peak memory and mean CPU, with warnings about starved workers or memory."""
     with workspace() as ws:
         job = ws.jobs.get(require(name, "--name", "thresher job show -n JOB"))
-        emit(job_document(job, note=ws.jobs.note(job)), output, query)
+        document = job_document(job, note=ws.jobs.note(job))
+    emit(document, output, query)
+    if query is None and output in (OutputFormat.table, OutputFormat.tsv):
+        # Lists do not fit one table row or tsv line: the workers as a table of their own, the warnings on stderr.
+        if output is OutputFormat.table and document.get("workers"):
+            typer.echo()
+            emit(document["workers"], output, columns=WORKER_COLUMNS)
+        for warning in document.get("warnings") or []:
+            typer.echo(f"WARNING: {warning}", err=True)
 
 
 @job_app.command("stream", epilog="Example: thresher job stream -n mnist-20261125-0412-ab12")

@@ -3,7 +3,8 @@
 Each worker is ``python -m thresher.runtime.worker`` in a session of its own, with a task pipe and an
 event pipe (protocol: ``thresher.runtime.protocol``) and its stdout/stderr appended to Azure's log
 files. ``poll`` waits on the event pipes and, on Linux, on a pidfd per worker, so a worker that dies
-(even one whose children still hold its pipes) is noticed at once; no threads, no busy loop.
+(even one whose children still hold its pipes) is noticed at once; no threads, no busy loop. Between
+events the same loop samples each worker's CPU and memory into ``logs/sys/perf`` (``perf``).
 
     executor = LocalExecutor()
     executor.start(config, nodes=1, per_node=2)     # workers node-0/process000, node-0/process001
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import selectors
 import signal
@@ -31,6 +33,7 @@ from thresher.executors.base import (
     WorkerLost,
     WorkerReady,
 )
+from thresher.executors.perf import DEFAULT_INTERVAL, PerfSampler
 from thresher.executors.worker_logs import DEFAULT_MAX_BYTES
 from thresher.executors.worker_process import WorkerProcess, exit_cause, exit_reason, spawn_worker
 from thresher.runtime import protocol
@@ -50,6 +53,7 @@ class LocalExecutor:
         log_max_bytes: int = DEFAULT_MAX_BYTES,
         first_number: int = 0,
         number_step: int = 1,
+        perf_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self._config: WorkerConfig | None = None
         self._workers: dict[str, WorkerProcess] = {}
@@ -67,6 +71,10 @@ class LocalExecutor:
         self._released = False  # the last job's work ended; the workers wait for the next job (release())
         self._vacant: list[str] = []  # slots whose released worker died: refilled by the next rebind()
         self._held: list[Event] = []  # events found while binding a new job, handed out by the next poll
+        # CPU and memory of each worker every perf_interval seconds into logs/sys/perf (0: never).
+        self._perf = PerfSampler.create() if perf_interval > 0 else None
+        self._perf_interval = perf_interval
+        self._next_sample = math.inf
 
     # -- the Executor interface -----------------------------------------------------------------
 
@@ -88,6 +96,8 @@ class LocalExecutor:
         os.makedirs(config.binding.output_dir, exist_ok=True)
         for slot in slots:
             self._spawn(slot)
+        if self._perf is not None:
+            self._next_sample = time.monotonic() + self._perf_interval
 
     def wake_on(self, fd: int) -> None:
         """Make ``poll`` return early (maybe with no events) whenever ``fd`` is readable; ``poll`` drains it.
@@ -211,6 +221,8 @@ class LocalExecutor:
             if process.finished or process.state != "released":
                 continue
             process.state = "starting"
+            if self._perf is not None:
+                self._perf.rebased(process.name, process.popen.pid)
             try:
                 process.send({"op": "bind", "binding": config.binding.to_dict()})
             except OSError:
@@ -234,6 +246,8 @@ class LocalExecutor:
         self._numbers[node] = number + self._number_step
         process = spawn_worker(self._config, protocol.worker_name(node, number), slot, log_max_bytes=self._log_max)
         self._workers[process.name] = process
+        if self._perf is not None:
+            self._perf.started(process.name)
         self._selector.register(process.events_fd, selectors.EVENT_READ, (process, "events"))
         for fd in process.output:
             self._selector.register(fd, selectors.EVENT_READ, (process, "output"))
@@ -251,7 +265,8 @@ class LocalExecutor:
         ]
         if any(p.exit_fd is None for p in self._workers.values()):
             wakeups.append(_FALLBACK_CHECK_SECONDS)
-        timeout = min([timeout, *wakeups])
+        sample_in = math.inf if self._released else self._next_sample - now  # none between jobs
+        timeout = min([timeout, sample_in, *wakeups])
         for key, _ in self._selector.select(max(0.0, timeout)):
             process, kind = key.data
             if kind == "wake":
@@ -274,6 +289,15 @@ class LocalExecutor:
                 self._finish(process, events)
             elif process.eof_at is not None and process.kill_reason is None and now - process.eof_at >= self._eof_grace:
                 self.kill(process.name, "closed its event pipe without exiting, so it was killed")
+        if now >= self._next_sample and not self._released:  # a pool between jobs has no job to log to
+            self._sample(now)
+
+    def _sample(self, now: float) -> None:
+        """Append each live worker's CPU and memory to its perf file, in the logs of its current job."""
+        assert self._perf is not None and self._config is not None
+        self._next_sample = now + self._perf_interval  # late (a long event burst): the next one is not hurried
+        live = [(p.name, p.popen.pid) for p in self._workers.values() if not p.finished and p.popen.returncode is None]
+        self._perf.sample(live, self._config.binding.logs_dir)
 
     def _read(self, process: WorkerProcess, events: list[Event]) -> None:
         for line in process.read_lines():
@@ -332,6 +356,8 @@ class LocalExecutor:
             self._selector.unregister(fd)
         code = process.reap()
         self._workers.pop(process.name, None)
+        if self._perf is not None:
+            self._perf.forget(process.name)
         self._idle.pop(process.name, None)
         if self._stopping or process.init_failed:
             return

@@ -62,6 +62,7 @@ from thresher.executors.base import (
     WorkerReady,
 )
 from thresher.executors.local import STARTUP_DEATHS, LocalExecutor
+from thresher.executors.perf import DEFAULT_INTERVAL
 from thresher.executors.ray_address import check_reachable
 from thresher.executors.staging import RemoteStaging, SlotStaging, unavailable_error
 from thresher.executors.worker_logs import DEFAULT_MAX_BYTES
@@ -88,13 +89,16 @@ class _SlotActor:
         log_max_bytes: int,
         shipped: bool,
         staging: dict[str, Any] | None = None,
+        perf_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self._cond = threading.Condition()
         self._waiting = 0  # calls waiting for the pool while events() polls it
         self._polling = False
         self._turn = 0  # bumped by each submit(): an older events() call stops waiting
         self._wake_read, self._wake_write = os.pipe()
-        self._pool = LocalExecutor(log_max_bytes=log_max_bytes, first_number=first_number, number_step=step)
+        self._pool = LocalExecutor(
+            log_max_bytes=log_max_bytes, first_number=first_number, number_step=step, perf_interval=perf_interval
+        )
         self._pool.wake_on(self._wake_read)
         self._early: list[Event] = []
         self._closed = False
@@ -304,8 +308,10 @@ class RayExecutor:
         log_max_bytes: int = DEFAULT_MAX_BYTES,
         ship_code: bool | None = None,
         connect_timeout: float = _CONNECT_TIMEOUT,
+        perf_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self._address = address
+        self._perf_interval = perf_interval
         self._compute = compute
         self._cpus = cpus_per_worker
         self._min_nodes = min_nodes
@@ -535,6 +541,7 @@ class RayExecutor:
             self._log_max,
             bool(self._runtime_env),
             self._staging,
+            self._perf_interval,
         )
         slot.state, slot.task = "starting", None
         slot.calls = [slot.actor.events.remote(_LONG_POLL)]

@@ -38,6 +38,7 @@ from thresher.scheduler.assembly import partial_path, publish, write_partial
 from thresher.scheduler.faults import NO_FAULTS, Faults
 from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.loop import Abort, AbortKind, JobLoop
+from thresher.scheduler.perf_summary import summarize
 from thresher.scheduler.policies import RetryPolicy, Thresholds
 from thresher.scheduler.remote_plan import plan_remote
 from thresher.scheduler.reports import finalize_reports, progress_line
@@ -204,8 +205,11 @@ class _JobRun:
                 self._pools.done(lease, kept=self._kept)
         self.reached("dispatched")
         if outcome.status == "Canceled":
+            self.progress.resources = summarize(spec.job_folder.logs)
             finalize_reports(self.store, self.name, spec, self.progress, outcome.headline, None)
-            return self.store.set_job_status(self.name, "Canceled", runner=self.runner, headline=outcome.headline)
+            return self.store.set_job_status(
+                self.name, "Canceled", runner=self.runner, headline=outcome.headline, progress=self.progress
+            )
         return self._finalize(outcome)
 
     def _ensure_plan(self) -> PlanInfo:
@@ -464,10 +468,11 @@ class _JobRun:
             scratch = self._remote(spec.output_uri).join(f".thresher/{self.name}")
             remove_tree(scratch, outage_limit=self.settings.storage_outage_limit)
         headline = outcome.headline or self._success_headline()
+        progress.resources = summarize(spec.job_folder.logs)  # the workers' CPU and memory, for job show
         finalize_reports(self.store, self.name, spec, progress, headline, outcome.error)
         self.reached("reported", str(spec.job_folder.result))
         return self.store.set_job_status(
-            self.name, outcome.status, runner=self.runner, headline=headline, error=outcome.error
+            self.name, outcome.status, runner=self.runner, headline=headline, error=outcome.error, progress=progress
         )
 
     def _fetch_remote_parts(self, spec: JobSpec, names: list[str]) -> None:

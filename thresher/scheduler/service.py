@@ -71,9 +71,12 @@ def executor_for(settings: Settings, spec: JobSpec) -> Executor:
             min_nodes=spec.min_nodes,
             log_max_bytes=settings.worker_log_max_bytes,
             connect_timeout=settings.ray_connect_timeout,
+            perf_interval=settings.worker_perf_interval,
         )
         return ray_executor
-    executor: Executor = load_executor(spec.backend)(log_max_bytes=settings.worker_log_max_bytes)
+    executor: Executor = load_executor(spec.backend)(
+        log_max_bytes=settings.worker_log_max_bytes, perf_interval=settings.worker_perf_interval
+    )
     return executor
 
 
