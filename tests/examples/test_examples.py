@@ -144,6 +144,8 @@ def _count(pattern: str, line: str) -> tuple[int, ...]:
 
 def test_images_file_level(examples: dict[str, Example]) -> None:
     run = examples["images-file-level"].result()
+    # The workers ran in thresher's own Python: no environment was built, so torch was installed nowhere.
+    assert not Path(examples["images-file-level"].workspace, "envs").exists()
     assert "completed: 100 of 100 items succeeded" in run.words
     first = run.lines_after("== first predictions (file digit probability)", 3)
     assert [line.split()[0] for line in first] == ["digit-0000.png", "digit-0001.png", "digit-0002.png"]
