@@ -47,6 +47,7 @@ class Ran:
     code: int
     out: str
     err: str
+    modules: frozenset[str]  # every module, "sqlalchemy.orm" and "sqlalchemy" alike
     packages: frozenset[str]  # top-level names: "sqlalchemy" for sqlalchemy.orm too
 
     def heavy(self) -> list[str]:
@@ -74,5 +75,5 @@ def run_and_list_imports(
     )
     if not listing.exists():
         raise AssertionError(f"the process wrote no module list (exit {done.returncode}):\n{done.stderr}")
-    names = json.loads(listing.read_text(encoding="utf-8"))
-    return Ran(done.returncode, done.stdout, done.stderr, frozenset(name.partition(".")[0] for name in names))
+    names = frozenset(json.loads(listing.read_text(encoding="utf-8")))
+    return Ran(done.returncode, done.stdout, done.stderr, names, frozenset(name.partition(".")[0] for name in names))

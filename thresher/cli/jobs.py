@@ -11,6 +11,7 @@ from rich.console import Console
 
 from thresher.cli.common import OutputOpt, QueryOpt, SetOpt, YesOpt, confirm, require, workspace
 from thresher.cli.endpoints import deployment_app, endpoint_app
+from thresher.cli.groups import GROUPS
 from thresher.cli.output import OutputFormat, emit
 from thresher.cli.progress import stream
 from thresher.errors import ThresherError
@@ -21,8 +22,8 @@ from thresher.store import JobRecord
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the job.")]
 JOB_COLUMNS = ("name", "status", "deployment_name", "items_succeeded", "items_failed", "elapsed_seconds")
 
-job_app = typer.Typer(help="Batch jobs: list, show, stream, cancel, resume, download, delete and prune them.")
-batch_app = typer.Typer(help="Quick local scoring without registering anything.")
+job_app = typer.Typer(help=GROUPS["job"].help)
+batch_app = typer.Typer(help=GROUPS["batch"].help)
 
 
 def _finish(job: JobRecord) -> None:
