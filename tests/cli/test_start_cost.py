@@ -41,6 +41,7 @@ def test_a_command_loads_its_own_group_and_no_alembic_once_migrated(tmp_path: Pa
     assert "thresher.cli.jobs" in again.modules
     assert not {"thresher.cli.assets", "thresher.cli.infra", "thresher.cli.workspace"} & again.modules
     assert not {"pandas", "pyarrow", "fsspec", "ray"} & again.packages
+    assert not {"rich", "ruamel", "jmespath"} & again.packages  # JSON output: no tables, YAML or query
 
 
 def test_a_mistyped_group_is_named_with_a_suggestion(tmp_path: Path) -> None:
