@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.jobs.conftest import Bench
-from thresher.scheduler.service import runner_alive
+from thresher.scheduler.launch import runner_alive
 from thresher.specs import parse_spec
 from thresher.store import JobRecord
 

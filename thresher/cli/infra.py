@@ -8,17 +8,15 @@ import typer
 
 from thresher.cli.commands import Named, add_create, add_delete, add_list, add_show
 from thresher.cli.common import OutputOpt, QueryOpt, require, workspace
+from thresher.cli.groups import GROUPS
 from thresher.cli.output import OutputFormat, emit
 from thresher.sdk import Workspace, resource_document
 from thresher.store import ResourceRecord
 
 NAME_HELP = "Name of the resource."
 
-datastore_app = typer.Typer(help="Named storage roots (the default one, workspaceblobstore, is in the workspace).")
-compute_app = typer.Typer(
-    help="Where workers run: local (this machine), amlcompute (simulated nodes here, or a Ray cluster with "
-    "THRESHER_AMLCOMPUTE_RAY_ADDRESS) or ray (Ray actors on a Ray cluster)."
-)
+datastore_app = typer.Typer(help=GROUPS["datastore"].help)
+compute_app = typer.Typer(help=GROUPS["compute"].help)
 
 
 def _compute_document(ws: Workspace, record: ResourceRecord) -> dict[str, Any]:

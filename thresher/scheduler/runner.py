@@ -24,7 +24,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,6 @@ from thresher.storage.remote_files import publish as publish_remote
 from thresher.store import JobProgress, JobRecord, JobStatus, PlanInfo, SqlStore
 
 HEARTBEAT_SECONDS = 2.0
-STALE_SECONDS = 30.0  # a Running job whose runner has not been heard of for this long is orphaned
 # Finished mini-batches are committed in groups, every 0.25 s or every 1,024 of them, whichever comes
 # first: a runner that dies loses at most that much finished work, which the next runner redoes. Cheap
 # mini-batches finish thousands a second, and each transaction (a durable write) costs the runner about
@@ -84,11 +82,6 @@ class _Outcome:
     status: JobStatus  # Completed | Failed | Canceled
     headline: str
     error: dict[str, Any] | None = None
-
-
-def stale_before() -> datetime:
-    """Heartbeats older than this mark a job's runner as gone."""
-    return datetime.now(timezone.utc) - timedelta(seconds=STALE_SECONDS)
 
 
 def run_job(

@@ -47,6 +47,7 @@ from typing import Any
 from thresher.executors.base import Executor
 from thresher.runtime.protocol import WorkerConfig
 from thresher.scheduler.jobspec import JobSpec
+from thresher.scheduler.launch import alive
 from thresher.settings import Settings
 
 DEFAULT_IDLE_SECONDS = 120.0  # Azure's idle_time_before_scale_down when a compute does not set it
@@ -368,21 +369,6 @@ def _rss(pid: int) -> int | None:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
-
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _safe(name: str) -> str:
