@@ -5,15 +5,22 @@ for processes to start: ``ray.init``, workers, environments) and each test waits
 benchmark checks its own answers (thresher's output equals the floor's, every count matches) and exits
 non-zero when one is wrong; here we check that it did, and that it wrote the figures that
 ``docs/benchmarks.md`` and ``bench/results.json`` are made of. Nothing here asserts a time.
+
+The benchmarks run side by side for the whole module, so a benchmark's runner and workers may be alive
+when another benchmark's test ends: the suite's check that no thresher process is left behind is made
+once, when every benchmark has ended (warm compute is on in the benchmarks; each ends its pools).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +30,7 @@ import pytest
 
 from bench import common
 from bench.run_all import BENCHMARKS
+from tests.conftest import LEFTOVER_WAIT_SECONDS, thresher_processes
 
 FIGURES = {
     "p1": ["ratio_to_ideal", "speedup_vs_ray_data", "speedup_vs_ray_core", "speedup_vs_mp_pool"],
@@ -78,6 +86,20 @@ def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, S
             run.process.kill()
             run.process.wait()
         run.handle.close()
+    deadline = time.monotonic() + LEFTOVER_WAIT_SECONDS
+    while (left := thresher_processes(str(root))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if left:
+        pytest.fail(f"the benchmarks left thresher processes behind: {left}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_thresher_process_left() -> Iterator[None]:
+    """Replaces the suite's per-test check: the benchmarks' processes outlive single tests (see above)."""
+    yield
 
 
 @pytest.mark.parametrize("key", list(BENCHMARKS))
