@@ -166,6 +166,7 @@ def run(contender: Contender) -> Measured:
     else:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+        env.pop(IDLE_VARIABLE, None)  # the benchmarks' computes set the idle time (see WARM_IDLE_SECONDS)
     started = time.perf_counter()
     process = subprocess.run(
         contender.command, cwd=REPO, env=env, capture_output=True, text=True, timeout=contender.timeout, check=False
@@ -290,6 +291,7 @@ def thresher_invoke(
     return {
         "job": done.name,
         "runner": done.runner,
+        "folder": done.spec.get("folder"),
         "output_file": done.spec.get("output_file"),
         "import_s": invoked - imported,
         "invoked_at": invoked,
@@ -378,10 +380,198 @@ def wait_for_exit(pid: int | None, timeout: float = 20.0) -> None:
     raise BenchError(f"thresher's runner (pid {pid}) did not exit within {timeout:g} s")
 
 
+# -- cold and warm ---------------------------------------------------------------------------------
+#
+# *Cold*: no thresher process of the workspace is alive when the client starts (the environment is
+# built and the OS file cache is warm). *Warm*: the previous job of the same deployment ended less than
+# the idle time ago, so its runner and its initialised workers serve the job. Warm compute is on by
+# default, so after every thresher run the benchmarks end the pools (as ``thresher compute stop`` does)
+# and wait for the runner to exit; a cold run checks that nothing of the workspace is left.
+
+THRESHER_MODULES = (b"thresher.runner", b"thresher.scheduler.service", b"thresher.runtime.")
+WARM_MARK = "warm, kept from job"  # the job overview's line for a job bound to warm workers
+WARM_IDLE_SECONDS = 600  # the bench computes' idle time: longer than wait_quiet's patience (300 s)
+IDLE_VARIABLE = "THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN"  # would override it (0: warm compute off); not passed on
+
+
+def thresher_processes(home: Path | str) -> dict[int, str]:
+    """The workspace's thresher processes alive now (runner, workers, templates): pid -> command line.
+
+    They are told from other workspaces' by ``THRESHER_HOME`` in their environment (the runner sets it,
+    and its workers inherit it)."""
+    needle = b"\0" + f"THRESHER_HOME={home}".encode() + b"\0"
+    found: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read()
+            if not any(module in command for module in THRESHER_MODULES):
+                continue
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                if handle.read().split(b") ", 1)[1][:1] == b"Z":
+                    continue  # exited, not yet reaped
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if needle not in b"\0" + handle.read() + b"\0":
+                    continue
+        except (OSError, IndexError):
+            continue
+        found[int(entry)] = command.replace(b"\0", b" ").decode(errors="replace").strip()
+    return found
+
+
+def assert_cold(home: Path | str) -> None:
+    """Raise BenchError unless no thresher process of the workspace is alive (what a cold run starts from)."""
+    alive = thresher_processes(home)
+    if alive:
+        listed = "; ".join(f"{pid}: {command}" for pid, command in sorted(alive.items()))
+        raise BenchError(f"a cold run must start with no thresher process alive, but {home} has: {listed}")
+
+
+def warm_pools(home: Path | str) -> list[dict[str, Any]]:
+    """The warm pools the workspace's runner keeps now, of every compute (``thresher compute show``)."""
+    from thresher import Workspace
+    from thresher.scheduler.warm import read_state
+
+    with Workspace(home) as ws:
+        pools: list[dict[str, Any]] = read_state(ws.settings)["pools"]
+    return pools
+
+
+def idle_pools(home: Path | str, timeout: float = 20.0) -> list[dict[str, Any]]:
+    """The workspace's warm pools once every one is parked (idle) after its job, with its workers' memory."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pools = warm_pools(home)
+        if pools and all(p.get("state") == "idle" for p in pools):
+            return pools
+        if time.monotonic() > deadline:
+            raise BenchError(f"{home}: no idle warm pool {timeout:g} s after the job; pools: {pools}")
+        time.sleep(0.05)
+
+
+def end_thresher(home: Path | str, runner: str | None, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """End the workspace's warm pools (``Workspace.computes.stop`` for each compute that has one) and wait
+    for its runner to exit, so that the next run starts cold; the pools as they were."""
+    from thresher import Workspace
+
+    pools = warm_pools(home)
+    if pools:
+        with Workspace(home) as ws:
+            for compute in sorted({str(p["compute"]) for p in pools}):
+                ws.computes.stop(compute, timeout=timeout)
+    wait_for_exit(runner_pid(runner), timeout=timeout)
+    deadline = time.monotonic() + timeout  # workers leave after their runner: a pipe closed, or a kill
+    while thresher_processes(home):
+        if time.monotonic() > deadline:
+            assert_cold(home)
+        time.sleep(0.05)
+    return pools
+
+
+def check_warm(report: dict[str, Any], previous: str | None = None) -> str:
+    """The overview line saying the job ran on warm workers (kept from job ``previous`` when given);
+    BenchError if it did not."""
+    overview = Path(str(report["folder"])) / "logs" / "job_progress_overview.txt"
+    lines = [line for line in overview.read_text(encoding="utf-8").splitlines() if WARM_MARK in line]
+    if not lines or (previous is not None and not any(f"{WARM_MARK} {previous}" in line for line in lines)):
+        raise BenchError(
+            f"job {report.get('job')} was to run on the warm workers of job {previous or 'the priming job'}, "
+            f"but {overview} has no line with '{WARM_MARK} {previous or ''}'"
+        )
+    return lines[0]
+
+
+def pools_memory_mb(pools: Sequence[dict[str, Any]]) -> float:
+    """The resident memory of the pools' workers, in MiB (as ``thresher compute show`` gives it)."""
+    return sum(int(p.get("memory_bytes") or 0) for p in pools) / 2**20
+
+
+@dataclass
+class ColdWarm:
+    """Cold and warm runs of one thresher deployment, as ``measure``'s ``before`` and ``after`` steps.
+
+    A cold run starts with nothing of the workspace alive (checked) and its pools are ended after it.
+    Before a warm run, ``prime`` (the same client and deployment, another output folder) runs once,
+    untimed, and its runner and workers are left alive; the measured run must then be served by them
+    (its overview says so), and after it the idle pools' memory is noted and the pools are ended.
+    """
+
+    home: Path
+    prime: Contender
+    primed_job: str | None = None
+    memory_mb: list[float] = field(default_factory=list)  # per warm run: the idle pools' resident memory
+    workers: list[int] = field(default_factory=list)  # per warm run: the idle pools' workers
+
+    def before_cold(self) -> None:
+        """Check that the run starts cold."""
+        assert_cold(self.home)
+
+    def after_cold(self, measured: Measured) -> None:
+        """End the pools the cold run left, and its runner."""
+        end_thresher(self.home, measured.report.get("runner"))
+
+    def before_warm(self) -> None:
+        """Run the priming job (cold, untimed) and leave its workers warm."""
+        assert_cold(self.home)
+        shutil.rmtree(self.prime.params["out"], ignore_errors=True)  # thresher never overwrites an output
+        primed = run(self.prime)
+        self.primed_job = str(primed.report["job"])
+        idle_pools(self.home)  # parked, waiting for the next job
+
+    def after_warm(self, measured: Measured) -> None:
+        """Check the run was served by the priming job's workers; note their memory; end them."""
+        check_warm(measured.report, self.primed_job)
+        pools = idle_pools(self.home)
+        self.memory_mb.append(pools_memory_mb(pools))
+        self.workers.append(sum(int(p.get("workers") or 0) for p in pools))
+        end_thresher(self.home, measured.report.get("runner"))
+
+    def figures(self) -> dict[str, Any]:
+        """The warm idle workers' memory (medians over the warm runs)."""
+        if not self.memory_mb:
+            return {}
+        return {
+            "warm_idle_memory_mb": rounded(median(self.memory_mb), 1),
+            "warm_idle_workers": int(median(self.workers)),
+        }
+
+
+COLD_WARM_NOTE = (
+    "*Cold*: no thresher process of the workspace is alive when the client starts (checked before every "
+    "cold run; the environment is built and the OS file cache is warm); the warm pools a run leaves are "
+    "ended after it (`Workspace.computes.stop`, as `thresher compute stop`) and its runner waited for. "
+    "*Warm*: the same job invoked a second time on the same deployment: an untimed first job leaves its "
+    "runner and its initialised workers alive (warm compute, the compute's `idle_time_before_scale_down` "
+    f"set to {WARM_IDLE_SECONDS} s so that waiting for a quiet machine cannot end them), then the timed "
+    "client invokes it again; each warm run is checked to have run on the first job's workers (its "
+    f"`logs/job_progress_overview.txt` says `{WARM_MARK} ...`)."
+)
+
+
+def memory_note(section: dict[str, Any]) -> str:
+    """What the warm idle workers hold, for a section's notes."""
+    return (
+        f"Warm idle workers: {section.get('warm_idle_workers')} worker processes holding "
+        f"{fmt(section.get('warm_idle_memory_mb'))} MiB resident in all (`warm_idle_memory_mb`: the sum of "
+        "their RSS after the warm job, as `thresher compute show --query warm_workers` reports it; pages "
+        "the processes share are counted once per process)."
+    )
+
+
+def memory_target(section: dict[str, Any]) -> dict[str, Any]:
+    """The issue's goal that the memory of warm idle workers is reported."""
+    memory = section.get("warm_idle_memory_mb")
+    measured = f"{fmt(memory)} MiB, {section.get('warm_idle_workers')} workers" if memory else "not reported"
+    return target("memory of warm idle workers reported", measured, bool(memory))
+
+
 def start_profiled_runner(home: Path, output: Path) -> subprocess.Popen[bytes]:
     """Start the workspace's runner under pyinstrument (``invoke`` then finds it alive and uses it)."""
     env = dict(os.environ, THRESHER_HOME=str(home))
     env.pop("THRESHER_DATABASE_URL", None)
+    env.pop(IDLE_VARIABLE, None)
     command = [sys.executable, "-m", "pyinstrument", "--show-all", "-o", str(output)]
     command += ["-m", "thresher.scheduler.service"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -401,14 +591,18 @@ def start_profiled_runner(home: Path, output: Path) -> subprocess.Popen[bytes]:
     raise BenchError("the profiled runner did not start")
 
 
-def workspace(home: Path) -> Any:
-    """A fresh thresher workspace at ``home`` with a local compute of 2 workers."""
+def workspace(home: Path, *, idle_time_before_scale_down: int | None = None) -> Any:
+    """A fresh thresher workspace at ``home`` with a local compute of 2 workers (``local2``), whose warm
+    workers are kept ``idle_time_before_scale_down`` seconds after a job (thresher's default: 120)."""
     from thresher import Workspace
     from thresher.specs import parse_spec
 
     fresh(home)
     ws = Workspace(home)
-    ws.computes.create(parse_spec({"name": "local2", "type": "local", "max_workers": 2}, "compute", base_dir=home))
+    document: dict[str, Any] = {"name": "local2", "type": "local", "max_workers": 2}
+    if idle_time_before_scale_down is not None:
+        document["idle_time_before_scale_down"] = idle_time_before_scale_down
+    ws.computes.create(parse_spec(document, "compute", base_dir=home))
     return ws
 
 

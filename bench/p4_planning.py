@@ -209,11 +209,12 @@ def main_bench(options: Any) -> dict[str, Any]:
                 import shutil
 
                 shutil.rmtree(contender.params["out"], ignore_errors=True)
+                common.assert_cold(home)
 
         def after(contender: common.Contender, rep: int, measured: common.Measured) -> None:
             values = measured.report
             if contender.name == "thresher":
-                common.wait_for_exit(common.runner_pid(values.get("runner")), timeout=120)
+                common.end_thresher(home, values.get("runner"), timeout=120)  # the next run starts cold
             if values["files"] != total or values["mini_batches"] != -(-total // MINI_BATCH_SIZE):
                 raise common.BenchError(
                     f"{contender.label} planned {values['files']} files in {values['mini_batches']} mini-batches; "

@@ -219,6 +219,7 @@ def overhead(options: Any, work: Path, address: str, homes: dict[str, Path], rep
         if contender.name.startswith("thresher"):
             shutil.rmtree(contender.params["out"], ignore_errors=True)
             common.fresh(stamps)
+            common.assert_cold(contender.params["home"])
 
     figures: dict[str, list[dict[str, Any]]] = {c.name: [] for c in contenders}
 
@@ -226,7 +227,7 @@ def overhead(options: Any, work: Path, address: str, homes: dict[str, Path], rep
         values = measured.report
         calls = min(blocks, files) if contender.name == "ray_data_blocks" else files
         if contender.name.startswith("thresher"):
-            common.wait_for_exit(common.runner_pid(values.get("runner")))
+            common.end_thresher(contender.params["home"], values.get("runner"))  # the next run starts cold
             if Path(values["output_file"]).read_text().split() != expected:
                 raise common.BenchError(f"{contender.label}: the output is not the list of input files")
             values = p2_overhead.gap_figures(p2_overhead.thresher_stamps(stamps))
@@ -337,13 +338,14 @@ def tabular(options: Any, work: Path, address: str, homes: dict[str, Path], reps
     def before(contender: common.Contender, rep: int) -> None:
         if contender.name.startswith("p1_thresher"):
             shutil.rmtree(outputs[contender.name], ignore_errors=True)  # thresher never overwrites an output
+            common.assert_cold(contender.params["home"])
         else:
             common.fresh(outputs[contender.name])
 
     def after(contender: common.Contender, rep: int, measured: common.Measured) -> None:
         p1_name = contender.name.removeprefix("p1_")
         if p1_name.startswith("thresher"):
-            common.wait_for_exit(common.runner_pid(measured.report.get("runner")))
+            common.end_thresher(contender.params["home"], measured.report.get("runner"))  # the next starts cold
             if not p1_tabular.same_bytes(
                 outputs[contender.name] / "predictions.csv", outputs["p1_floor"] / "predictions.csv"
             ):

@@ -111,6 +111,7 @@ def main_bench(options: Any) -> dict[str, Any]:
                     began = time.monotonic()
                     job = ws.jobs.wait(ws.jobs.invoke("remote", input="azureml:big@latest").name, timeout=3600)
                     seconds = time.monotonic() - began
+                    common.end_thresher(home, job.runner)  # warm workers would outlive the benchmark
                     if job.status != "Completed" or job.progress.items_succeeded != rows:
                         raise common.BenchError(f"the remote job ended {job.status}: {job.headline}")
                     jobs.append(seconds)
