@@ -50,6 +50,7 @@ class LocalExecutor:
         log_max_bytes: int = DEFAULT_MAX_BYTES,
         first_number: int = 0,
         number_step: int = 1,
+        worker_template: bool = True,
     ) -> None:
         self._config: WorkerConfig | None = None
         self._workers: dict[str, WorkerProcess] = {}
@@ -64,6 +65,7 @@ class LocalExecutor:
         # pool and numbers each slot's workers apart, so that names never repeat on a node).
         self._first_number, self._number_step = first_number, number_step
         self._woken = False
+        self._template = worker_template  # fork workers from a template where correct (executors.templates)
 
     # -- the Executor interface -----------------------------------------------------------------
 
@@ -160,7 +162,8 @@ class LocalExecutor:
         node = slot.partition("/")[0]
         number = self._numbers.get(node, self._first_number)
         self._numbers[node] = number + self._number_step
-        process = spawn_worker(self._config, protocol.worker_name(node, number), slot, log_max_bytes=self._log_max)
+        name = protocol.worker_name(node, number)
+        process = spawn_worker(self._config, name, slot, log_max_bytes=self._log_max, template=self._template)
         self._workers[process.name] = process
         self._selector.register(process.events_fd, selectors.EVENT_READ, (process, "events"))
         for fd in process.output:

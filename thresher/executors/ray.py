@@ -94,7 +94,11 @@ class _SlotActor:
         self._polling = False
         self._turn = 0  # bumped by each submit(): an older events() call stops waiting
         self._wake_read, self._wake_write = os.pipe()
-        self._pool = LocalExecutor(log_max_bytes=log_max_bytes, first_number=first_number, number_step=step)
+        # No worker template: an actor lives for one job and starts one worker, whose own imports cost no
+        # more than a template's (which imports every heavy library installed) and need no extra process.
+        self._pool = LocalExecutor(
+            log_max_bytes=log_max_bytes, first_number=first_number, number_step=step, worker_template=False
+        )
         self._pool.wake_on(self._wake_read)
         self._early: list[Event] = []
         self._closed = False

@@ -86,7 +86,9 @@ def executor_for(settings: Settings, spec: JobSpec) -> Executor:
             connect_timeout=settings.ray_connect_timeout,
         )
         return ray_executor
-    executor: Executor = load_executor(spec.backend)(log_max_bytes=settings.worker_log_max_bytes)
+    executor: Executor = load_executor(spec.backend)(
+        log_max_bytes=settings.worker_log_max_bytes, worker_template=settings.worker_template
+    )
     return executor
 
 
