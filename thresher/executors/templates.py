@@ -2,8 +2,10 @@
 
 A template (``thresher.runtime.template``) is an interpreter that has imported the worker runtime and
 the heavy libraries installed in its environment; a worker forked from it skips those imports (0.9-1.7
-s per worker). Templates are kept per runner process, one per (interpreter, thread share), and live as
-long as it does: a later job's workers of the same environment fork from the same template.
+s per worker). Templates are kept per runner process and live as long as it does, one per interpreter
+and import-time environment (which holds the thread share): a later job's workers of the same
+environment fork from the same template. At most ``MAX_TEMPLATES`` run; a new one replaces the least
+recently used one that has no worker left.
 
 **When a worker is forked** (otherwise it is spawned as ``python -m thresher.runtime.worker``, as
 without templates): forking must give exactly the process spawning would, up to the libraries being
@@ -11,20 +13,26 @@ imported already.
 
 1. Same interpreter: the template runs ``identity.python or sys.executable``, the path spawning runs.
 2. Same environment at import time. A worker's variables split in two: the per-worker ones
-   (``THRESHER_*`` and ``AZUREML_*``, thresher's and Azure's own, and ``MLFLOW_TRACKING_URI``: none is
-   read by a library at import; the child is given the worker's values) and the rest, which must equal
-   the template's (started from the first eligible worker's environment, less the per-worker ones).
-   So a changed thread share, a ``PYTHON*`` variable or anything the runner's environment gained since
-   the template started means spawning.
-3. The deployment sets no variables beyond the per-worker ones: a template is started from the
+   (``THRESHER_*`` and ``AZUREML_*``, thresher's and Azure's own, ``MLFLOW_TRACKING_URI`` and pytest's
+   ``PYTEST_CURRENT_TEST``: none is read by a library at import; the child is given the worker's
+   values) and the rest, which the template is started with: the runner's environment, the thread
+   variables of the worker's share, the worker's PYTHONPATH. A worker forks only from a template whose
+   environment equals its own, less the per-worker variables; so a different thread share, a
+   ``PYTHON*`` variable or anything the runner's environment gained since means another template.
+3. The deployment sets no variables beyond the per-worker ones: templates are started from the
    runner's environment, never from one deployment's, and what a user sets may change what imports do.
 4. Nothing shadowed: the worker's cwd, code and script folders hold no module or package named like a
-   module the template imported (which a spawned worker would import from there); the template checks
-   and refuses.
+   module the template has loaded (which a spawned worker would import from there); the template
+   checks and refuses.
+
+What still differs from a spawned worker, by design: the libraries are loaded before the script runs
+(``sys.modules`` holds them, and what they did at import, such as scikit-learn's ``KMP_*`` variables,
+is done), and forked workers share the template's string hash seed (``PYTHONHASHSEED``); ``random``
+and NumPy's global generator are re-seeded in each child.
 
 Turned off by ``THRESHER_WORKER_TEMPLATE=0`` (``Settings.worker_template``). A template that cannot
 start, dies, or whose child fails to become a worker is not used again in this runner: its
-interpreter's workers are spawned from then on, with one log line, and no job fails for it.
+environment's workers are spawned from then on, with one log line, and no job fails for it.
 
 A forked worker is the template's child, not the runner's: the template reports its exit status and
 keeps it a zombie until ``ForkedProcess`` has read it (so its pid and process group cannot be reused
@@ -57,7 +65,9 @@ _REPLY_TIMEOUT = 30.0  # seconds a fork request may take (a fork of a large proc
 MAX_TEMPLATES = 4  # live templates per runner; the least recently used idle one makes way for a new one
 LOST_EXIT_CODE = -256  # a forked worker whose template died before reporting its exit status
 _PER_WORKER_PREFIXES = ("THRESHER_", "AZUREML_")
-_PER_WORKER_NAMES = frozenset({"MLFLOW_TRACKING_URI"})
+# PYTEST_CURRENT_TEST: pytest rewrites it for every test, so a runner inside pytest (thresher's own tests)
+# could otherwise never fork twice from one template; libraries look at it only when they run.
+_PER_WORKER_NAMES = frozenset({"MLFLOW_TRACKING_URI", "PYTEST_CURRENT_TEST"})
 
 
 def per_worker(name: str) -> bool:
@@ -262,7 +272,8 @@ class ForkedProcess:
 
 # -- the runner's templates -----------------------------------------------------------------------
 
-_templates: dict[tuple[str, int | None], Template | None] = {}  # None: given up, spawn
+# (interpreter, its environment less the per-worker variables) -> its template; None: given up, spawn
+_templates: dict[tuple[str, tuple[tuple[str, str], ...]], Template | None] = {}
 _registry_lock = threading.Lock()
 _at_fork_registered = False
 
@@ -280,12 +291,8 @@ def fork_worker(
     if not os.path.isdir(cwd) or not os.path.exists(python):
         return None  # spawning reports it, as without templates
     shared = {name: value for name, value in env.items() if not per_worker(name)}
-    template = _template(python, identity.threads, shared)
+    template = _template(python, shared)
     if template is None:
-        return None
-    if template.env != shared:
-        differ = sorted(name for name in {*shared, *template.env} if shared.get(name) != template.env.get(name))
-        log.debug("Worker spawned, not forked: its variables %s differ from its template's", differ)
         return None
     script_dir = os.path.dirname(identity.script) if identity.script else None
     paths = list(dict.fromkeys(p for p in (cwd, identity.code_dir, script_dir) if p))
@@ -301,10 +308,10 @@ def fork_worker(
     return ForkedProcess(template, answer)
 
 
-def _template(python: str, threads: int | None, env: dict[str, str]) -> Template | None:
-    """The live template for ``python`` and ``threads``, started (with ``env``) on first need; None if given up."""
+def _template(python: str, env: dict[str, str]) -> Template | None:
+    """The live template of ``python`` with ``env``, started on first need; None if given up on."""
     global _at_fork_registered
-    key = (python, threads)
+    key = (python, tuple(sorted(env.items())))
     with _registry_lock:
         if key in _templates:
             return _templates[key]

@@ -119,7 +119,6 @@ class _Template:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.startup_modules = frozenset(sys.modules)
         self.startup_path0 = sys.path[0] if sys.path else ""
         self.startup_signals = {sig: signal.getsignal(sig) for sig in signal.valid_signals()}
         self.children: dict[int, bool] = {}  # pid -> its exit was reported
@@ -234,7 +233,8 @@ class _Template:
 
     def shadowed(self, paths: list[str]) -> str:
         """Why forking is wrong for a worker with ``paths`` first on sys.path, or "" when it is not."""
-        loaded = {name.partition(".")[0] for name in set(sys.modules) - self.startup_modules}
+        # Every loaded module counts, those a fresh interpreter has too: refusing is always safe (spawning).
+        loaded = {name.partition(".")[0] for name in sys.modules}
         suffixes = importlib.machinery.all_suffixes()
         for folder in paths:
             try:
