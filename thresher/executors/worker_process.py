@@ -181,6 +181,32 @@ def exit_cause(code: int) -> str:
     return reason
 
 
+class _Pipes:
+    """A worker's four pipes: tasks (to it), events (from it), its stdout and its stderr."""
+
+    def __init__(self) -> None:
+        self.task_read, self.task_write = os.pipe()
+        self.event_read, self.event_write = os.pipe()
+        self.out_read, self.out_write = os.pipe()
+        self.err_read, self.err_write = os.pipe()
+
+    @property
+    def child_ends(self) -> tuple[int, int, int, int]:
+        return self.task_read, self.event_write, self.out_write, self.err_write
+
+    @property
+    def parent_ends(self) -> tuple[int, int, int, int]:
+        return self.task_write, self.event_read, self.out_read, self.err_read
+
+    def close_child_ends(self) -> None:
+        for fd in self.child_ends:
+            os.close(fd)
+
+    def close_parent_ends(self) -> None:
+        for fd in self.parent_ends:
+            os.close(fd)
+
+
 def spawn_worker(
     config: WorkerConfig,
     name: str,
@@ -196,32 +222,40 @@ def spawn_worker(
     stdout_path, stderr_path = (protocol.worker_log(logs, kind, name) for kind in ("stdout", "stderr"))
     os.makedirs(os.path.dirname(stdout_path), exist_ok=True)
     os.makedirs(os.path.dirname(stderr_path), exist_ok=True)
-    pipes = [os.pipe() for _ in range(4)]  # tasks, events, stdout, stderr
-    (task_read, task_write), (event_read, event_write), (out_read, out_write), (err_read, err_write) = pipes
     env = protocol.worker_environ(config, name, os.environ)
     cwd = config.identity.code_dir or config.binding.output_dir
-    try:
-        child_ends = (task_read, event_write, out_write, err_write)
-        popen: ProcessHandle | None = templates.fork_worker(config, env, cwd, child_ends) if template else None
-        if popen is None:
-            env[protocol.FDS_ENV] = f"{task_read},{event_write}"
+    popen: ProcessHandle | None = None
+    if template:
+        pipes = _Pipes()
+        try:
+            popen = templates.fork_worker(config, env, cwd, pipes.child_ends)
+        except BaseException:
+            pipes.close_parent_ends()
+            raise
+        finally:
+            pipes.close_child_ends()
+        if popen is None:  # pipes a template has seen may be held by a child it forked before it died
+            pipes.close_parent_ends()
+    if popen is None:
+        pipes = _Pipes()
+        env[protocol.FDS_ENV] = f"{pipes.task_read},{pipes.event_write}"
+        try:
             popen = subprocess.Popen(
                 [config.identity.python or sys.executable, "-m", "thresher.runtime.worker"],
                 stdin=subprocess.DEVNULL,
-                stdout=out_write,
-                stderr=err_write,
+                stdout=pipes.out_write,
+                stderr=pipes.err_write,
                 cwd=cwd,
                 env=env,
-                pass_fds=(task_read, event_write),
+                pass_fds=(pipes.task_read, pipes.event_write),
                 start_new_session=True,
             )
-    except BaseException:
-        for fd in (task_write, event_read, out_read, err_read):
-            os.close(fd)
-        raise
-    finally:
-        for fd in (task_read, event_write, out_write, err_write):
-            os.close(fd)
+        except BaseException:
+            pipes.close_parent_ends()
+            raise
+        finally:
+            pipes.close_child_ends()
+    task_write, event_read, out_read, err_read = pipes.parent_ends
     os.set_blocking(event_read, False)
     output: dict[int, CappedLog] = {}
     for fd, path in ((out_read, stdout_path), (err_read, stderr_path)):
