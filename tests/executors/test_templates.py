@@ -52,6 +52,7 @@ NOTE = {
     "threads": {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
     "stdout_line_buffered": sys.stdout.line_buffering,
     "stderr_line_buffered": sys.stderr.line_buffering,
+    "my_setting": os.environ.get("MY_SETTING"),
 }
 NOTE["parent"] = [part.decode() for part in NOTE["parent"]]
 
@@ -202,21 +203,11 @@ def test_a_worker_of_another_interpreter_forks_from_its_own_template(job: Job, p
     assert notes[0]["parent"][0] == interpreter.path
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        "deployment variables",
-        "a module of the code folder named like a preloaded library",
-        "templates turned off",
-    ],
-)
+@pytest.mark.parametrize("change", ["a module of the code folder named like a preloaded library", "templates off"])
 def test_workers_are_spawned_where_forking_could_differ(job: Job, pools: list[LocalExecutor], change: str) -> None:
     config = job.config(REPORTER)
     options: dict[str, Any] = {}
-    if change == "deployment variables":
-        identity = replace(config.identity, environment_variables={"MY_SETTING": "on"})
-        config = replace(config, identity=identity)
-    elif change == "templates turned off":
+    if change == "templates off":
         options["worker_template"] = False
     else:
         if importlib.util.find_spec("numpy") is None:
@@ -225,6 +216,27 @@ def test_workers_are_spawned_where_forking_could_differ(job: Job, pools: list[Lo
     _run(pools, config, **options)
     (note,) = _notes(job).values()
     assert note["ppid"] == os.getpid() and TEMPLATE_MODULE not in note["parent"]
+
+
+def test_a_deployment_that_sets_variables_gets_a_template_started_with_them(
+    job: Job, pools: list[LocalExecutor]
+) -> None:
+    config = job.config(REPORTER)
+    _run(pools, config)
+    (plain,) = _notes(job).values()
+    for path in job.outputs.glob("*.json"):
+        path.unlink()
+    variables = {"MY_SETTING": "on", "THRESHER_OWN": "1"}
+    _run(pools, replace(config, identity=replace(config.identity, environment_variables=variables)))
+    (note,) = _notes(job).values()
+    assert _forked(note) and _forked(plain) and note["ppid"] != plain["ppid"]
+    assert note["my_setting"] == "on"
+    # Its libraries were imported under the deployment's variable, as a spawned worker's would be; thresher's
+    # own variables are the worker's alone.
+    with open(f"/proc/{note['ppid']}/environ", "rb") as environ:
+        variables_of_template = environ.read().split(b"\0")
+    assert b"MY_SETTING=on" in variables_of_template
+    assert not any(entry.startswith(b"THRESHER_") for entry in variables_of_template)
 
 
 def test_a_template_that_dies_leaves_its_workers_reported_and_later_workers_spawned(

@@ -15,13 +15,12 @@ imported already.
 2. Same environment at import time. A worker's variables split in two: the per-worker ones
    (``THRESHER_*`` and ``AZUREML_*``, thresher's and Azure's own, ``MLFLOW_TRACKING_URI`` and pytest's
    ``PYTEST_CURRENT_TEST``: none is read by a library at import; the child is given the worker's
-   values) and the rest, which the template is started with: the runner's environment, the thread
-   variables of the worker's share, the worker's PYTHONPATH. A worker forks only from a template whose
-   environment equals its own, less the per-worker variables; so a different thread share, a
-   ``PYTHON*`` variable or anything the runner's environment gained since means another template.
-3. The deployment sets no variables beyond the per-worker ones: templates are started from the
-   runner's environment, never from one deployment's, and what a user sets may change what imports do.
-4. Nothing shadowed: the worker's cwd, code and script folders hold no module or package named like a
+   values) and the rest: the runner's environment, the deployment's own ``environment_variables``, the
+   thread variables of the worker's share, the worker's PYTHONPATH. A worker forks only from a template
+   started with exactly that rest, so a deployment that sets a variable (``PYTHONPATH``, a library's
+   switch), another thread share, or a runner environment that changed gets a template of its own,
+   never one whose libraries were imported under other variables.
+3. Nothing shadowed: the worker's cwd, code and script folders hold no module or package named like a
    module the template has loaded (which a spawned worker would import from there); the template
    checks and refuses.
 
@@ -286,8 +285,6 @@ def fork_worker(
     ``fds``: the worker's task read end, event write end, stdout and stderr (the caller closes its copies)."""
     identity = config.identity
     python = identity.python or sys.executable
-    if any(not per_worker(name) for name in identity.environment_variables):
-        return None
     if not os.path.isdir(cwd) or not os.path.exists(python):
         return None  # spawning reports it, as without templates
     shared = {name: value for name, value in env.items() if not per_worker(name)}

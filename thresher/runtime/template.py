@@ -55,6 +55,8 @@ import traceback
 import warnings
 from typing import Any, Literal, TypedDict, Union, cast
 
+from thresher.runtime import protocol
+
 # The heavy libraries of model environments, imported (in this order) where installed.
 PRELOADED = ("numpy", "pandas", "pyarrow", "sklearn", "mlflow")
 # A forked child that could not become a worker (it never reached the worker runtime) exits with this.
@@ -126,7 +128,6 @@ class _Template:
         self.skipped: dict[str, str] = {}
         self.preloaded: list[str] = []
         self.selector: selectors.BaseSelector | None = None
-        self.wake: tuple[int, int] = (-1, -1)
 
     # -- start --------------------------------------------------------------------------------
 
@@ -171,7 +172,6 @@ class _Template:
         """Answer requests until the runner is gone (None); in a forked child, its request and fds."""
         read_end, write_end = os.pipe()
         os.set_blocking(write_end, False)
-        self.wake = (read_end, write_end)
         signal.signal(signal.SIGCHLD, _ignore)
         signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
         self.selector = selectors.DefaultSelector()
@@ -314,7 +314,7 @@ class _Template:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        os.environ["THRESHER_WORKER_FDS"] = f"{task_read},{event_write}"
+        os.environ[protocol.FDS_ENV] = f"{task_read},{event_write}"
         if sys.path and sys.path[0] == self.startup_path0:
             sys.path[0] = os.getcwd()  # what ``python -m`` puts first
         sys.argv = [sys.argv[0]]
