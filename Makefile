@@ -26,8 +26,8 @@ azurite:
 	bash scripts/install-azurite.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check thresher tests bench
-	$(BIN)/ruff format --check thresher tests bench
+	$(BIN)/ruff check thresher tests bench examples
+	$(BIN)/ruff format --check thresher tests bench examples
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

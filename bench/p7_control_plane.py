@@ -118,8 +118,8 @@ class PhaseClock(Faults):
 
 def _run_job(args: Mapping[str, Any]) -> None:
     from thresher import Workspace
-    from thresher.scheduler.runner import run_job, stale_before
-    from thresher.scheduler.service import runner_id
+    from thresher.scheduler.launch import runner_id, stale_before
+    from thresher.scheduler.runner import run_job
 
     profile = args.get("profile")
     with Workspace(args["home"], database_url=args.get("url")) as ws:

@@ -37,3 +37,12 @@ echo "== first predictions (file row prediction), in input order"
 head -n 5 out/download/named-outputs/score/predictions.csv
 echo "outputs: out/download/named-outputs/score/predictions.csv"
 echo "logs:    $(thresher job show --name "$JOB_NAME" --query logs -o tsv)"
+
+echo "== score again: the runner kept the deployment's workers warm (init() done), so no process starts"
+AGAIN=$(thresher batch-endpoint invoke --name diabetes-batch --input azureml:diabetes-data@latest --query name -o tsv)
+thresher job stream --name "$AGAIN"
+thresher job show --name "$AGAIN" --query "{status: status, items: items_succeeded, seconds: elapsed_seconds}" -o table
+grep "workers:" "$(thresher job show --name "$AGAIN" --query logs -o tsv)/job_progress_overview.txt"
+echo "== warm workers of batch-cluster (kept for idle_time_before_scale_down, 120 s by default), then stopped"
+thresher compute show --name batch-cluster --query "warm_workers.{workers: workers, memory_mb: memory_mb}" -o table
+thresher compute stop --name batch-cluster --query "{stopped_workers: stopped_workers}" -o table

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -105,3 +109,79 @@ def ray_cluster() -> Iterator[RayTestCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# thresher's own processes. The suite runs with warm compute off (a test that wants it turns it on
+# for its workspace), and no test may leave a worker, a template or a runner of its workspaces
+# behind: after each test, those still alive are waited for (a runner exits a few seconds after
+# its queue empties), and any left then fails the test. Processes are told apart from those of
+# other test sessions on the machine by this session's temporary folder in their environment, or in
+# their working directory: a worker forked from a template has the template's environment, but runs
+# in its code folder. The templates of this process live as long as it does, as in a runner.
+# ---------------------------------------------------------------------------------------------
+
+_THRESHER_COMMANDS = (b"thresher.runtime.worker", b"thresher.runner", b"thresher.runtime.template")
+LEFTOVER_WAIT_SECONDS = 15.0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_compute_off() -> Iterator[None]:
+    previous = os.environ.get("THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN")
+    os.environ["THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN"] = "0"
+    yield
+    if previous is None:
+        os.environ.pop("THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN", None)
+    else:
+        os.environ["THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN"] = previous
+
+
+def thresher_processes(marker: str) -> dict[int, str]:
+    """thresher's processes (workers, templates, runners) whose environment or working directory mentions
+    ``marker``, less this process's own templates: pid -> command."""
+    found: dict[int, str] = {}
+    needle = marker.encode()
+    root = os.path.realpath(marker) + os.sep
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read()
+            if not any(name in command for name in _THRESHER_COMMANDS):
+                continue
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                state, parent = handle.read().split(b") ", 1)[1].split()[:2]
+            if state == b"Z":
+                continue  # exited; its parent reaps it
+            if int(parent) == os.getpid() and b"thresher.runtime.template" in command:
+                continue  # a template of this session's executors (tests/executors), kept for the session
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                mentioned = needle in handle.read()
+            if not mentioned and not (os.path.realpath(f"/proc/{entry}/cwd") + os.sep).startswith(root):
+                continue
+        except (OSError, IndexError, ValueError):
+            continue
+        found[int(entry)] = command.replace(b"\0", b" ").decode(errors="replace").strip()
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_thresher_process_left(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    yield
+    if not os.path.isdir("/proc"):
+        return
+    marker = str(tmp_path_factory.getbasetemp())
+    deadline = time.monotonic() + LEFTOVER_WAIT_SECONDS
+    left = thresher_processes(marker)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = thresher_processes(marker)
+    if left:
+        for pid in left:  # the next test must not inherit them
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        listed = "\n".join(f"  {pid}: {command}" for pid, command in left.items())
+        pytest.fail(f"{request.node.nodeid} left thresher processes behind:\n{listed}", pytrace=False)

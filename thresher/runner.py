@@ -15,8 +15,9 @@ from types import FrameType
 
 from thresher.errors import ThresherError
 from thresher.instance import Instance
+from thresher.scheduler.launch import runner_id
 from thresher.scheduler.runner import RunnerStopped
-from thresher.scheduler.service import log, runner_id, serve
+from thresher.scheduler.service import log, serve
 from thresher.settings import load_settings
 
 STOPPED_EXIT_CODE = 143  # 128 + SIGTERM, as a process killed by it would report

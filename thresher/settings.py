@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         "heavy libraries (numpy, pandas, pyarrow, scikit-learn, mlflow), where the result is the same as a "
         "fresh process (see thresher.executors.templates); 0 starts every worker as a fresh interpreter.",
     )
+    worker_perf_interval: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds between samples of each worker's CPU and memory, appended to the job's "
+        "logs/sys/perf/<node>/<process>.csv and summed up by `thresher job show`; 0 turns sampling off.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="The key that encrypts the secrets of datastores (account keys, SAS tokens, secret access "
@@ -65,6 +71,15 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds that transient storage errors (timeouts, 5xx, throttling, dropped connections) "
         "are retried before a job stops, resumable, with a headline naming the datastore.",
+    )
+
+    idle_time_before_scale_down: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds a runner keeps a job's workers alive and initialised after the job, for the next "
+        "job of the same deployment (warm compute), for every compute of the workspace; unset: each compute's "
+        "idle_time_before_scale_down, 120 s (Azure's default) where that is unset too. 0 turns warm compute off, "
+        "min_instances included.",
     )
 
     amlcompute_ray_address: str | None = Field(

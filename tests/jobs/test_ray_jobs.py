@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -118,3 +119,44 @@ def test_amlcompute_runs_on_the_ray_cluster_of_the_workspace_setting(tmp_path: P
         placement = ws.computes.placement(ws.computes.create(spec))  # type: ignore[arg-type]
     assert (placement["backend"], placement["address"]) == ("ray", "ray://head:10001")
     assert (placement["min_nodes"], placement["max_nodes"]) == (1, 5)
+
+
+PID_SCRIPT = """
+import os
+
+def init():
+    with open(os.environ["INIT_LOG"], "a") as log:
+        log.write(f"{os.getpid()}\\n")
+
+def run(mini_batch):
+    return [f"{os.path.basename(path)} {os.getpid()}" for path in mini_batch]
+"""
+
+
+def test_a_second_job_on_a_ray_compute_runs_on_the_warm_actors(
+    ray_bench: Bench, ray_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = ray_bench
+    monkeypatch.setenv("THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN", os.environ.get("WARMTEST", "60"))
+    _ray_compute(bench, "cluster", ray_cluster.address)
+    settings = {"mini_batch_size": 1, "max_concurrency_per_instance": 1}
+    bench.deploy(
+        PID_SCRIPT,
+        name="ray",
+        settings=settings,
+        compute="azureml:cluster",
+        resources={"instance_count": 2},
+        environment_variables={"INIT_LOG": str(bench.root / "init.log")},
+    )
+    try:
+        jobs = [bench.run(_inputs(bench.root / name, 4)) for name in ("a", "b") if not (bench.root / name).mkdir()]
+        assert [job.status for job in jobs] == ["Completed", "Completed"], [job.headline for job in jobs]
+        started = (bench.root / "init.log").read_text().split()
+        assert len(started) == 2  # two workers, each ran init() once: the second job found them warm
+        for job in jobs:
+            pids = {line.split()[1] for line in bench.output(job).splitlines()}
+            assert pids <= set(started)
+        [pool] = bench.ws.computes.warm_pools("cluster")
+        assert pool["workers"] == 2 and pool["jobs"] == 2 and len(pool["pids"]) == 2
+    finally:
+        bench.ws.computes.stop("cluster")

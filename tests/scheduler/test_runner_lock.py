@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from thresher.scheduler.service import runner_alive
+from thresher.scheduler.launch import runner_alive
 from thresher.settings import Settings
 
 HOLDER = """

@@ -9,6 +9,7 @@ import pytest
 
 import thresher
 import thresher.sdk
+from tests.imports import run_and_list_imports
 from thresher import NotFoundError, SpecError, Workspace
 from thresher.cli import main
 from thresher.specs import load_spec, parse_spec
@@ -37,6 +38,20 @@ def test_importing_thresher_does_not_load_the_sdk() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     # The worker runtime imports the package inside users' environments, which lack these.
     assert out.split() == ["False", "False"]
+
+
+def test_opening_a_workspace_at_head_loads_no_alembic_and_nothing_for_data(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom thresher import Workspace\n"
+        "with Workspace(sys.argv[1]) as ws:\n    print(len(ws.models.list()), len(ws.jobs.list()))\n"
+    )
+    home = str(tmp_path / "ws")
+    first = run_and_list_imports(["-c", code, home], tmp_path)
+    assert (first.code, first.out.split()) == (0, ["0", "0"]), first.err
+    assert "alembic" in first.packages  # a new workspace: its database is created by migrating
+    again = run_and_list_imports(["-c", code, home], tmp_path)
+    assert (again.code, again.out.split()) == (0, ["0", "0"]), again.err
+    assert again.heavy() == ["sqlalchemy"], again.heavy()  # the store's; no Alembic, storage or data library
 
 
 def test_sdk_and_cli_see_the_same_workspace(

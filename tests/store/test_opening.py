@@ -5,17 +5,20 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
+from tests.imports import run_and_list_imports
 from thresher.errors import StoreError
 from thresher.store import SqlStore, open_store
-from thresher.store.migrate import alembic_config
+from thresher.store.migrate import HEAD_REVISION, alembic_config
 from thresher.store.schema import VERSION_TABLE, metadata
 
 from .conftest import Backend
@@ -95,6 +98,47 @@ def test_opening_again_keeps_the_data_and_migrates_nothing(backend: Backend) -> 
         assert second.get_asset("model", "m").spec == {"kept": True}
         assert [r.version for r in third.list_assets("model")] == ["1"]
     assert _revisions(backend.url) == heads
+
+
+def test_the_head_revision_constant_is_the_migration_scripts_head() -> None:
+    # Opening compares the database with HEAD_REVISION and imports Alembic only when they differ: a
+    # new migration script that does not move the constant would never be run on a migrated database.
+    script = ScriptDirectory.from_config(alembic_config())
+    assert script.get_heads() == [HEAD_REVISION]
+    assert HEAD_REVISION in {revision.revision for revision in script.walk_revisions()}
+
+
+def _open_in_a_new_process(url: str, tmp_path: Path) -> frozenset[str]:
+    """The packages a fresh interpreter imports to open the store at ``url`` (which must succeed)."""
+    code = "import sys\nfrom thresher.store import open_store\nopen_store(sys.argv[1]).close()\n"
+    ran = run_and_list_imports(["-c", code, url], tmp_path)
+    assert ran.code == 0, ran.err
+    return ran.packages
+
+
+def test_opening_a_database_at_head_does_not_import_alembic(backend: Backend, tmp_path: Path) -> None:
+    assert "alembic" in _open_in_a_new_process(backend.url, tmp_path)  # a new database: migrated
+    assert _revisions(backend.url) == [HEAD_REVISION]
+    assert "alembic" not in _open_in_a_new_process(backend.url, tmp_path)  # at head: one plain read
+    assert _revisions(backend.url) == [HEAD_REVISION]
+
+
+def test_a_database_at_an_older_revision_is_migrated_to_head(backend: Backend, tmp_path: Path) -> None:
+    if backend.name == "sqlite":  # opening the store makes the file's folder; a plain engine does not
+        Path(backend.url.removeprefix("sqlite:///")).parent.mkdir(parents=True)
+    engine = create_engine(backend.url)
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")  # the registry only: no jobs table yet
+    finally:
+        engine.dispose()
+    assert _revisions(backend.url) == ["0001"]
+    assert "alembic" in _open_in_a_new_process(backend.url, tmp_path)
+    assert _revisions(backend.url) == [HEAD_REVISION]
+    with open_store(backend.url) as store:
+        assert store.list_jobs(limit=None) == []
 
 
 def test_migrations_build_the_schema_module(backend: Backend) -> None:

@@ -7,16 +7,12 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.markup import escape
-
 from thresher.errors import ThresherError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; thresher's errors become a headline and a fix line on stderr, and exit code 1."""
-    from thresher.cli.app import app
-    from thresher.cli.common import normalize_argv
+    from thresher.cli.app import app, normalize_argv
 
     args = normalize_argv(sys.argv[1:] if argv is None else argv)
     try:
@@ -42,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report(error: ThresherError) -> None:
     """Print an error as ``ERROR: <headline>`` and ``Fix: <fix>``."""
+    from rich.console import Console  # here, not at the top: ``thresher --version`` prints without rich
+    from rich.markup import escape
+
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     console.print(f"[bold red]ERROR:[/] {escape(error.message)}", markup=True, emoji=False)
     if error.fix:

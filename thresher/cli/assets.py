@@ -10,6 +10,7 @@ import typer
 
 from thresher.cli.commands import add_create
 from thresher.cli.common import OutputOpt, QueryOpt, absolute, require, split_name_version, workspace
+from thresher.cli.groups import GROUPS
 from thresher.cli.output import OutputFormat, emit
 from thresher.errors import ThresherError
 from thresher.sdk import Workspace, asset_document
@@ -22,9 +23,9 @@ NameOpt = Annotated[str | None, typer.Option("--name", "-n", help=NAME_HELP)]
 VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the next number).")]
 DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="Description.")]
 
-model_app = typer.Typer(help="Register and inspect models (files or folders; MLflow models included).")
-environment_app = typer.Typer(help="Register and inspect Python environments (conda.yaml, requirements.txt).")
-data_app = typer.Typer(help="Register and inspect data assets (uri_file, uri_folder, mltable).")
+model_app = typer.Typer(help=GROUPS["model"].help)
+environment_app = typer.Typer(help=GROUPS["environment"].help)
+data_app = typer.Typer(help=GROUPS["data"].help)
 
 COLUMNS = ("name", "version", "type", "description", "path")
 

@@ -18,6 +18,7 @@ from thresher.cli.common import (
     require,
     workspace,
 )
+from thresher.cli.groups import GROUPS
 from thresher.cli.output import OutputFormat, emit
 from thresher.sdk import Workspace, deployment_document, resource_document
 from thresher.specs import BatchDeploymentSpec, BatchEndpointSpec, Spec
@@ -26,8 +27,8 @@ NAME_HELP = "Name."
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help=NAME_HELP)]
 EndpointOpt = Annotated[str | None, typer.Option("--endpoint-name", "-e", help="Name of the batch endpoint.")]
 
-endpoint_app = typer.Typer(help="Batch endpoints: stable names that scoring jobs are invoked on.")
-deployment_app = typer.Typer(help="Batch deployments: model + scoring script + environment + compute + settings.")
+endpoint_app = typer.Typer(help=GROUPS["batch-endpoint"].help)
+deployment_app = typer.Typer(help=GROUPS["batch-deployment"].help)
 
 ENDPOINT_COLUMNS = ("name", "description", "provisioning_state")
 DEPLOYMENT_COLUMNS = ("name", "endpoint_name", "model", "compute", "provisioning_state")

@@ -7,20 +7,26 @@ from typing import Annotated, Any
 import typer
 
 from thresher.cli.commands import Named, add_create, add_delete, add_list, add_show
+from thresher.cli.common import OutputOpt, QueryOpt, require, workspace
+from thresher.cli.groups import GROUPS
+from thresher.cli.output import OutputFormat, emit
 from thresher.sdk import Workspace, resource_document
 from thresher.store import ResourceRecord
 
 NAME_HELP = "Name of the resource."
 
-datastore_app = typer.Typer(help="Named storage roots (the default one, workspaceblobstore, is in the workspace).")
-compute_app = typer.Typer(
-    help="Where workers run: local (this machine), amlcompute (simulated nodes here, or a Ray cluster with "
-    "THRESHER_AMLCOMPUTE_RAY_ADDRESS) or ray (Ray actors on a Ray cluster)."
-)
+datastore_app = typer.Typer(help=GROUPS["datastore"].help)
+compute_app = typer.Typer(help=GROUPS["compute"].help)
 
 
 def _compute_document(ws: Workspace, record: ResourceRecord) -> dict[str, Any]:
-    return resource_document(record, {"placement": ws.computes.placement(record)})
+    pools = ws.computes.warm_pools(record.name)
+    warm = {
+        "pools": pools,
+        "workers": sum(int(p.get("workers") or 0) for p in pools),
+        "memory_mb": round(sum(int(p.get("memory_bytes") or 0) for p in pools) / 2**20, 1),
+    }
+    return resource_document(record, {"placement": ws.computes.placement(record), "warm_workers": warm})
 
 
 def _compute_flags(
@@ -100,3 +106,19 @@ add_delete(
     "Example: thresher compute delete --name batch-cluster --yes",
     "Delete compute '{name}'",
 )
+
+
+@compute_app.command(
+    "stop",
+    help="End the compute's warm workers now (those kept after jobs for idle_time_before_scale_down or "
+    "min_instances); 'local' is the compute of deployments that name none.",
+    epilog="Example: thresher compute stop --name batch-cluster",
+)
+def compute_stop(
+    name: Annotated[str | None, typer.Option("--name", "-n", help=NAME_HELP)] = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    with workspace() as ws:
+        summary = ws.computes.stop(require(name, "--name", "thresher compute stop -n NAME"))
+        emit(summary, output, query)

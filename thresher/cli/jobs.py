@@ -7,27 +7,42 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from thresher.cli.common import OutputOpt, QueryOpt, SetOpt, YesOpt, confirm, require, workspace
 from thresher.cli.endpoints import deployment_app, endpoint_app
+from thresher.cli.groups import GROUPS
 from thresher.cli.output import OutputFormat, emit
-from thresher.cli.progress import stream
 from thresher.errors import ThresherError
+from thresher.sdk import Workspace
 from thresher.sdk.job_documents import job_document
 from thresher.storage.disk import size
 from thresher.store import JobRecord
 
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the job.")]
 JOB_COLUMNS = ("name", "status", "deployment_name", "items_succeeded", "items_failed", "elapsed_seconds")
+WORKER_COLUMNS = ("worker", "host", "samples", "mean_cpu_percent", "peak_memory")
 
-job_app = typer.Typer(help="Batch jobs: list, show, stream, cancel, resume, download, delete and prune them.")
-batch_app = typer.Typer(help="Quick local scoring without registering anything.")
+job_app = typer.Typer(help=GROUPS["job"].help)
+batch_app = typer.Typer(help=GROUPS["batch"].help)
 
 
 def _finish(job: JobRecord) -> None:
     if job.status != "Completed":
         raise typer.Exit(1)
+
+
+def _stream(ws: Workspace, name: str) -> JobRecord:
+    """Follow the job with a progress bar until it ends (rich's progress is imported only to follow)."""
+    from thresher.cli.progress import stream as follow
+
+    return follow(ws, name)
+
+
+def _say(message: str) -> None:
+    """A line for the person at the terminal, on stderr (stdout holds the command's output)."""
+    from rich.console import Console
+
+    Console(stderr=True).print(message)
 
 
 @endpoint_app.command(
@@ -71,7 +86,7 @@ def endpoint_invoke(
         )
         emit(job_document(job), output, query)
         if follow:
-            _finish(stream(ws, job.name))
+            _finish(_stream(ws, job.name))
 
 
 @endpoint_app.command("list-jobs", epilog="Example: thresher batch-endpoint list-jobs --name mnist-batch -o table")
@@ -118,17 +133,26 @@ def job_list(
 
 @job_app.command("show", epilog="Example: thresher job show -n mnist-20261125-0412-ab12 --query status -o tsv")
 def job_show(name: NameOpt = None, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
-    """Show a job: status, headline, counts, throughput, first failures, outputs and logs."""
+    """Show a job: status, headline, counts, throughput, first failures, outputs and logs, and once it ended,
+    each worker's peak memory and mean CPU, with warnings about starved workers or memory."""
     with workspace() as ws:
         job = ws.jobs.get(require(name, "--name", "thresher job show -n JOB"))
-        emit(job_document(job, note=ws.jobs.note(job)), output, query)
+        document = job_document(job, note=ws.jobs.note(job))
+    emit(document, output, query)
+    if query is None and output in (OutputFormat.table, OutputFormat.tsv):
+        # Lists do not fit one table row or tsv line: the workers as a table of their own, the warnings on stderr.
+        if output is OutputFormat.table and document.get("workers"):
+            typer.echo()
+            emit(document["workers"], output, columns=WORKER_COLUMNS)
+        for warning in document.get("warnings") or []:
+            typer.echo(f"WARNING: {warning}", err=True)
 
 
 @job_app.command("stream", epilog="Example: thresher job stream -n mnist-20261125-0412-ab12")
 def job_stream(name: NameOpt = None) -> None:
     """Follow a job with a progress bar until it ends; exits non-zero unless it completed."""
     with workspace() as ws:
-        _finish(stream(ws, require(name, "--name", "thresher job stream -n JOB")))
+        _finish(_stream(ws, require(name, "--name", "thresher job stream -n JOB")))
 
 
 @job_app.command("cancel", epilog="Example: thresher job cancel -n mnist-20261125-0412-ab12")
@@ -150,7 +174,7 @@ def job_resume(
     with workspace() as ws:
         emit(job_document(ws.jobs.resume(named)), output, query)
         if follow:
-            _finish(stream(ws, named))
+            _finish(_stream(ws, named))
 
 
 @job_app.command("delete", epilog="Example: thresher job delete --name mnist-20261125-0412-ab12 --yes")
@@ -187,7 +211,7 @@ def job_prune(
     emit([c.to_dict() for c in cleanups], output, query, columns=("name", "status", "bytes", "deleted"))
     freed = sum(c.bytes for c in cleanups)
     verb = "would free" if dry_run else "freed"
-    Console(stderr=True).print(f"{len(cleanups)} jobs, {verb} {size(freed)}")
+    _say(f"{len(cleanups)} jobs, {verb} {size(freed)}")
 
 
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -223,7 +247,7 @@ def job_download(
             output_name=output_name,
             all=everything,
         )
-    Console(stderr=True).print(f"Downloaded to {target}")
+    _say(f"Downloaded to {target}")
 
 
 @batch_app.command(
@@ -255,6 +279,6 @@ def batch_score(
             model=model, input=input, code=code, scoring_script=scoring_script, output=output_folder, settings=settings
         )
         thread = ws.jobs.run_here(job.name)
-        ended = stream(ws, job.name)
+        ended = _stream(ws, job.name)
         thread.join()
         _finish(ended)

@@ -1,4 +1,8 @@
-"""Printing resources the way ``az`` does: ``-o json|jsonc|tsv|table|yaml|none`` after a JMESPath ``--query``."""
+"""Printing resources the way ``az`` does: ``-o json|jsonc|tsv|table|yaml|none`` after a JMESPath ``--query``.
+
+JMESPath, rich and ruamel are imported by the query and the formats that use them: the default, JSON,
+needs none of them, and every command pays for what it imports.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,6 @@ import sys
 from collections.abc import Sequence
 from enum import Enum
 from typing import Any
-
-import jmespath
-from jmespath.exceptions import JMESPathError
-from rich.console import Console
-from rich.table import Table
-from ruamel.yaml import YAML
 
 from thresher.errors import ThresherError
 
@@ -33,6 +31,9 @@ def apply_query(data: Any, query: str | None) -> Any:
     """Run a JMESPath query over the document(s); a bad query is an error naming it."""
     if not query:
         return data
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
     try:
         return jmespath.search(query, data)
     except JMESPathError as exc:
@@ -61,6 +62,8 @@ def _formatted(data: Any, output: OutputFormat, columns: Sequence[str]) -> str:
     if output in (OutputFormat.json, OutputFormat.jsonc):
         return json.dumps(data, indent=2, default=str)
     if output is OutputFormat.yaml:
+        from ruamel.yaml import YAML
+
         buffer = io.StringIO()
         yaml = YAML()
         yaml.default_flow_style = False
@@ -101,6 +104,9 @@ def _tsv(data: Any) -> str:
 
 
 def _table(data: Any, columns: Sequence[str]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
     rows = data if isinstance(data, list) else [data]
     if not rows:
         return ""

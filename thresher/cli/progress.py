@@ -60,7 +60,7 @@ def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecor
 
 def _waits_for_nobody(ws: Workspace, job: JobRecord) -> bool:
     """A queued job with no runner to take it: following it is pointless."""
-    from thresher.scheduler.service import runner_alive
+    from thresher.scheduler.launch import runner_alive
 
     return job.status == "Queued" and not runner_alive(ws.settings)
 

@@ -12,10 +12,11 @@ from typing import Annotated
 import typer
 
 from thresher.cli.common import OutputOpt, QueryOpt, workspace
+from thresher.cli.groups import GROUPS
 from thresher.cli.output import OutputFormat, emit
 from thresher.sdk.health import backup_document, check_document, workspace_document
 
-workspace_app = typer.Typer(help="The workspace itself: check its database and datastore, back it up, show it.")
+workspace_app = typer.Typer(help=GROUPS["workspace"].help)
 
 CHECK_COLUMNS = ("check", "ok", "summary")
 

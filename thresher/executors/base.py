@@ -45,6 +45,7 @@ class WorkerReady:
 
     worker: str
     seconds: float
+    warm: bool = False  # a worker kept from an earlier job (warm compute), bound to this one
 
 
 @dataclass(frozen=True)

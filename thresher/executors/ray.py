@@ -62,6 +62,7 @@ from thresher.executors.base import (
     WorkerReady,
 )
 from thresher.executors.local import STARTUP_DEATHS, LocalExecutor
+from thresher.executors.perf import DEFAULT_INTERVAL
 from thresher.executors.ray_address import check_reachable
 from thresher.executors.staging import RemoteStaging, SlotStaging, unavailable_error
 from thresher.executors.worker_logs import DEFAULT_MAX_BYTES
@@ -88,30 +89,28 @@ class _SlotActor:
         log_max_bytes: int,
         shipped: bool,
         staging: dict[str, Any] | None = None,
+        perf_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self._cond = threading.Condition()
         self._waiting = 0  # calls waiting for the pool while events() polls it
         self._polling = False
         self._turn = 0  # bumped by each submit(): an older events() call stops waiting
         self._wake_read, self._wake_write = os.pipe()
-        # No worker template: an actor lives for one job and starts one worker, whose own imports cost no
-        # more than a template's (which imports every heavy library installed) and need no extra process.
+        # No worker template: an actor starts one worker and keeps it (warm compute); a template would only
+        # speed up its replacement, at the cost of a second process per actor holding every heavy library.
         self._pool = LocalExecutor(
-            log_max_bytes=log_max_bytes, first_number=first_number, number_step=step, worker_template=False
+            log_max_bytes=log_max_bytes,
+            first_number=first_number,
+            number_step=step,
+            perf_interval=perf_interval,
+            worker_template=False,
         )
         self._pool.wake_on(self._wake_read)
         self._early: list[Event] = []
         self._closed = False
-        worker_config = WorkerConfig.from_dict(config)
-        if shipped:  # runtime_env working_dir: the code snapshot was unpacked into the cwd
-            worker_config = _relocated(worker_config, os.getcwd())
+        self._slot, self._shipped = slot, shipped
         self._staging: SlotStaging | None = None
-        if staging is not None:  # remote input or parts: fetched and uploaded here, on this node
-            scratch = tempfile.mkdtemp(prefix=f"thresher-{worker_config.binding.job}-{slot.replace('/', '-')}-")
-            self._staging = SlotStaging(RemoteStaging.from_dict(staging), Path(scratch))
-            if self._staging.staging.parts is not None:
-                binding = replace(worker_config.binding, parts_dir=str(self._staging.parts_dir))
-                worker_config = replace(worker_config, binding=binding)
+        worker_config = self._prepared(config, staging)
         try:
             self._pool.start_slots(worker_config, [slot])
         except OSError as exc:  # an interpreter or folder missing on this node
@@ -119,6 +118,42 @@ class _SlotActor:
             message = f"worker {name} could not be started on Ray node {socket.gethostname()}: {exc}"
             error: protocol.ErrorInfo = {"type": type(exc).__name__, "message": message, "traceback": ""}
             self._early.append(WorkerInitFailed(worker=name, error=error))
+
+    def _prepared(self, config: dict[str, Any], staging: dict[str, Any] | None) -> WorkerConfig:
+        """The worker's configuration on this node: the code where Ray unpacked it, parts staged here."""
+        worker_config = WorkerConfig.from_dict(config)
+        if self._shipped:  # runtime_env working_dir: the code snapshot was unpacked into the cwd
+            worker_config = _relocated(worker_config, os.getcwd())
+        if staging is not None:  # remote input or parts: fetched and uploaded here, on this node
+            job, slot = worker_config.binding.job, self._slot.replace("/", "-")
+            scratch = tempfile.mkdtemp(prefix=f"thresher-{job}-{slot}-")
+            self._staging = SlotStaging(RemoteStaging.from_dict(staging), Path(scratch))
+            if self._staging.staging.parts is not None:
+                binding = replace(worker_config.binding, parts_dir=str(self._staging.parts_dir))
+                worker_config = replace(worker_config, binding=binding)
+        return worker_config
+
+    def release(self, timeout: float) -> bool:
+        """End the job's work on the slot's worker but keep it (warm compute; ``LocalExecutor.release``)."""
+
+        def release() -> bool:
+            kept = self._pool.release(timeout=timeout)
+            if self._staging is not None:
+                self._staging.close()
+                self._staging = None
+            return kept
+
+        return self._exclusive(release)
+
+    def rebind(self, config: dict[str, Any], staging: dict[str, Any] | None) -> list[Event]:
+        """Give the released worker the next job; its ``WorkerReady`` comes with the slot's next events."""
+        worker_config = self._prepared(config, staging)
+        self._exclusive(lambda: self._pool.start_slots(worker_config, [self._slot]))
+        return []
+
+    def worker_pids(self) -> dict[str, int]:
+        """The slot's worker process ids on its node, by worker name."""
+        return self._exclusive(self._pool.worker_pids)
 
     def events(self, timeout: float) -> list[Event]:
         """The slot's next events, waiting up to ``timeout`` seconds for the first (or until a submit())."""
@@ -279,8 +314,10 @@ class RayExecutor:
         log_max_bytes: int = DEFAULT_MAX_BYTES,
         ship_code: bool | None = None,
         connect_timeout: float = _CONNECT_TIMEOUT,
+        perf_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self._address = address
+        self._perf_interval = perf_interval
         self._compute = compute
         self._cpus = cpus_per_worker
         self._min_nodes = min_nodes
@@ -295,6 +332,7 @@ class RayExecutor:
         self._runtime_env: dict[str, Any] = {}
         self._staging: dict[str, Any] | None = None
         self._stopping = False
+        self._released = False  # the last job's work ended on every slot; the actors wait for the next job
 
     stages_remote = True  # workers fetch remote inputs and upload parts on their own nodes
 
@@ -305,12 +343,19 @@ class RayExecutor:
     # -- the Executor interface -----------------------------------------------------------------
 
     def start(self, config: WorkerConfig, *, nodes: int, per_node: int) -> None:
-        """Connect to the cluster, reserve ``nodes`` spread bundles and start one actor per slot."""
+        """Connect to the cluster, reserve ``nodes`` spread bundles and start one actor per slot.
+
+        On an executor whose slots were released (``release``), with the same identity and shape, the
+        actors' workers are bound to the new job instead (warm compute)."""
+        threads = max(1, int(self._cpus))
+        wanted = replace(config, identity=replace(config.identity, threads=threads))
+        if self._released and self._config is not None and wanted.identity == self._config.identity:
+            self._rebind(wanted)
+            return
         if self._config is not None:
             raise RuntimeError("RayExecutor.start() was already called; use a new executor per job.")
         connect(self._compute, self._address, timeout=self._connect_timeout)
-        threads = max(1, int(self._cpus))
-        self._config = replace(config, identity=replace(config.identity, threads=threads))
+        self._config = wanted
         self._per_node = per_node
         if self._min_nodes:
             from ray.autoscaler.sdk import request_resources
@@ -415,6 +460,45 @@ class RayExecutor:
             with contextlib.suppress(RayError):
                 request_resources(bundles=[])
 
+    def release(self, *, timeout: float = 10.0) -> bool:
+        """End the job's work on every slot but keep the actors and their workers (warm compute): True when
+        every slot's worker was idle and released within ``timeout`` seconds."""
+        if self._stopping or self._config is None:
+            return False
+        slots = list(self._slots.values())
+        if not slots or any(slot.actor is None or slot.state not in ("idle", "starting") for slot in slots):
+            return False
+        calls = [slot.actor.release.remote(timeout) for slot in slots]
+        try:
+            kept: list[bool] = ray.get(calls, timeout=timeout + 5.0)
+        except (RayError, GetTimeoutError):
+            return False
+        if not all(kept):
+            return False
+        self._idle.clear()
+        for slot in slots:
+            slot.state = "released"
+        self._released = True
+        return True
+
+    def _rebind(self, config: WorkerConfig) -> None:
+        self._config, self._released = config, False
+        for slot in self._slots.values():
+            slot.state, slot.task = "starting", None
+            slot.calls.append(slot.actor.rebind.remote(config.to_dict(), self._staging))
+
+    def worker_pids(self) -> dict[str, int]:
+        """The workers' process ids on their nodes, by worker name (their memory is read where they are this
+        machine's)."""
+        actors = [slot.actor for slot in self._slots.values() if slot.actor is not None]
+        pids: dict[str, int] = {}
+        if not actors or not ray.is_initialized():  # (a ray call would start a Ray of its own)
+            return pids
+        with contextlib.suppress(RayError, GetTimeoutError):
+            for found in ray.get([actor.worker_pids.remote() for actor in actors], timeout=5.0):
+                pids.update(found)
+        return pids
+
     def pid(self, worker: str) -> int | None:
         """The worker's process id on its node (tests on one machine kill workers from outside with it)."""
         slot = self._slot_of(worker)
@@ -463,6 +547,7 @@ class RayExecutor:
             self._log_max,
             bool(self._runtime_env),
             self._staging,
+            self._perf_interval,
         )
         slot.state, slot.task = "starting", None
         slot.calls = [slot.actor.events.remote(_LONG_POLL)]

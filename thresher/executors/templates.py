@@ -150,7 +150,7 @@ class Template:
             return str(message.get("reason", message))
 
     def exit_code(self, pid: int, timeout: float) -> int | None:
-        """The forked worker ``pid``'s exit code once reported (waiting up to ``timeout`` s), then released."""
+        """The forked worker ``pid``'s exit code once reported (waiting up to ``timeout`` s); then it is reaped."""
         with self._lock:
             deadline = time.monotonic() + timeout
             while pid not in self._exits and not self.dead:
@@ -163,9 +163,9 @@ class Template:
                 return None
             code = self._exits.pop(pid)
             self.children.discard(pid)
-            release: wire.ReleaseOp = {"op": "release", "pid": pid}
+            reap: wire.ReapOp = {"op": "reap", "pid": pid}
             with contextlib.suppress(OSError):
-                self._sock.send(wire.encode(release))
+                self._sock.send(wire.encode(reap))
         if self.retired and not self.children:
             self.close()
         return code

@@ -30,7 +30,10 @@ class CappedLog:
         self._size = self._file.tell()
 
     def write(self, data: bytes) -> None:
-        """Append ``data``, rotating first when it would take the file past ``max_bytes``."""
+        """Append ``data``, rotating first when it would take the file past ``max_bytes``; dropped once closed."""
+        if self._file.closed:  # a released warm worker's output between two jobs
+            self.dropped += len(data)
+            return
         while data:
             room = self.max_bytes - self._size
             if room <= 0:

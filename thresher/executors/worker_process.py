@@ -27,7 +27,7 @@ from typing import Protocol
 from thresher.executors import templates
 from thresher.executors.worker_logs import DEFAULT_MAX_BYTES, CappedLog
 from thresher.runtime import protocol
-from thresher.runtime.protocol import ErrorInfo, RunOp, ShutdownOp, WorkerConfig
+from thresher.runtime.protocol import BindOp, ErrorInfo, ReleaseOp, RunOp, ShutdownOp, WorkerConfig
 
 _STDERR_TAIL_BYTES = 3000
 
@@ -69,7 +69,7 @@ class WorkerProcess:
     finished: bool = False
     _buffer: bytes = b""
 
-    def send(self, message: RunOp | ShutdownOp) -> None:
+    def send(self, message: RunOp | ShutdownOp | ReleaseOp | BindOp) -> None:
         """Write one message (blocks only while a large task fills the pipe, which the worker drains)."""
         data = memoryview(protocol.encode(message))
         while data:
@@ -107,6 +107,22 @@ class WorkerProcess:
                 del self.output[fd]
                 return True
             log.write(chunk)
+
+    def close_logs(self) -> None:
+        """Close the output logs (a released worker's job ended); its output is read again after ``open_logs``."""
+        for log in self.output.values():
+            log.close()
+
+    def open_logs(self, logs_dir: str, max_bytes: int) -> None:
+        """Copy the worker's output into the log files of the job in ``logs_dir`` from now on."""
+        for fd, log in list(self.output.items()):
+            kind = "stdout" if log.path.endswith(".stdout.txt") else "stderr"
+            path = protocol.worker_log(logs_dir, kind, self.name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            log.close()
+            self.output[fd] = CappedLog(path, max_bytes)
+            if kind == "stderr":
+                self.stderr_path = path
 
     def close_events(self) -> None:
         """Close the parent's end of the event pipe."""

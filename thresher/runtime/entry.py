@@ -151,6 +151,11 @@ class ScoringScript:
             return self._run(mini_batch, context)
         return self._run(mini_batch)
 
+    @property
+    def has_shutdown(self) -> bool:
+        """Whether the script defines ``shutdown()`` (on a reused worker, ``init()`` then runs again per job)."""
+        return callable(self._shutdown)
+
     def shutdown(self) -> None:
         """Call the script's ``shutdown()``, when it has one."""
         if callable(self._shutdown):

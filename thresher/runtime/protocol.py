@@ -11,13 +11,20 @@ whose fd numbers are in ``THRESHER_WORKER_FDS="<read_fd>,<write_fd>"`` and its c
 ``THRESHER_WORKER``. Messages are JSON lines::
 
     parent -> worker   RunOp {"op": "run", "task": {...Task...}}    ShutdownOp {"op": "shutdown"}
-    worker -> parent   ReadyEvent       {"event": "ready", "seconds": s}
+                       ReleaseOp {"op": "release"}         BindOp {"op": "bind", "binding": {...JobBinding...}}
+    worker -> parent   ReadyEvent       {"event": "ready", "seconds": s, "warm"?: true}
                        InitFailedEvent  {"event": "init_failed", "error": ErrorInfo}   (then exit code 3)
                        DoneEvent        {"event": "done", "task": id, "items": n, "succeeded": k,
                                          "rows": r, "part": name | null, "seconds": s,
                                          "columns": [...] | null, "failures"?: [ItemFailure]}
                        FailedEvent      {"event": "failed", "task": id, "error": ErrorInfo, "seconds": s}
                        ByeEvent         {"event": "bye"}                             (after shutdown())
+                       ReleasedEvent    {"event": "released"}            (the job's work on the worker ended)
+
+A worker can serve several jobs with equal identities (warm compute): ``release`` ends a job on it
+(``shutdown()`` runs if the script has one, the job's log files are closed) and ``bind`` gives it
+the next job's binding (log files opened in the new job's folder, ``init()`` run again only if
+``shutdown()`` ran), answered by ``ready`` (with ``"warm": true``) or ``init_failed``.
 
 Result data never travels in a message: the worker writes each task's part file itself.
 
@@ -123,6 +130,22 @@ class JobBinding:
     output_action: OutputAction = OutputAction.APPEND_ROW
     output_format: OutputFormat = OutputFormat.AZURE
 
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-able data (the ``bind`` message's ``binding``)."""
+        return _plain(asdict(self))  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobBinding:
+        """Back from ``to_dict()`` or ``WorkerConfig.to_dict()`` (other keys are ignored)."""
+        return cls(
+            job=str(data["job"]),
+            output_dir=str(data["output_dir"]),
+            parts_dir=str(data["parts_dir"]),
+            logs_dir=str(data["logs_dir"]),
+            output_action=OutputAction(data.get("output_action") or OutputAction.APPEND_ROW.value),
+            output_format=OutputFormat(data.get("output_format") or OutputFormat.AZURE.value),
+        )
+
 
 @dataclass(frozen=True)
 class WorkerConfig:
@@ -149,15 +172,7 @@ class WorkerConfig:
             input_kind=InputKind(data.get("input_kind") or InputKind.FILES.value),
             threads=data.get("threads"),
         )
-        binding = JobBinding(
-            job=str(data["job"]),
-            output_dir=str(data["output_dir"]),
-            parts_dir=str(data["parts_dir"]),
-            logs_dir=str(data["logs_dir"]),
-            output_action=OutputAction(data.get("output_action") or OutputAction.APPEND_ROW.value),
-            output_format=OutputFormat(data.get("output_format") or OutputFormat.AZURE.value),
-        )
-        return cls(identity, binding)
+        return cls(identity, JobBinding.from_dict(data))
 
 
 @dataclass(frozen=True)
@@ -233,9 +248,10 @@ class ItemFailure(TypedDict, total=False):
     count: int  # failed items this entry stands for (a table slice, missing results); 1 when absent
 
 
-class ReadyEvent(TypedDict):
+class ReadyEvent(TypedDict, total=False):
     event: Literal["ready"]
     seconds: float
+    warm: bool  # a reused worker bound to a new job (no process start; init() only after a shutdown())
 
 
 class InitFailedEvent(TypedDict):
@@ -266,6 +282,10 @@ class ByeEvent(TypedDict):
     event: Literal["bye"]
 
 
+class ReleasedEvent(TypedDict):
+    event: Literal["released"]
+
+
 class RunOp(TypedDict):
     op: Literal["run"]
     task: dict[str, Any]  # Task as a dict
@@ -273,6 +293,15 @@ class RunOp(TypedDict):
 
 class ShutdownOp(TypedDict):
     op: Literal["shutdown"]
+
+
+class ReleaseOp(TypedDict):
+    op: Literal["release"]
+
+
+class BindOp(TypedDict):
+    op: Literal["bind"]
+    binding: dict[str, Any]  # JobBinding as a dict
 
 
 MAX_REPORTED_FAILURES = 100  # per task, in the done event; the count of failed items is never cut

@@ -14,19 +14,19 @@ The socket is a ``SOCK_SEQPACKET`` pair, one JSON message per packet::
 
     runner -> template  ForkOp     {"op": "fork", "cwd": dir, "env": {name: value | null}, "paths": [dir]}
                                    with SCM_RIGHTS fds: task read end, event write end, stdout, stderr
-                        ReleaseOp  {"op": "release", "pid": n}      (reap the reported child)
+                        ReapOp     {"op": "reap", "pid": n}         (the runner has read its exit)
     template -> runner  Hello      {"event": "hello", "pid": n, "preloaded": [...], "skipped": {...},
-                                    "threads": native threads at fork time}
+                                    "threads": its threads after the imports}
                         Forked     {"event": "forked", "pid": n}    or  Refused {"event": "refused", "reason": s}
                         Exited     {"event": "exited", "pid": n, "code": c}   (c < 0: killed by signal -c)
 
 ``env`` holds the per-worker variables (a null value unsets one); the rest of the child's environment is
-the template's, which the runner compared with the worker's before asking. ``paths`` are the folders the
+the template's, which the runner started with exactly the worker's other variables. ``paths`` are the folders the
 worker puts before site-packages (its cwd, code and script folders): a template refuses to fork when one
 of them holds a module or package named like one it has imported, which a spawned worker would import
 from there instead.
 
-A child keeps its exit status as a zombie until the runner has read it and sent ``release``, as a
+A child keeps its exit status as a zombie until the runner has read it and sent ``reap``, as a
 ``subprocess.Popen`` child would, so that its pid (and process group) cannot be reused while the runner
 may still signal it. The template exits when its socket reaches end of file (the runner is gone; a
 ``PR_SET_PDEATHSIG`` SIGKILL is the backstop where the runner started it from its main thread), leaving
@@ -74,8 +74,8 @@ class ForkOp(TypedDict):
     paths: list[str]
 
 
-class ReleaseOp(TypedDict):
-    op: Literal["release"]
+class ReapOp(TypedDict):
+    op: Literal["reap"]
     pid: int
 
 
@@ -106,7 +106,7 @@ class Exited(TypedDict):
 Message = Union[Hello, Forked, Refused, Exited]
 
 
-def encode(message: ForkOp | ReleaseOp | Message) -> bytes:
+def encode(message: ForkOp | ReapOp | Message) -> bytes:
     """One message as one packet."""
     return json.dumps(message, separators=(",", ":")).encode("utf-8", "surrogateescape")
 
@@ -124,7 +124,7 @@ class _Template:
         self.startup_path0 = sys.path[0] if sys.path else ""
         self.startup_signals = {sig: signal.getsignal(sig) for sig in signal.valid_signals()}
         self.children: dict[int, bool] = {}  # pid -> its exit was reported
-        self.released: set[int] = set()  # pids the runner released before they were reaped
+        self.to_reap: set[int] = set()  # pids the runner asked to reap before they had exited
         self.skipped: dict[str, str] = {}
         self.preloaded: list[str] = []
         self.selector: selectors.BaseSelector | None = None
@@ -202,8 +202,8 @@ class _Template:
         """Act on one request; in the forked child, return it (with its fds) to become the worker."""
         op = message.get("op")
         refusal = ""
-        if op == "release":
-            self.release(int(message["pid"]))
+        if op == "reap":
+            self.reap(int(message["pid"]))
         elif op != "fork" or len(fds) != FDS_PER_FORK or flags & (socket.MSG_CTRUNC | socket.MSG_TRUNC):
             refusal = f"a malformed request ({op!r} with {len(fds)} fds)"
         else:
@@ -253,7 +253,7 @@ class _Template:
         return ""
 
     def check_children(self) -> None:
-        """Report each child that has exited, leaving it a zombie until it is released."""
+        """Report each child that has exited, leaving it a zombie until the runner asks to reap it."""
         for pid, reported in list(self.children.items()):
             if reported:
                 continue
@@ -267,10 +267,10 @@ class _Template:
             code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
             self.children[pid] = True
             self.send({"event": "exited", "pid": pid, "code": code})
-            if pid in self.released:
-                self.release(pid)
+            if pid in self.to_reap:
+                self.reap(pid)
 
-    def release(self, pid: int) -> None:
+    def reap(self, pid: int) -> None:
         """Reap a child whose exit the runner has read (or will have: reaped once it exits)."""
         if pid not in self.children:
             return
@@ -280,9 +280,9 @@ class _Template:
             done = pid
         if done == pid:
             self.children.pop(pid, None)
-            self.released.discard(pid)
+            self.to_reap.discard(pid)
         else:
-            self.released.add(pid)
+            self.to_reap.add(pid)
 
     def send(self, message: Message) -> None:
         with contextlib.suppress(OSError):  # the runner is gone: the loop sees end of file next

@@ -59,6 +59,9 @@ class JobSpec:
     address: str | None = None  # the Ray cluster's address (ray); None: a Ray of the runner's machine
     compute: str | None = None  # the compute's name, for messages
     min_nodes: int = 0  # nodes asked of Ray's autoscaler while the job runs (the compute's min_instances)
+    # Warm compute: the compute's idle_time_before_scale_down (None: unset) and min_instances.
+    idle_time_before_scale_down: int | None = None
+    min_instances: int = 0
 
     @property
     def per_node(self) -> int:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from thresher.scheduler.jobspec import JobSpec
-from thresher.storage.disk import writing
+from thresher.storage.disk import size, writing
 from thresher.store import JobProgress, SqlStore
 
 PROCESSED_COLUMNS = ["mini_batch", "items", "succeeded", "failed", "attempts", "worker", "seconds", "error"]
@@ -71,6 +71,14 @@ def _write_reports(
     if elapsed:
         rate = progress.items_done / elapsed
         lines.append(f"elapsed: {elapsed:.1f} s ({rate:,.1f} items/s)")
+    if progress.resources is not None:
+        lines += ["", "workers (CPU and memory sampled into sys/perf/):"]
+        lines += [
+            f"  {w.worker}: peak memory {size(w.peak_memory_bytes)}, mean CPU {w.mean_cpu_percent:.0f} % of a core "
+            f"over {w.samples} samples"
+            for w in progress.resources.workers
+        ]
+        lines += [f"warning: {warning}" for warning in progress.resources.warnings]
     folder.result.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with folder.progress_overview.open("a", encoding="utf-8") as handle:
         handle.write(progress_line(progress) + "\n" + headline + "\n")

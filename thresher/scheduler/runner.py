@@ -24,7 +24,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,12 @@ from thresher.scheduler.assembly import partial_path, publish, write_partial
 from thresher.scheduler.faults import NO_FAULTS, Faults
 from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.loop import Abort, AbortKind, JobLoop
+from thresher.scheduler.perf_summary import summarize
 from thresher.scheduler.policies import RetryPolicy, Thresholds
 from thresher.scheduler.remote_plan import plan_remote
 from thresher.scheduler.reports import finalize_reports, progress_line
 from thresher.scheduler.staging import Prefetcher
+from thresher.scheduler.warm import Lease, WarmPools
 from thresher.settings import Settings
 from thresher.storage.disk import RESERVE_FILE, DiskFullError, Reserve, disk_full, disk_full_cause
 from thresher.storage.remote import RemoteURL
@@ -50,7 +51,6 @@ from thresher.storage.remote_files import publish as publish_remote
 from thresher.store import JobProgress, JobRecord, JobStatus, PlanInfo, SqlStore
 
 HEARTBEAT_SECONDS = 2.0
-STALE_SECONDS = 30.0  # a Running job whose runner has not been heard of for this long is orphaned
 # Finished mini-batches are committed in groups, every 0.25 s or every 1,024 of them, whichever comes
 # first: a runner that dies loses at most that much finished work, which the next runner redoes. Cheap
 # mini-batches finish thousands a second, and each transaction (a durable write) costs the runner about
@@ -84,11 +84,6 @@ class _Outcome:
     error: dict[str, Any] | None = None
 
 
-def stale_before() -> datetime:
-    """Heartbeats older than this mark a job's runner as gone."""
-    return datetime.now(timezone.utc) - timedelta(seconds=STALE_SECONDS)
-
-
 def run_job(
     store: SqlStore,
     job: JobRecord,
@@ -98,14 +93,18 @@ def run_job(
     settings: Settings,
     faults: Faults = NO_FAULTS,
     resolve: Resolver | None = None,
+    pools: WarmPools | None = None,
 ) -> JobRecord | None:
     """Run a job this runner has claimed until it ends, or is queued again; the job as it ended.
+
+    With ``pools`` the job runs on warm workers kept from an earlier job where it can, and its own
+    are kept for the next one (``thresher.scheduler.warm``); without, on new workers stopped at its end.
 
     Never raises, except ``RunnerStopped``/``KeyboardInterrupt`` after the job was put back in the
     queue. Returns None when the job's end could not be recorded (the database cannot be written);
     the job then stays with this runner's name until another runner claims it as orphaned.
     """
-    run = _JobRun(store, job, runner, executor_factory, settings, faults, resolve)
+    run = _JobRun(store, job, runner, executor_factory, settings, faults, resolve, pools)
     try:
         return run.run()
     except JobTakenOverError as exc:
@@ -130,9 +129,12 @@ class _JobRun:
         settings: Settings,
         faults: Faults,
         resolve: Resolver | None = None,
+        pools: WarmPools | None = None,
     ) -> None:
         self.store = store
         self._resolve = resolve
+        self._pools = pools
+        self._kept = False  # the job's workers were released fit for another job (warm compute)
         self.job = job
         self.name = job.name
         self.runner = runner
@@ -169,25 +171,38 @@ class _JobRun:
         )
         self.spec = spec = replace(spec, python=python or spec.python)
         self.reached("environment")
-        # Workers import the script and run init() while the input is planned.
-        executor = self.executor_factory(spec)
+        # Workers import the script and run init() while the input is planned (or are warm already).
+        config = spec.worker_config(self.name)
+        if self._pools is not None:
+            deployment = "/".join(n for n in (self.job.endpoint_name, self.job.deployment_name) if n)
+            lease = self._pools.lease(spec, config, self.name, deployment)
+        else:
+            lease = Lease(self.executor_factory(spec), config, None)
+        executor = lease.executor
         staging = self._remote_staging(spec) if getattr(executor, "stages_remote", False) else None
         if staging is not None:
             executor.use_staging(staging)  # type: ignore[attr-defined]
         try:
-            executor.start(spec.worker_config(self.name), nodes=spec.nodes, per_node=spec.per_node)
+            self._note(lease.describe())
+            executor.start(lease.config, nodes=spec.nodes, per_node=spec.per_node)
             self.reached("workers_started")
             plan = self._ensure_plan()
             self.reached("planned", str(spec.job_folder.plan))
             self.progress = self._committed_progress(self.store.get_job(self.name))
             self.progress.plan = plan
-            outcome = self._dispatch_all(executor)
+            outcome = self._dispatch_all(executor, keep=lease.pool is not None)
         finally:
-            executor.shutdown(graceful=False)  # a no-op after _dispatch_all's own shutdown
+            if not self._kept:
+                executor.shutdown(graceful=False)  # a no-op after _dispatch_all's own shutdown
+            if self._pools is not None:
+                self._pools.done(lease, kept=self._kept)
         self.reached("dispatched")
         if outcome.status == "Canceled":
+            self.progress.resources = summarize(spec.job_folder.logs)
             finalize_reports(self.store, self.name, spec, self.progress, outcome.headline, None)
-            return self.store.set_job_status(self.name, "Canceled", runner=self.runner, headline=outcome.headline)
+            return self.store.set_job_status(
+                self.name, "Canceled", runner=self.runner, headline=outcome.headline, progress=self.progress
+            )
         return self._finalize(outcome)
 
     def _ensure_plan(self) -> PlanInfo:
@@ -303,8 +318,16 @@ class _JobRun:
             progress.mini_batches_failed += 1 if record.failed else 0
         return progress
 
-    def _dispatch_all(self, executor: Executor) -> _Outcome:
-        """Run every uncommitted mini-batch on the started ``executor``, which this shuts down."""
+    def _note(self, line: str) -> None:
+        """A line in the job's progress overview and the runner's log (how the job's workers came to be)."""
+        _log(f"job {self.name}: {line}")
+        overview = self._spec.job_folder.progress_overview
+        with contextlib.suppress(OSError), overview.open("a", encoding="utf-8") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+    def _dispatch_all(self, executor: Executor, *, keep: bool = False) -> _Outcome:
+        """Run every uncommitted mini-batch on the started ``executor``, which this shuts down, or with
+        ``keep`` releases for the next job when every mini-batch finished (warm compute)."""
         spec = self._spec
         settings = spec.settings
         committed = self.committed  # read by _committed_progress just before
@@ -360,7 +383,10 @@ class _JobRun:
                     with overview.open("a", encoding="utf-8") as handle:
                         handle.write(progress_line(self.progress) + "\n")
         finally:
-            executor.shutdown(graceful=loop.finished, timeout=10.0)
+            if keep and loop.finished and loop.abort is None and not canceled:
+                self._kept = executor.release(timeout=10.0)  # type: ignore[attr-defined]
+            if not self._kept:
+                executor.shutdown(graceful=loop.finished, timeout=10.0)
             if prefetch is not None:
                 prefetch.close()
             self._commit(loop)
@@ -435,10 +461,11 @@ class _JobRun:
             scratch = self._remote(spec.output_uri).join(f".thresher/{self.name}")
             remove_tree(scratch, outage_limit=self.settings.storage_outage_limit)
         headline = outcome.headline or self._success_headline()
+        progress.resources = summarize(spec.job_folder.logs)  # the workers' CPU and memory, for job show
         finalize_reports(self.store, self.name, spec, progress, headline, outcome.error)
         self.reached("reported", str(spec.job_folder.result))
         return self.store.set_job_status(
-            self.name, outcome.status, runner=self.runner, headline=headline, error=outcome.error
+            self.name, outcome.status, runner=self.runner, headline=headline, error=outcome.error, progress=progress
         )
 
     def _fetch_remote_parts(self, spec: JobSpec, names: list[str]) -> None:

@@ -1,43 +1,34 @@
 """The detached local runner: claims queued (or orphaned) jobs from the metadata DB, exits when idle.
 
-``invoke`` stores a queued job and calls ``ensure_runner``, which starts ``python -m thresher.runner``
-(the entry point, above ``instance``, that builds the settings and the store and calls ``serve``) in
-its own session unless a runner of this workspace is alive (it holds ``runner.lock``). Before
-exiting, a runner releases the lock and looks at the queue once more, so a job queued while it was
-leaving is never stranded.
+``invoke`` stores a queued job and calls ``ensure_runner`` (``launch.py``), which starts ``python -m
+thresher.runner`` (the entry point, above ``instance``, that builds the settings and the store and
+calls ``serve``) in its own session unless a runner of this workspace is alive (it holds
+``runner.lock``), and rings the live one's doorbell otherwise. Before exiting, a runner releases the
+lock and looks at the queue once more, so a job queued while it was leaving is never stranded.
 """
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import os
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 from thresher.executors import load_executor
 from thresher.executors.base import Executor
 from thresher.scheduler.faults import Faults
 from thresher.scheduler.jobspec import JobSpec
-from thresher.scheduler.runner import Resolver, run_job, stale_before
+from thresher.scheduler.launch import WAKE_CHECK_SECONDS, WAKE_FILE, alive, runner_id, runner_lock, stale_before
+from thresher.scheduler.runner import Resolver, run_job
+from thresher.scheduler.warm import WarmPools
 from thresher.settings import Settings
-from thresher.store import JobRecord, SqlStore
-
-RUNNER_MODULE = "thresher.runner"
+from thresher.store import SqlStore
 
 IDLE_EXIT_SECONDS = 3.0
 POLL_SECONDS = 0.2
-
-
-def runner_id() -> str:
-    """This process as a runner: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+"""How often an idle runner asks the database for a job: for jobs queued without ringing its doorbell
+(by another host, or found orphaned); a client on this host rings it (``launch.wake_runner``)."""
 
 
 def dead_local_runners(store: SqlStore) -> list[str]:
@@ -45,33 +36,9 @@ def dead_local_runners(store: SqlStore) -> list[str]:
     host = socket.gethostname()
     dead = []
     for job in store.list_jobs(statuses=("Running", "Finalizing"), limit=None):
-        if job.runner and job.runner.startswith(host + ":") and not _alive(int(job.runner.rsplit(":", 1)[1])):
+        if job.runner and job.runner.startswith(host + ":") and not alive(int(job.runner.rsplit(":", 1)[1])):
             dead.append(job.runner)
     return dead
-
-
-def runner_gone(job: JobRecord) -> bool:
-    """Whether a Running or Finalizing job's runner is gone: a dead process on this host, or silent too long."""
-    if job.status not in ("Running", "Finalizing") or not job.runner:
-        return False
-    host, _, pid = job.runner.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        return not _alive(int(pid))
-    return job.heartbeat_at is None or job.heartbeat_at < stale_before()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is dead for our purpose
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def executor_for(settings: Settings, spec: JobSpec) -> Executor:
@@ -84,85 +51,46 @@ def executor_for(settings: Settings, spec: JobSpec) -> Executor:
             min_nodes=spec.min_nodes,
             log_max_bytes=settings.worker_log_max_bytes,
             connect_timeout=settings.ray_connect_timeout,
+            perf_interval=settings.worker_perf_interval,
         )
         return ray_executor
     executor: Executor = load_executor(spec.backend)(
-        log_max_bytes=settings.worker_log_max_bytes, worker_template=settings.worker_template
+        log_max_bytes=settings.worker_log_max_bytes,
+        perf_interval=settings.worker_perf_interval,
+        worker_template=settings.worker_template,
     )
     return executor
 
 
-DYING_WAIT_SECONDS = 10.0  # how long a killed runner's lock is waited for (see runner_alive)
+class Doorbell:
+    """The runner's side of ``runner.wake``: waiting between polls, cut short when a client rings.
 
-
-def _lock_path(settings: Settings) -> Path:
-    return settings.workspace_dir / "runner.lock"
-
-
-@contextmanager
-def _try_lock(settings: Settings) -> Iterator[IO[str] | None]:
-    settings.workspace_dir.mkdir(parents=True, exist_ok=True)
-    handle = _lock_path(settings).open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        yield None
-        return
-    try:
-        yield handle
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
-def runner_alive(settings: Settings, *, dying_wait: float = DYING_WAIT_SECONDS) -> bool:
-    """Whether a runner of this workspace holds the lock now.
-
-    A runner killed a moment ago can still hold it: its main thread has exited (the process shows as
-    a zombie) while its other threads are still being torn down, and the lock goes only with the last
-    of them. Such a holder (its pid, which ``serve`` writes into the lock file, is no longer alive) is
-    waited for, up to ``dying_wait`` seconds, instead of being taken for a runner that will serve.
+    A ring is a byte appended to the file; answering it empties the file. Only the runner holding the
+    lock answers, so two runners never take each other's rings.
     """
-    deadline = time.monotonic() + dying_wait
-    while True:
-        with _try_lock(settings) as handle:
-            if handle is not None:
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; True as soon as the doorbell rings (it is then silent again)."""
+        deadline = time.monotonic() + timeout
+        while not self.answer():
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return False
-        holder = _lock_holder(settings)
-        if holder is None or _alive(holder) or time.monotonic() >= deadline:
-            return True
-        time.sleep(0.05)
+            time.sleep(min(WAKE_CHECK_SECONDS, left))
+        return True
 
-
-def _lock_holder(settings: Settings) -> int | None:
-    """The pid the runner holding the lock wrote into it (None: none written, as by older runners)."""
-    try:
-        text = _lock_path(settings).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
-def ensure_runner(settings: Settings) -> None:
-    """Start a detached runner for the workspace unless one is alive."""
-    if runner_alive(settings):
-        return
-    log = (settings.workspace_dir / "runner.log").open("a", encoding="utf-8")
-    environment = dict(os.environ)
-    environment["THRESHER_HOME"] = str(settings.workspace_dir)
-    if settings.database_url:
-        environment["THRESHER_DATABASE_URL"] = settings.database_url
-    subprocess.Popen(
-        [sys.executable, "-m", RUNNER_MODULE],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env=environment,
-        close_fds=True,
-    )
-    log.close()
+    def answer(self) -> bool:
+        """Whether it rang since the last answer, emptying it. A ring after the check waits for the next one."""
+        try:
+            if self._path.stat().st_size == 0:
+                return False
+            os.truncate(self._path, 0)
+        except OSError:
+            return False  # no doorbell yet (nobody rang), or it cannot be emptied: rings go unanswered
+        return True
 
 
 def serve(
@@ -176,15 +104,20 @@ def serve(
     """
     runner = runner_id()
     faults = Faults.parse(settings.fault_injection)
+    doorbell = Doorbell(settings.workspace_dir / WAKE_FILE)
     while True:
-        with _try_lock(settings) as lock:
+        with runner_lock(settings) as lock:
             if lock is None:
                 return  # another runner serves this workspace
             lock.seek(0)
             lock.truncate()
-            lock.write(str(os.getpid()))  # who holds it: see runner_alive
+            lock.write(str(os.getpid()))  # who holds it: see launch.runner_alive
             lock.flush()
-            _drain(store, runner, idle_exit, settings, faults, resolve)
+            pools = WarmPools(settings, functools.partial(executor_for, settings))
+            try:
+                _drain(store, runner, idle_exit, settings, faults, resolve, doorbell, pools)
+            finally:
+                pools.close()  # no worker outlives its runner
         # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
         if store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(store):
             continue
@@ -192,17 +125,29 @@ def serve(
 
 
 def _drain(
-    store: SqlStore, runner: str, idle_exit: float, settings: Settings, faults: Faults, resolve: Resolver | None
+    store: SqlStore,
+    runner: str,
+    idle_exit: float,
+    settings: Settings,
+    faults: Faults,
+    resolve: Resolver | None,
+    doorbell: Doorbell,
+    pools: WarmPools,
 ) -> None:
+    """Run jobs until the queue has been empty for ``idle_exit`` seconds and no warm pool is left."""
     idle_since = time.monotonic()
-    while time.monotonic() - idle_since < idle_exit:
+    while time.monotonic() - idle_since < idle_exit or pools.active():
+        pools.tend()
+        doorbell.answer()  # this claim looks at the queue anyway: a ring from before it is answered
         job = store.claim_job(runner, stale_before=stale_before(), dead_runners=dead_local_runners(store))
         if job is None:
-            time.sleep(POLL_SECONDS)
+            doorbell.wait(POLL_SECONDS)
             continue
         log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
         executors = functools.partial(executor_for, settings)
-        finished = run_job(store, job, runner, executors, settings=settings, faults=faults, resolve=resolve)
+        finished = run_job(
+            store, job, runner, executors, settings=settings, faults=faults, resolve=resolve, pools=pools
+        )
         if finished is not None:
             log(f"job {job.name}: {finished.status}: {finished.headline}")
         idle_since = time.monotonic()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from thresher.errors import ConflictError
 from thresher.executors.ray_address import check_reachable
 from thresher.instance import Instance
+from thresher.scheduler.warm import DEFAULT_COMPUTE, read_state, stop_request_path
 from thresher.specs import ComputeSpec, DatastoreSpec
 from thresher.storage.credentials import resolve, seal, shown
 from thresher.storage.probe import check_datastore
@@ -96,6 +99,51 @@ class ComputeOperations(_NamedOperations):
         if spec.type == "ray" and spec.address is not None:
             check_reachable(spec.name, spec.address, timeout=self._instance.settings.ray_connect_timeout)
         return self._instance.store.save_resource(self.kind, spec.name, spec.to_document(), mode="upsert")
+
+    def get(self, name: str) -> ResourceRecord:
+        """One compute by name; ``local``, unless one is registered under that name, is the default compute
+        of deployments that name none (this machine)."""
+        if name == DEFAULT_COMPUTE and not any(r.name == name for r in self.list()):
+            now = datetime.now(timezone.utc)
+            spec = {"name": name, "type": "local", "description": "the compute of deployments that name none"}
+            return ResourceRecord(self.kind, name, spec, now, now)
+        return super().get(name)
+
+    def warm_pools(self, name: str) -> builtins.list[dict[str, Any]]:
+        """The compute's pools of warm workers that the workspace's runner keeps now (``thresher.scheduler.warm``):
+        their deployment, workers, process ids, memory and when they end."""
+        return [pool for pool in read_state(self._instance.settings)["pools"] if pool.get("compute") == name]
+
+    def stop(self, name: str, *, timeout: float = 30.0) -> dict[str, Any]:
+        """End the compute's warm workers now (as ``az ml compute stop``); a pool serving a job ends with the job.
+
+        Returns what was stopped: pools, workers and the memory they held."""
+        self.get(name)  # an unknown compute fails here, with the names that exist
+        settings = self._instance.settings
+        before = self.warm_pools(name)
+        summary: dict[str, Any] = {
+            "name": name,
+            "stopped_pools": len(before),
+            "stopped_workers": sum(int(p.get("workers") or 0) for p in before),
+            "freed_memory_bytes": sum(int(p.get("memory_bytes") or 0) for p in before),
+            "still_busy": [],
+        }
+        if not before:
+            return summary
+        request = stop_request_path(settings, name)
+        request.parent.mkdir(parents=True, exist_ok=True)
+        request.touch()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            left = self.warm_pools(name)
+            if not left or (not request.exists() and all(p.get("state") == "busy" for p in left)):
+                break
+            time.sleep(0.1)
+        busy = [p.get("last_job") for p in self.warm_pools(name)]
+        if busy:
+            summary["still_busy"] = busy
+            summary["note"] = "pools serving a job end when the job does: " + ", ".join(str(b) for b in busy)
+        return summary
 
     def placement(self, record: ResourceRecord) -> dict[str, Any]:
         """Where the compute's workers run: backend (local or ray), nodes, and the Ray address and node range.

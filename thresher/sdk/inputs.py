@@ -13,9 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from thresher.errors import StorageError, StorageUnavailableError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobInput
@@ -122,6 +119,9 @@ def read_mltable(path: Path) -> tuple[str, dict[str, Any]]:
 
 def parse_mltable(text: str, path: str) -> tuple[str, dict[str, Any]]:
     """The format and read options of an ``MLTable`` document; ``path`` names it in errors."""
+    from ruamel.yaml import YAML  # here: only a data asset of type mltable has one to read
+    from ruamel.yaml.error import YAMLError
+
     try:
         document = YAML(typ="safe").load(text) or {}
     except YAMLError as exc:

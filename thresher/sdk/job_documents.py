@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from thresher.storage.disk import size
 from thresher.store import JobRecord
 
 
 def job_document(job: JobRecord, *, note: str | None = None) -> dict[str, Any]:
     """A job: status, headline, counts, throughput, where outputs and logs are, and the resume command.
 
-    ``note`` is what the status alone does not say (``JobOperations.note``: its runner is gone).
+    ``note`` is what the status alone does not say (``JobOperations.note``: its runner is gone). An ended
+    job has ``workers`` (each one's peak memory and mean CPU, from ``logs/sys/perf``) and ``warnings``
+    (starved workers, memory near the machine's).
     """
     spec = job.spec
     progress = job.progress
@@ -46,6 +49,19 @@ def job_document(job: JobRecord, *, note: str | None = None) -> dict[str, Any]:
             "ended_at": job.ended_at.isoformat() if job.ended_at else None,
         },
     }
+    if progress.resources is not None:
+        document["workers"] = [
+            {
+                "worker": w.worker,
+                "host": w.host,
+                "samples": w.samples,
+                "mean_cpu_percent": w.mean_cpu_percent,
+                "peak_memory_bytes": w.peak_memory_bytes,
+                "peak_memory": size(w.peak_memory_bytes),
+            }
+            for w in progress.resources.workers
+        ]
+        document["warnings"] = list(progress.resources.warnings)
     if note:
         document["note"] = note
     resumable = job.status == "Canceled" or (job.status == "Failed" and (job.error or {}).get("resumable", True))

@@ -22,6 +22,7 @@ from typing import Any
 from thresher.errors import ConflictError, NotFoundError, StorageUnavailableError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
+from thresher.scheduler.launch import ensure_runner, runner_gone, runner_id, stale_before
 from thresher.sdk import no_code
 from thresher.sdk.infra import ComputeOperations
 from thresher.sdk.inputs import resolve_input
@@ -85,6 +86,10 @@ class JobOperations:
                 "--set defaults.deployment_name=<deployment>",
             )
         deployment = store.get_deployment(endpoint.name, deployment_name)
+        # A job is all but certain now. A runner started here gets through its Python start and imports
+        # (about half a second) while this process checks the input and the output, which on remote
+        # storage can take longer still; it waits for the job, and is woken when the job is queued.
+        runner = ensure_runner(self._instance.settings) if start_runner else None
         sets = list(overrides)
         if mini_batch_size is not None:
             sets.append(f"mini_batch_size={mini_batch_size}")
@@ -100,9 +105,7 @@ class JobOperations:
             name, spec=job_spec.to_dict(), endpoint_name=endpoint.name, deployment_name=deployment.name
         )
         if start_runner:
-            from thresher.scheduler.service import ensure_runner
-
-            ensure_runner(self._instance.settings)
+            ensure_runner(self._instance.settings, started=runner)
         return record
 
     def score(
@@ -157,8 +160,8 @@ class JobOperations:
 
     def run_here(self, name: str) -> threading.Thread:
         """Claim a queued job for this process and run it in a background thread (``batch score``)."""
-        from thresher.scheduler.runner import run_job, stale_before
-        from thresher.scheduler.service import executor_for, runner_id
+        from thresher.scheduler.runner import run_job
+        from thresher.scheduler.service import executor_for
 
         runner = runner_id()
         job = self._instance.store.claim_job(runner, stale_before=stale_before(), name=name)
@@ -205,8 +208,6 @@ class JobOperations:
 
     def resume(self, name: str, *, start_runner: bool = True) -> JobRecord:
         """Continue a Failed, Canceled, queued-again or orphaned job from its committed mini-batches."""
-        from thresher.scheduler.service import ensure_runner, runner_gone
-
         store = self._instance.store
         job = store.get_job(name)
         if job.status == "Completed":
@@ -224,8 +225,6 @@ class JobOperations:
 
     def note(self, job: JobRecord) -> str | None:
         """What the status alone does not say: a Running job whose runner is gone waits for a resume."""
-        from thresher.scheduler.service import runner_gone
-
         if not runner_gone(job):
             return None
         progress = job.progress
@@ -238,8 +237,6 @@ class JobOperations:
 
     def delete(self, name: str) -> JobCleanup:
         """Delete an ended (or orphaned) job: its folder and its rows. Never a job that runs or waits to."""
-        from thresher.scheduler.service import runner_gone
-
         job = self.get(name)
         return delete_job(self._instance.store, job, orphaned=runner_gone(job))
 
@@ -330,6 +327,8 @@ class JobOperations:
             address=placement.get("address"),
             compute=spec.compute.name if spec.compute else None,
             min_nodes=int(placement.get("min_nodes") or 0),
+            idle_time_before_scale_down=placement.get("idle_time_before_scale_down"),
+            min_instances=int(placement.get("min_instances") or 0),
         )
 
     def _placement(self, spec: BatchDeploymentSpec, nodes: int) -> dict[str, Any]:
@@ -344,7 +343,12 @@ class JobOperations:
                 f"instance_count is {nodes} but compute '{spec.compute.name}' has max_instances {most}.",
                 fix=f"Use --instance-count {most} or less, or raise the compute's --max-instances.",
             )
-        return ComputeOperations(self._instance).placement(record)
+        idle = compute.get("idle_time_before_scale_down")
+        return {
+            **ComputeOperations(self._instance).placement(record),
+            "idle_time_before_scale_down": int(idle) if idle is not None else None,
+            "min_instances": int(compute.get("min_instances") or 0),
+        }
 
 
 def _deployment_overrides(sets: Sequence[str]) -> list[str]:

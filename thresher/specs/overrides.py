@@ -6,9 +6,6 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from thresher.errors import Problem, SpecError
 
 KeyPath = tuple[str | int, ...]
@@ -62,6 +59,9 @@ def parse_value(raw: str) -> Any:
     text = raw.strip()
     if not text:
         return ""
+    from ruamel.yaml import YAML  # here: importing it costs every command that sets nothing
+    from ruamel.yaml.error import YAMLError
+
     try:
         value = YAML(typ="safe", pure=True).load(text)
     except YAMLError:

@@ -1,4 +1,8 @@
-"""Reading a YAML file into plain Python data plus the line of every key, for messages with file:line."""
+"""Reading a YAML file into plain Python data plus the line of every key, for messages with file:line.
+
+ruamel is imported when a file is read: the runner and most commands read no YAML, and would pay
+for the import at every start.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,6 @@ import datetime
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from thresher.errors import Problem, SpecError
 
@@ -41,6 +41,10 @@ def read_yaml(path: Path, source: str) -> tuple[dict[str, Any], LineMap]:
     Raises SpecError for a missing file, a syntax error (with its line) or a top level that is not a
     mapping.
     """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     fix = f"Correct {path.name} and run the command again."
     try:
         text = path.read_text(encoding="utf-8")
@@ -75,6 +79,8 @@ def read_yaml(path: Path, source: str) -> tuple[dict[str, Any], LineMap]:
 
 def _plain(node: Any, path: KeyPath, lines: LineMap) -> Any:
     """ruamel's round-trip nodes as plain dict/list/str/int/float/bool, recording each key's line."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     if isinstance(node, CommentedMap):
         if not path:
             lines.add((), node.lc.line + 1)
@@ -94,6 +100,8 @@ def _plain(node: Any, path: KeyPath, lines: LineMap) -> Any:
 
 
 def _scalar(node: Any) -> Any:
+    from ruamel.yaml.comments import TaggedScalar
+
     if isinstance(node, TaggedScalar):
         return node.value
     if isinstance(node, bool):

@@ -3,7 +3,7 @@
 <job folder>/
   outputs/score/            the `score` output (AZUREML_BI_OUTPUT_PATH), unless --output-path
   logs/job_progress_overview.txt, job_result.txt, job_error.txt, readme.txt
-  logs/sys/processed_mini_batches.csv
+  logs/sys/processed_mini_batches.csv, logs/sys/perf/<node>/<process>.csv (CPU and memory samples)
   logs/user/stdout/<node>/<process>.stdout.txt   (and stderr/, error/, entry_script_log/)
   work/plan.jsonl           the persisted plan (one mini-batch per line)
   work/parts/               one result part per finished piece of a mini-batch
@@ -21,6 +21,7 @@ job_progress_overview.txt   progress lines while the job ran, then its result
 job_result.txt              the final summary: counts, throughput, output location
 job_error.txt               why the job failed, with its first failures (only when it failed)
 sys/processed_mini_batches.csv  one row per mini-batch: items, succeeded, failed, attempts, worker, seconds, error
+sys/perf/<node>/<process>.csv   the worker's CPU and memory, sampled every THRESHER_WORKER_PERF_INTERVAL seconds
 user/stdout/<node>/<process>.stdout.txt   what the scoring script printed, and its logging output
 user/stderr/<node>/<process>.stderr.txt   its standard error
 user/error/<node>/<process>.txt           full tracebacks of init() and run() failures

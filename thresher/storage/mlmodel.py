@@ -11,9 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from thresher.errors import StorageError
 
 MLMODEL = "MLmodel"
@@ -67,6 +64,9 @@ def find_mlmodel(path: Path) -> Path | None:
 
 def read_mlmodel(mlmodel: Path) -> MlflowModelInfo:
     """Parse an ``MLmodel`` file; raise StorageError naming the file when it is not valid."""
+    from ruamel.yaml import YAML  # here: only MLflow models have the file, and the import costs every start
+    from ruamel.yaml.error import YAMLError
+
     try:
         document = YAML(typ="safe").load(mlmodel.read_text(encoding="utf-8"))
     except (OSError, YAMLError) as exc:

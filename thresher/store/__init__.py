@@ -6,7 +6,7 @@
 
 from thresher.store.base import MetadataStore
 from thresher.store.job_records import TERMINAL, JobRecord, JobStatus, MiniBatchRecord
-from thresher.store.progress import FailedItem, JobProgress, PlanInfo
+from thresher.store.progress import FailedItem, JobProgress, PlanInfo, ResourceUsage, WorkerUsage
 from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord
 from thresher.store.sql import SqlStore, open_store
 
@@ -22,6 +22,8 @@ __all__ = [
     "MiniBatchRecord",
     "PlanInfo",
     "ResourceRecord",
+    "ResourceUsage",
     "SqlStore",
+    "WorkerUsage",
     "open_store",
 ]

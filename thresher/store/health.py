@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
@@ -43,7 +42,7 @@ from thresher.store.engine import (
     store_error,
     unusable,
 )
-from thresher.store.migrate import alembic_config, current_revisions
+from thresher.store.migrate import HEAD_REVISION, alembic_config, current_revisions
 from thresher.store.schema import VERSION_TABLE, metadata, resources
 
 FINDINGS_SHOWN = 50
@@ -80,7 +79,7 @@ class DatabaseReport:
 
 def schema_head() -> str:
     """The schema revision this thresher migrates databases to."""
-    return ", ".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+    return HEAD_REVISION
 
 
 def check_database(url: str) -> DatabaseReport:
@@ -335,6 +334,8 @@ def _schema_check(engine: Engine, head: str, repair: str) -> tuple[str | None, C
         return None, Check("schema", True, f"No schema yet: the next command creates it (revision {head}).")
     if revision == head:
         return revision, Check("schema", True, f"Revision {revision}, the one this thresher expects.")
+    from alembic.script import ScriptDirectory  # only for a database at another revision than ours
+
     known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
     if set(revision.split(", ")) <= known:
         return revision, Check("schema", True, f"Revision {revision}, older than {head}: the next command migrates it.")

@@ -5,6 +5,9 @@ finished mini-batches; ``job show``, the progress bar and the end-of-job reports
 name their unit: ``mini_batches_*`` count mini-batches, ``items_*`` count input items (files, or
 rows of tabular inputs), ``rows_written`` counts output rows.
 
+At the end of a job the runner adds ``resources``: each worker's peak memory and mean CPU, read from
+its samples in ``logs/sys/perf``, and the warnings they call for.
+
 Stored as JSON on the job row. ``from_json`` also reads what older thresher versions stored
 (``rows`` for ``rows_written``, the plan's total as ``mini_batches``).
 """
@@ -43,6 +46,48 @@ class FailedItem:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
 
+@dataclass(frozen=True)
+class WorkerUsage:
+    """One worker's CPU and memory over its samples in this job (``logs/sys/perf/<node>/<process>.csv``)."""
+
+    worker: str  # node-0/process000
+    host: str
+    samples: int
+    mean_cpu_percent: float  # the mean of its samples; 100 = one full core
+    peak_memory_bytes: int  # its largest resident memory (children included)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorkerUsage:
+        """Back from ``asdict``."""
+        return cls(
+            worker=str(data.get("worker")),
+            host=str(data.get("host") or ""),
+            samples=int(data.get("samples") or 0),
+            mean_cpu_percent=float(data.get("mean_cpu_percent") or 0.0),
+            peak_memory_bytes=int(data.get("peak_memory_bytes") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class ResourceUsage:
+    """The workers' CPU and memory at the end of a job, and what they warn of (starved workers, memory)."""
+
+    workers: tuple[WorkerUsage, ...]
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """As plain data for the job row."""
+        return {"workers": [asdict(worker) for worker in self.workers], "warnings": list(self.warnings)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ResourceUsage | None:
+        """Back from ``to_json`` (None for rows without it)."""
+        if not isinstance(data, dict):
+            return None
+        workers = tuple(WorkerUsage.from_json(w) for w in data.get("workers") or [] if isinstance(w, dict))
+        return cls(workers, tuple(str(w) for w in data.get("warnings") or []))
+
+
 @dataclass
 class JobProgress:
     """The running counts of one job (mutable: the runner updates its own copy)."""
@@ -55,6 +100,7 @@ class JobProgress:
     rows_written: int = 0
     columns: list[str] | None = None  # of the rows written, for outputs with a header or schema
     first_failures: list[FailedItem] = field(default_factory=list)
+    resources: ResourceUsage | None = None  # set when the job ends
 
     @property
     def mini_batches_total(self) -> int | None:
@@ -83,6 +129,7 @@ class JobProgress:
             "rows_written": self.rows_written,
             "columns": self.columns,
             "first_failures": [failure.to_json() for failure in self.first_failures],
+            "resources": self.resources.to_json() if self.resources is not None else None,
         }
 
     @classmethod
@@ -110,4 +157,5 @@ class JobProgress:
             rows_written=int(data.get("rows_written", data.get("rows")) or 0),
             columns=list(data["columns"]) if data.get("columns") else None,
             first_failures=failures,
+            resources=ResourceUsage.from_json(data.get("resources")),
         )
