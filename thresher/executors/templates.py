@@ -81,7 +81,7 @@ class TemplateGone(Exception):
 class Template:
     """A running template process and the runner's end of its socket."""
 
-    def __init__(self, python: str, env: Mapping[str, str]) -> None:
+    def __init__(self, python: str, env: Mapping[str, str], preload: tuple[str, ...] = wire.PRELOADED) -> None:
         self.python = python
         self.env = dict(env)
         self.preloaded: list[str] = []
@@ -103,6 +103,7 @@ class Template:
                 str(theirs.fileno()),
                 str(os.getpid()),
                 str(int(pdeathsig)),
+                ",".join(preload),
             ]
             self._popen = subprocess.Popen(
                 argv,
@@ -272,7 +273,7 @@ class ForkedProcess:
 # -- the runner's templates -----------------------------------------------------------------------
 
 # (interpreter, its environment less the per-worker variables) -> its template; None: given up, spawn
-_templates: dict[tuple[str, tuple[tuple[str, str], ...]], Template | None] = {}
+_templates: dict[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], Template | None] = {}
 _registry_lock = threading.Lock()
 _at_fork_registered = False
 
@@ -288,7 +289,7 @@ def fork_worker(
     if not os.path.isdir(cwd) or not os.path.exists(python):
         return None  # spawning reports it, as without templates
     shared = {name: value for name, value in env.items() if not per_worker(name)}
-    template = _template(python, shared)
+    template = _template(python, shared, wanted_preloads(config))
     if template is None:
         return None
     script_dir = os.path.dirname(identity.script) if identity.script else None
@@ -305,10 +306,54 @@ def fork_worker(
     return ForkedProcess(template, answer)
 
 
-def _template(python: str, env: dict[str, str]) -> Template | None:
-    """The live template of ``python`` with ``env``, started on first need; None if given up on."""
+_HINTS = {  # a library is worth importing before the fork for workers whose code names one of these
+    "numpy": ("numpy", "pandas", "sklearn", "joblib", "pickle", "torch", "mlflow"),
+    "pandas": ("pandas",),
+    "pyarrow": ("pyarrow", "parquet"),
+    "sklearn": ("sklearn", "joblib", "pickle"),
+    "mlflow": ("mlflow",),
+}
+_CODE_SCAN_BYTES = 2_000_000  # of the code snapshot's .py files read for hints, at most
+
+
+def wanted_preloads(config: WorkerConfig) -> tuple[str, ...]:
+    """The heavy libraries a template imports for these workers: those their code names (the script and
+    the .py files beside it, read as text, never imported), and what thresher's own reading needs (pandas
+    and pyarrow for tables; everything for the built-in MLflow driver). Importing one a script never uses
+    (mlflow alone takes about 1 s) would make a cold template slower than spawning the workers."""
+    identity = config.identity
+    if identity.script is None:
+        return wire.PRELOADED
+    text = _code_text(identity.script, identity.code_dir)
+    wanted = {name for name, hints in _HINTS.items() if any(hint in text for hint in hints)}
+    if identity.input_kind is protocol.InputKind.TABULAR:
+        wanted |= {"numpy", "pandas", "pyarrow"}
+    return tuple(name for name in wire.PRELOADED if name in wanted)
+
+
+def _code_text(script: str, code_dir: str | None) -> str:
+    paths = [script]
+    if code_dir and os.path.isdir(code_dir):
+        for folder, _, files in os.walk(code_dir):
+            paths += [os.path.join(folder, name) for name in sorted(files) if name.endswith(".py")]
+    chunks, left = [], _CODE_SCAN_BYTES
+    for path in dict.fromkeys(paths):
+        if left <= 0:
+            break
+        try:
+            with open(path, "rb") as handle:
+                chunk = handle.read(left).decode("utf-8", "replace")
+        except OSError:
+            continue
+        chunks.append(chunk)
+        left -= len(chunk)
+    return "\n".join(chunks)
+
+
+def _template(python: str, env: dict[str, str], preload: tuple[str, ...] = wire.PRELOADED) -> Template | None:
+    """The live template of ``python`` with ``env`` and ``preload``, started on first need; None if given up on."""
     global _at_fork_registered
-    key = (python, tuple(sorted(env.items())))
+    key = (python, tuple(sorted(env.items())), preload)
     with _registry_lock:
         if key in _templates:
             return _templates[key]
@@ -317,7 +362,7 @@ def _template(python: str, env: dict[str, str]) -> Template | None:
             _at_fork_registered = True
         _make_room()
         try:
-            template = Template(python, env)
+            template = Template(python, env, preload)
         except OSError as exc:
             log.warning("Worker template for %s could not start (%s); its workers are spawned instead", python, exc)
             _templates[key] = None

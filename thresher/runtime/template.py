@@ -131,8 +131,8 @@ class _Template:
 
     # -- start --------------------------------------------------------------------------------
 
-    def preload(self) -> None:
-        """Import the worker runtime and the installed heavy libraries; a failure is noted, not fatal."""
+    def preload(self, wanted: tuple[str, ...] = PRELOADED) -> None:
+        """Import the worker runtime and those of ``wanted`` that are installed; a failure is noted, not fatal."""
         importlib.import_module(WORKER_MODULE)
         # Its dependencies stay loaded; the module itself runs afresh as __main__ in each child, as with ``-m``.
         del sys.modules[WORKER_MODULE]
@@ -140,6 +140,8 @@ class _Template:
         with contextlib.suppress(AttributeError):
             delattr(sys.modules[package], attribute)
         for name in PRELOADED:
+            if name not in wanted:
+                continue
             try:
                 if importlib.util.find_spec(name) is None:
                     continue
@@ -403,13 +405,15 @@ def _die_with_parent(parent: int) -> None:
 
 
 def main() -> int:
-    """``python -m thresher.runtime.template <socket fd> <runner pid> <1: die with the runner's thread>``."""
+    """``python -m thresher.runtime.template <socket fd> <runner pid> <1: die with the runner's thread> [lib,...]``
+    (the libraries to import before forking; all of ``PRELOADED`` when not given)."""
     fd, parent, pdeathsig = (int(arg) for arg in sys.argv[1:4])
+    wanted = tuple(sys.argv[4].split(",")) if len(sys.argv) > 4 else PRELOADED
     sys.argv = sys.argv[:1]
     if pdeathsig:
         _die_with_parent(parent)
     template = _Template(socket.socket(fileno=fd))
-    template.preload()
+    template.preload(wanted)
     child = template.serve()
     if child is None:
         return 0
