@@ -116,7 +116,9 @@ def ray_cluster() -> Iterator[RayTestCluster]:
 # for its workspace), and no test may leave a worker, a template or a runner of its workspaces
 # behind: after each test, those still alive are waited for (a runner exits a few seconds after
 # its queue empties), and any left then fails the test. Processes are told apart from those of
-# other test sessions on the machine by this session's temporary folder in their environment.
+# other test sessions on the machine by this session's temporary folder in their environment, or in
+# their working directory: a worker forked from a template has the template's environment, but runs
+# in its code folder. The templates of this process live as long as it does, as in a runner.
 # ---------------------------------------------------------------------------------------------
 
 _THRESHER_COMMANDS = (b"thresher.runtime.worker", b"thresher.runner", b"thresher.runtime.template")
@@ -135,9 +137,11 @@ def _warm_compute_off() -> Iterator[None]:
 
 
 def thresher_processes(marker: str) -> dict[int, str]:
-    """thresher's processes (workers, templates, runners) whose environment mentions ``marker``: pid -> command."""
+    """thresher's processes (workers, templates, runners) whose environment or working directory mentions
+    ``marker``, less this process's own templates: pid -> command."""
     found: dict[int, str] = {}
     needle = marker.encode()
+    root = os.path.realpath(marker) + os.sep
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
@@ -147,12 +151,16 @@ def thresher_processes(marker: str) -> dict[int, str]:
             if not any(name in command for name in _THRESHER_COMMANDS):
                 continue
             with open(f"/proc/{entry}/stat", "rb") as handle:
-                if handle.read().split(b") ", 1)[1][:1] == b"Z":
-                    continue  # exited; its parent reaps it
+                state, parent = handle.read().split(b") ", 1)[1].split()[:2]
+            if state == b"Z":
+                continue  # exited; its parent reaps it
+            if int(parent) == os.getpid() and b"thresher.runtime.template" in command:
+                continue  # a template of this session's executors (tests/executors), kept for the session
             with open(f"/proc/{entry}/environ", "rb") as handle:
-                if needle not in handle.read():
-                    continue
-        except (OSError, IndexError):
+                mentioned = needle in handle.read()
+            if not mentioned and not (os.path.realpath(f"/proc/{entry}/cwd") + os.sep).startswith(root):
+                continue
+        except (OSError, IndexError, ValueError):
             continue
         found[int(entry)] = command.replace(b"\0", b" ").decode(errors="replace").strip()
     return found

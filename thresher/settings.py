@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         description="Size at which a worker's stdout or stderr log is rotated (to <log>.1, replacing the "
         "previous one), so a script that prints without end takes at most about twice this per stream.",
     )
+    worker_template: bool = Field(
+        default=True,
+        description="Fork local workers from a template process that has already imported the environment's "
+        "heavy libraries (numpy, pandas, pyarrow, scikit-learn, mlflow), where the result is the same as a "
+        "fresh process (see thresher.executors.templates); 0 starts every worker as a fresh interpreter.",
+    )
     worker_perf_interval: float = Field(
         default=1.0,
         ge=0,

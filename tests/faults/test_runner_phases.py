@@ -17,6 +17,7 @@ import pytest
 
 from tests.faults.conftest import echoed, text_inputs
 from tests.jobs.conftest import Bench
+from tests.processes import worker_pids
 from thresher.scheduler.faults import PHASES
 from thresher.store import JobRecord
 
@@ -139,17 +140,9 @@ def test_sigterm_from_outside_stops_the_workers_and_requeues_the_job(bench: Benc
     queued = _settle(bench, job.name)
     assert queued.status == "Queued" and "was stopped (SIGTERM)" in str(queued.headline)
     assert 1 <= queued.progress.mini_batches_done < 4
-    assert [p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_worker_of(p, job.spec["folder"])] == []
+    assert worker_pids(bench.root) == []
     ended = _resume_to_the_end(bench, queued)
     assert bench.output(ended) == echoed(folder)
-
-
-def _is_worker_of(proc: Path, folder: object) -> bool:
-    try:
-        command, environ = (proc / "cmdline").read_bytes(), (proc / "environ").read_bytes()
-    except OSError:
-        return False
-    return b"thresher.runtime.worker" in command and str(folder).encode() in environ
 
 
 @pytest.mark.parametrize("phase", ["planned", "assembled", "reported"])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tests.faults.conftest import echoed, text_inputs
 from tests.jobs.conftest import Bench
+from tests.processes import worker_pids
 from thresher.store import JobRecord
 
 MARKING_SCRIPT = """
@@ -45,19 +46,6 @@ def _wait_for_mark(marks: Path, prefix: str, exclude: set[int], timeout: float =
                 return pid
         time.sleep(0.01)
     raise AssertionError(f"no worker reached {prefix}")
-
-
-def _workers_of(job_folder: str) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                command, environ = (proc / "cmdline").read_bytes(), (proc / "environ").read_bytes()
-            except OSError:
-                continue
-            if b"thresher.runtime.worker" in command and job_folder.encode() in environ:
-                pids.append(int(proc.name))
-    return pids
 
 
 def test_workers_killed_while_importing_the_script_and_in_init_are_replaced(bench: Bench) -> None:
@@ -104,14 +92,13 @@ def test_a_storm_of_kills_on_the_workers_loses_and_doubles_no_item(bench: Bench)
     )
     folder = text_inputs(bench.root, 120)
     job = bench.ws.jobs.invoke(bench.endpoint, input=str(folder))
-    job_folder = str(job.spec["folder"])
     done = threading.Event()
     kills: list[int] = []
 
     def storm() -> None:
         chooser = random.Random(8)
         while len(kills) < 10 and not done.wait(chooser.uniform(0.1, 0.3)):
-            workers = _workers_of(job_folder)
+            workers = worker_pids(bench.root)
             if workers:
                 victim = chooser.choice(workers)
                 try:

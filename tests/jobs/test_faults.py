@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from tests.jobs.conftest import Bench, csv_folder
+from tests.processes import worker_pids
 
 SLOW_SCRIPT = """
 import os, time
@@ -39,21 +40,6 @@ def _clean_output(bench: Bench, folder: Path) -> str:
     return bench.output(job)
 
 
-def _worker_pids(job_folder: Path) -> list[int]:
-    # Workers are children of the runner; find them by the module they run.
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            if b"thresher.runtime.worker" in cmdline and str(job_folder).encode() in environ:
-                pids.append(int(entry.name))
-    return pids
-
-
 def test_kill_9_of_a_worker_mid_job_loses_and_doubles_no_row(bench: Bench) -> None:
     folder = csv_folder(bench.root, 200)
     settings = {"mini_batch_size": 5, "max_concurrency_per_instance": 2}
@@ -61,9 +47,8 @@ def test_kill_9_of_a_worker_mid_job_loses_and_doubles_no_row(bench: Bench) -> No
     expected = _clean_output(bench, folder)
     bench.deploy(SLOW_SCRIPT, name="victim", settings=settings)
     job = bench.ws.jobs.invoke(bench.endpoint, input=str(folder), deployment_name="victim")
-    job_folder = Path(str(job.spec["folder"]))
     _wait_for(lambda: bench.ws.jobs.get(job.name).progress.mini_batches_done >= 8)
-    pids = _worker_pids(job_folder)
+    pids = worker_pids(bench.root)
     assert pids, "no worker process found"
     os.kill(pids[0], signal.SIGKILL)
     ended = bench.ws.jobs.wait(job.name, timeout=120)
@@ -110,7 +95,7 @@ def test_cancel_stops_workers_promptly_and_resume_finishes(bench: Bench) -> None
     done = canceled.progress.mini_batches_done
     assert 2 <= done < 60
     assert "thresher job resume" in str(canceled.headline)
-    _wait_for(lambda: not _worker_pids(Path(str(job.spec["folder"]))), timeout=10)
+    _wait_for(lambda: not worker_pids(bench.root), timeout=10)
     bench.ws.jobs.resume(job.name)
     ended = bench.ws.jobs.wait(job.name, timeout=120)
     assert ended.status == "Completed", ended.headline

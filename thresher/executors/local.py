@@ -53,6 +53,7 @@ class LocalExecutor:
         log_max_bytes: int = DEFAULT_MAX_BYTES,
         first_number: int = 0,
         number_step: int = 1,
+        worker_template: bool = True,
         perf_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self._config: WorkerConfig | None = None
@@ -68,6 +69,7 @@ class LocalExecutor:
         # pool and numbers each slot's workers apart, so that names never repeat on a node).
         self._first_number, self._number_step = first_number, number_step
         self._woken = False
+        self._template = worker_template  # fork workers from a template where correct (executors.templates)
         self._released = False  # the last job's work ended; the workers wait for the next job (release())
         self._vacant: list[str] = []  # slots whose released worker died: refilled by the next rebind()
         self._held: list[Event] = []  # events found while binding a new job, handed out by the next poll
@@ -244,7 +246,8 @@ class LocalExecutor:
         node = slot.partition("/")[0]
         number = self._numbers.get(node, self._first_number)
         self._numbers[node] = number + self._number_step
-        process = spawn_worker(self._config, protocol.worker_name(node, number), slot, log_max_bytes=self._log_max)
+        name = protocol.worker_name(node, number)
+        process = spawn_worker(self._config, name, slot, log_max_bytes=self._log_max, template=self._template)
         self._workers[process.name] = process
         if self._perf is not None:
             self._perf.started(process.name)

@@ -96,8 +96,14 @@ class _SlotActor:
         self._polling = False
         self._turn = 0  # bumped by each submit(): an older events() call stops waiting
         self._wake_read, self._wake_write = os.pipe()
+        # No worker template: an actor starts one worker and keeps it (warm compute); a template would only
+        # speed up its replacement, at the cost of a second process per actor holding every heavy library.
         self._pool = LocalExecutor(
-            log_max_bytes=log_max_bytes, first_number=first_number, number_step=step, perf_interval=perf_interval
+            log_max_bytes=log_max_bytes,
+            first_number=first_number,
+            number_step=step,
+            perf_interval=perf_interval,
+            worker_template=False,
         )
         self._pool.wake_on(self._wake_read)
         self._early: list[Event] = []

@@ -6,6 +6,11 @@ the executor copies into ``logs/user/{stdout,stderr}/<node>/<process>...txt`` wi
 (``worker_logs``; C-level output and crashes included), and two more pipes passed by fd number
 (``THRESHER_WORKER_FDS``) for tasks and events. When the runner dies, so do the output pipes, and a
 worker that writes to them then dies too instead of running on alone.
+
+Where it is correct, the same process is forked instead from a template that has already imported
+the environment's heavy libraries (``thresher.executors.templates``, which says when); the worker
+then is the template's child, and ``WorkerProcess.popen`` a ``ForkedProcess`` rather than a
+``subprocess.Popen``.
 """
 
 from __future__ import annotations
@@ -17,12 +22,31 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
+from thresher.executors import templates
 from thresher.executors.worker_logs import DEFAULT_MAX_BYTES, CappedLog
 from thresher.runtime import protocol
 from thresher.runtime.protocol import BindOp, ErrorInfo, ReleaseOp, RunOp, ShutdownOp, WorkerConfig
 
 _STDERR_TAIL_BYTES = 3000
+
+
+class ProcessHandle(Protocol):
+    """What ``WorkerProcess`` uses of its process: a ``subprocess.Popen`` or a ``templates.ForkedProcess``.
+
+    ``returncode`` is None until ``poll`` or ``wait`` has collected the exit; until then the pid (and its
+    process group) cannot be reused, so signalling them is safe."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
 
 
 @dataclass(eq=False)
@@ -31,7 +55,7 @@ class WorkerProcess:
 
     name: str
     slot: str  # ``node-0/1``: the place in the pool it fills (a replacement takes the same slot)
-    popen: subprocess.Popen[bytes]
+    popen: ProcessHandle  # spawned (subprocess.Popen) or forked from a template (templates.ForkedProcess)
     tasks_fd: int  # parent -> worker (write end)
     events_fd: int  # worker -> parent (read end, non-blocking); -1 once closed
     exit_fd: int | None  # a pidfd, readable once the process exits (Linux); None elsewhere
@@ -158,6 +182,8 @@ def exit_reason(process: WorkerProcess, code: int) -> str:
 
 def exit_cause(code: int) -> str:
     """What an exit code says: "killed by signal 9 (SIGKILL), possibly out of memory ..." or "exited with code 3"."""
+    if code == templates.LOST_EXIT_CODE:
+        return "exited, with an exit status that was lost: the worker template it was forked from had died"
     if code < 0:
         try:
             signame = signal.Signals(-code).name
@@ -171,44 +197,84 @@ def exit_cause(code: int) -> str:
     return reason
 
 
+class _Pipes:
+    """A worker's four pipes: tasks (to it), events (from it), its stdout and its stderr."""
+
+    def __init__(self) -> None:
+        self.task_read, self.task_write = os.pipe()
+        self.event_read, self.event_write = os.pipe()
+        self.out_read, self.out_write = os.pipe()
+        self.err_read, self.err_write = os.pipe()
+
+    @property
+    def child_ends(self) -> tuple[int, int, int, int]:
+        return self.task_read, self.event_write, self.out_write, self.err_write
+
+    @property
+    def parent_ends(self) -> tuple[int, int, int, int]:
+        return self.task_write, self.event_read, self.out_read, self.err_read
+
+    def close_child_ends(self) -> None:
+        for fd in self.child_ends:
+            os.close(fd)
+
+    def close_parent_ends(self) -> None:
+        for fd in self.parent_ends:
+            os.close(fd)
+
+
 def spawn_worker(
-    config: WorkerConfig, name: str, slot: str, *, log_max_bytes: int = DEFAULT_MAX_BYTES
+    config: WorkerConfig,
+    name: str,
+    slot: str,
+    *,
+    log_max_bytes: int = DEFAULT_MAX_BYTES,
+    template: bool = True,
 ) -> WorkerProcess:
     """Start the worker process ``name`` (``node-0/process000``) in ``slot`` (``node-0/0``) for ``config``;
-    each of its output logs is capped at ``log_max_bytes`` (plus one rotated file)."""
+    each of its output logs is capped at ``log_max_bytes`` (plus one rotated file). ``template``: fork it
+    from its interpreter's template where that is correct (see ``thresher.executors.templates``)."""
     logs = config.binding.logs_dir
     stdout_path, stderr_path = (protocol.worker_log(logs, kind, name) for kind in ("stdout", "stderr"))
     os.makedirs(os.path.dirname(stdout_path), exist_ok=True)
     os.makedirs(os.path.dirname(stderr_path), exist_ok=True)
-    task_read, task_write = os.pipe()
-    event_read, event_write = os.pipe()
     env = protocol.worker_environ(config, name, os.environ)
-    env[protocol.FDS_ENV] = f"{task_read},{event_write}"
-    python = config.identity.python or sys.executable
-    try:
-        popen = subprocess.Popen(
-            [python, "-m", "thresher.runtime.worker"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=config.identity.code_dir or config.binding.output_dir,
-            env=env,
-            pass_fds=(task_read, event_write),
-            start_new_session=True,
-        )
-    except BaseException:
-        for fd in (task_write, event_read):
-            os.close(fd)
-        raise
-    finally:
-        os.close(task_read)
-        os.close(event_write)
+    cwd = config.identity.code_dir or config.binding.output_dir
+    popen: ProcessHandle | None = None
+    if template:
+        pipes = _Pipes()
+        try:
+            popen = templates.fork_worker(config, env, cwd, pipes.child_ends)
+        except BaseException:
+            pipes.close_parent_ends()
+            raise
+        finally:
+            pipes.close_child_ends()
+        if popen is None:  # pipes a template has seen may be held by a child it forked before it died
+            pipes.close_parent_ends()
+    if popen is None:
+        pipes = _Pipes()
+        env[protocol.FDS_ENV] = f"{pipes.task_read},{pipes.event_write}"
+        try:
+            popen = subprocess.Popen(
+                [config.identity.python or sys.executable, "-m", "thresher.runtime.worker"],
+                stdin=subprocess.DEVNULL,
+                stdout=pipes.out_write,
+                stderr=pipes.err_write,
+                cwd=cwd,
+                env=env,
+                pass_fds=(pipes.task_read, pipes.event_write),
+                start_new_session=True,
+            )
+        except BaseException:
+            pipes.close_parent_ends()
+            raise
+        finally:
+            pipes.close_child_ends()
+    task_write, event_read, out_read, err_read = pipes.parent_ends
     os.set_blocking(event_read, False)
     output: dict[int, CappedLog] = {}
-    for stream, path in ((popen.stdout, stdout_path), (popen.stderr, stderr_path)):
-        assert stream is not None
-        fd = os.dup(stream.fileno())  # ours to close; the Popen's file objects are closed now
-        stream.close()
+    for fd, path in ((out_read, stdout_path), (err_read, stderr_path)):
         os.set_blocking(fd, False)
         output[fd] = CappedLog(path, log_max_bytes)
     exit_fd: int | None = None

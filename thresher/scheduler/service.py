@@ -55,7 +55,9 @@ def executor_for(settings: Settings, spec: JobSpec) -> Executor:
         )
         return ray_executor
     executor: Executor = load_executor(spec.backend)(
-        log_max_bytes=settings.worker_log_max_bytes, perf_interval=settings.worker_perf_interval
+        log_max_bytes=settings.worker_log_max_bytes,
+        perf_interval=settings.worker_perf_interval,
+        worker_template=settings.worker_template,
     )
     return executor
 
