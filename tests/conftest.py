@@ -127,13 +127,17 @@ LEFTOVER_WAIT_SECONDS = 15.0
 
 @pytest.fixture(scope="session", autouse=True)
 def _warm_compute_off() -> Iterator[None]:
-    previous = os.environ.get("THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN")
-    os.environ["THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN"] = "0"
+    # Runners exit 0.5 s after their queue empties (3 s outside tests), so that a test that ran jobs
+    # does not wait long for its runner to be gone; a later invoke starts another.
+    values = {"THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN": "0", "THRESHER_RUNNER_IDLE_EXIT": "0.5"}
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     yield
-    if previous is None:
-        os.environ.pop("THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN", None)
-    else:
-        os.environ["THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def thresher_processes(marker: str) -> dict[int, str]:

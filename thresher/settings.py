@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         "are retried before a job stops, resumable, with a headline naming the datastore.",
     )
 
+    runner_idle_exit: float = Field(
+        default=3.0,
+        ge=0,
+        description="Seconds a runner waits with an empty queue (and no warm workers) before it exits; the next "
+        "invoke starts another.",
+    )
     idle_time_before_scale_down: float | None = Field(
         default=None,
         ge=0,

@@ -25,7 +25,6 @@ from thresher.scheduler.warm import WarmPools
 from thresher.settings import Settings
 from thresher.store import SqlStore
 
-IDLE_EXIT_SECONDS = 3.0
 POLL_SECONDS = 0.2
 """How often an idle runner asks the database for a job: for jobs queued without ringing its doorbell
 (by another host, or found orphaned); a client on this host rings it (``launch.wake_runner``)."""
@@ -94,9 +93,10 @@ class Doorbell:
 
 
 def serve(
-    store: SqlStore, settings: Settings, *, idle_exit: float = IDLE_EXIT_SECONDS, resolve: Resolver | None = None
+    store: SqlStore, settings: Settings, *, idle_exit: float | None = None, resolve: Resolver | None = None
 ) -> None:
-    """Claim and run jobs until the queue has been empty for ``idle_exit`` seconds.
+    """Claim and run jobs until the queue has been empty for ``idle_exit`` seconds (default: the
+    ``runner_idle_exit`` setting) and no warm pool is left.
 
     Raises only what stops the process (``RunnerStopped``, ``KeyboardInterrupt``) and thresher's
     errors about the database itself (``StoreError``): every job it claimed is ended, queued again,
@@ -115,7 +115,8 @@ def serve(
             lock.flush()
             pools = WarmPools(settings, functools.partial(executor_for, settings))
             try:
-                _drain(store, runner, idle_exit, settings, faults, resolve, doorbell, pools)
+                idle = settings.runner_idle_exit if idle_exit is None else idle_exit
+                _drain(store, runner, idle, settings, faults, resolve, doorbell, pools)
             finally:
                 pools.close()  # no worker outlives its runner
         # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
