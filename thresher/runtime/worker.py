@@ -309,6 +309,15 @@ def _send(fd: int, message: Mapping[str, Any]) -> None:
         data = data[os.write(fd, data) :]
 
 
+def _exit_now(code: int) -> None:
+    """Exit at once, logs flushed: threads or atexit hooks that a half-initialised script left behind must
+    not hold the exit up."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main() -> int:
     """Run a worker on the pipes named in the environment until told to shut down (or the parent goes)."""
     raw = json.loads(os.environ[protocol.WORKER_ENV])
@@ -328,11 +337,7 @@ def main() -> int:
     first = worker.start()
     _send(write_fd, first)
     if first["event"] == "init_failed":
-        # Exit now: threads or atexit hooks that a half-initialised script left behind must not hold the exit up.
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(protocol.INIT_FAILED_EXIT_CODE)
+        _exit_now(protocol.INIT_FAILED_EXIT_CODE)
     with os.fdopen(read_fd, "rb") as tasks:
         for line in tasks:
             message = json.loads(line)
@@ -344,10 +349,7 @@ def main() -> int:
                 answer = worker.bind(JobBinding.from_dict(message["binding"]))
                 _send(write_fd, answer)
                 if answer["event"] == "init_failed":
-                    logging.shutdown()
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                    os._exit(protocol.INIT_FAILED_EXIT_CODE)
+                    _exit_now(protocol.INIT_FAILED_EXIT_CODE)
             elif message["op"] == "shutdown":
                 bye = worker.stop()
                 # shutdown() has run: skip the interpreter's teardown (0.2-0.35 s with pandas or mlflow
