@@ -15,6 +15,7 @@ from types import FrameType
 
 from thresher.errors import ThresherError
 from thresher.instance import Instance
+from thresher.pipelines.driver import PIPELINE, run_pipeline
 from thresher.scheduler.launch import runner_id
 from thresher.scheduler.runner import RunnerStopped
 from thresher.scheduler.service import log, serve
@@ -38,7 +39,7 @@ def main() -> int:
     try:
         settings = load_settings()
         instance = Instance(settings)
-        serve(instance.store, settings, resolve=instance.remote)
+        serve(instance.store, settings, resolve=instance.remote, handlers={PIPELINE: run_pipeline})
     except RunnerStopped as stop:
         log(f"runner {runner_id()} stopped ({stop.signal_name}); its job, if any, is queued again")
         return STOPPED_EXIT_CODE

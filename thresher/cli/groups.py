@@ -59,9 +59,15 @@ GROUPS: dict[str, Group] = {
         "Batch deployments: model + scoring script + environment + compute + settings.",
     ),
     "job": Group(
-        "thresher.cli.jobs:job_app", "Batch jobs: list, show, stream, cancel, resume, download, delete and prune them."
+        "thresher.cli.jobs:job_app",
+        "Jobs (batch scoring and pipelines): create, list, show, stream, cancel, resume, download, explain-reuse, "
+        "delete and prune them.",
     ),
     "batch": Group("thresher.cli.jobs:batch_app", "Quick local scoring without registering anything."),
+    "component": Group(
+        "thresher.cli.pipelines:component_app",
+        "Register and inspect pipeline components (command, parallel and pipeline components).",
+    ),
     "workspace": Group(
         "thresher.cli.workspace:workspace_app",
         "The workspace itself: check its database and datastore, back it up, show it.",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from thresher.cli.common import OutputOpt, QueryOpt, SetOpt, YesOpt, confirm, require, workspace
+from thresher.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, confirm, require, workspace
 from thresher.cli.endpoints import deployment_app, endpoint_app
 from thresher.cli.groups import GROUPS
 from thresher.cli.output import OutputFormat, emit
@@ -19,7 +20,8 @@ from thresher.storage.disk import size
 from thresher.store import JobRecord
 
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the job.")]
-JOB_COLUMNS = ("name", "status", "deployment_name", "items_succeeded", "items_failed", "elapsed_seconds")
+JOB_COLUMNS = ("name", "type", "status", "deployment_name", "items_succeeded", "items_failed", "elapsed_seconds")
+STEP_COLUMNS = ("name", "step", "type", "status", "elapsed_seconds", "headline")
 WORKER_COLUMNS = ("worker", "host", "samples", "mean_cpu_percent", "peak_memory")
 
 job_app = typer.Typer(help=GROUPS["job"].help)
@@ -34,8 +36,17 @@ def _finish(job: JobRecord) -> None:
 def _stream(ws: Workspace, name: str) -> JobRecord:
     """Follow the job with a progress bar until it ends (rich's progress is imported only to follow)."""
     from thresher.cli.progress import stream as follow
+    from thresher.cli.progress import stream_pipeline
 
+    if ws.jobs.get(name).kind == "pipeline":
+        return stream_pipeline(ws, name)
     return follow(ws, name)
+
+
+def _document(ws: Workspace, job: JobRecord) -> dict[str, Any]:
+    """The job as show prints it (a pipeline with its steps)."""
+    steps = ws.jobs.list(parent_job_name=job.name, limit=None) if job.kind == "pipeline" else None
+    return job_document(job, note=ws.jobs.note(job), steps=steps)
 
 
 def _say(message: str) -> None:
@@ -120,25 +131,77 @@ def deployment_list_jobs(
         emit([job_document(j) for j in jobs], output, query, columns=JOB_COLUMNS)
 
 
-@job_app.command("list", epilog="Example: thresher job list -o table")
-def job_list(
-    limit: Annotated[int, typer.Option("--max-results", "-r", help="How many jobs, newest first.")] = 50,
+@job_app.command(
+    "create",
+    epilog="Examples:\n\n  thresher job create --file pipeline.yml --stream\n\n"
+    "  thresher job create -f pipeline.yml --set inputs.raw_data.path=./data --set settings.force_rerun=true",
+)
+def job_create(
+    file: FileOpt = None,
+    sets: SetOpt = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Name for the job (default: a new one).")] = None,
+    experiment_name: Annotated[
+        str | None, typer.Option("--experiment-name", "-e", help="Experiment (default: the YAML's, or its name).")
+    ] = None,
+    follow: Annotated[bool, typer.Option("--stream", help="Follow the job until it ends.")] = False,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
-    """List jobs, newest first."""
+    """Submit a pipeline job from Azure's v2 YAML (type: pipeline). Every problem of the file is reported at once,
+    before anything runs; unchanged steps are reused."""
+    path = require(str(file) if file else None, "--file", "thresher job create --file pipeline.yml")
     with workspace() as ws:
-        emit([job_document(j) for j in ws.jobs.list(limit=limit)], output, query, columns=JOB_COLUMNS)
+        job = ws.pipelines.create(Path(path), overrides=sets or [], name=name, experiment_name=experiment_name)
+        emit(_document(ws, job), output, query)
+        if follow:
+            _finish(_stream(ws, job.name))
+
+
+@job_app.command("list", epilog="Example: thresher job list -o table")
+def job_list(
+    limit: Annotated[int, typer.Option("--max-results", "-r", help="How many jobs, newest first.")] = 50,
+    parent_job_name: Annotated[
+        str | None, typer.Option("--parent-job-name", "-p", help="List the step jobs of this pipeline job.")
+    ] = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """List jobs, newest first (pipeline steps are listed with --parent-job-name)."""
+    with workspace() as ws:
+        jobs = ws.jobs.list(limit=limit, parent_job_name=parent_job_name)
+        columns = STEP_COLUMNS if parent_job_name else JOB_COLUMNS
+        emit([job_document(j) for j in jobs], output, query, columns=columns)
+
+
+@job_app.command(
+    "explain-reuse",
+    epilog="Examples:\n\n  thresher job explain-reuse --name nightly-20261130-0100-ab12.score\n\n"
+    "  thresher job explain-reuse -n nightly-20261130-0100-ab12.prep --against nightly-20261129-0100-cd34.prep",
+)
+def job_explain_reuse(
+    name_arg: Annotated[str | None, typer.Argument(metavar="STEP_JOB", help="A step job.")] = None,
+    name: NameOpt = None,
+    against: Annotated[str | None, typer.Option("--against", help="Another step job to compare with.")] = None,
+) -> None:
+    """Say why a pipeline step was reused or ran (what changed in its cache key), or how it differs from --against."""
+    named = require(name or name_arg, "--name", "thresher job explain-reuse STEP_JOB")
+    with workspace() as ws:
+        for line in ws.pipelines.explain_reuse(named, against=against):
+            typer.echo(line)
 
 
 @job_app.command("show", epilog="Example: thresher job show -n mnist-20261125-0412-ab12 --query status -o tsv")
 def job_show(name: NameOpt = None, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
     """Show a job: status, headline, counts, throughput, first failures, outputs and logs, and once it ended,
-    each worker's peak memory and mean CPU, with warnings about starved workers or memory."""
+    each worker's peak memory and mean CPU, with warnings about starved workers or memory. A pipeline job
+    shows its steps: status, step job, and where a step was reused from."""
     with workspace() as ws:
         job = ws.jobs.get(require(name, "--name", "thresher job show -n JOB"))
-        document = job_document(job, note=ws.jobs.note(job))
+        document = _document(ws, job)
     emit(document, output, query)
+    if query is None and output is OutputFormat.table and document.get("type") == "pipeline":
+        typer.echo()
+        emit(document["steps"], output, columns=("step", "status", "job", "reused_from", "headline"))
     if query is None and output in (OutputFormat.table, OutputFormat.tsv):
         # Lists do not fit one table row or tsv line: the workers as a table of their own, the warnings on stderr.
         if output is OutputFormat.table and document.get("workers"):
@@ -172,7 +235,7 @@ def job_resume(
     """Continue a failed, canceled or interrupted job from its committed mini-batches."""
     named = require(name, "--name", "thresher job resume -n JOB")
     with workspace() as ws:
-        emit(job_document(ws.jobs.resume(named)), output, query)
+        emit(_document(ws, ws.jobs.resume(named)), output, query)
         if follow:
             _finish(_stream(ws, named))
 
@@ -235,7 +298,9 @@ def parse_age(text: str) -> timedelta:
 )
 def job_download(
     name: NameOpt = None,
-    output_name: Annotated[str, typer.Option("--output-name", help="The output: score.")] = "score",
+    output_name: Annotated[
+        str, typer.Option("--output-name", help="The output: score for a batch job; a named output of a pipeline.")
+    ] = "score",
     download_path: Annotated[str, typer.Option("--download-path", "-p", help="Where to put it.")] = ".",
     everything: Annotated[bool, typer.Option("--all", help="Also download the logs.")] = False,
 ) -> None:

@@ -80,3 +80,48 @@ def summarize(job: JobRecord, console: Console, note: str | None = None) -> None
         if failure.get("log"):
             console.print(f"    traceback: {escape(str(failure['log']))}")
     console.print(f"  logs:   {escape(str(document['logs']))}")
+
+
+def stream_pipeline(ws: Workspace, name: str, console: Console | None = None) -> JobRecord:
+    """Follow a pipeline job: a bar of its steps, a line as each step ends (reused, ran, failed), then how
+    the pipeline ended."""
+    console = console or Console(stderr=True, highlight=False)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps · {task.fields[state]}"),
+        TimeElapsedColumn(),
+    )
+    reported: set[str] = set()
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task(escape(name), total=None, state="waiting for a runner")
+        stuck_since: float | None = None
+        while True:
+            job = ws.jobs.get(name)
+            steps = ws.jobs.list(parent_job_name=name, limit=None)
+            document = job_document(job, steps=steps)
+            for row in document["steps"]:
+                if row["status"] in TERMINAL and row["job"] not in reported:
+                    reported.add(row["job"])
+                    color = {"Completed": "green", "Failed": "red"}.get(row["status"], "yellow")
+                    how = f"reused from {row['reused_from']}" if row["reused_from"] else row["headline"] or ""
+                    progress.console.print(f"  [{color}]{row['status']}[/] {escape(row['step'])}: {escape(how)}")
+            total = len(document["steps"])
+            progress.update(bar, total=total, completed=document["steps_completed"], state=job.status)
+            if job.status in TERMINAL:
+                break
+            note = ws.jobs.note(job)
+            stuck_since = (stuck_since or time.monotonic()) if note or _waits_for_nobody(ws, job) else None
+            if stuck_since is not None and time.monotonic() - stuck_since > STUCK_GRACE_SECONDS:
+                console.print(
+                    f"[yellow]No runner serves this pipeline now. Resume with: thresher job resume --name "
+                    f"{escape(name)}[/]"
+                )
+                break
+            time.sleep(POLL_SECONDS)
+    color = {"Completed": "green", "Failed": "red", "Canceled": "yellow"}.get(job.status, "white")
+    console.print(f"[bold {color}]{job.status}[/]: {escape(job.headline or '')}")
+    for output, path in document["outputs"].items():
+        console.print(f"  output {escape(output)}: {escape(str(path))}")
+    return job

@@ -13,7 +13,9 @@ import functools
 import os
 import socket
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from thresher.executors import load_executor
 from thresher.executors.base import Executor
@@ -24,6 +26,10 @@ from thresher.scheduler.runner import Resolver, run_job
 from thresher.scheduler.warm import WarmPools
 from thresher.settings import Settings
 from thresher.store import SqlStore
+
+JobHandler = Callable[..., Any]
+"""Runs a claimed job of one kind to its end, with ``run_job``'s signature and contract (a pipeline job's
+driver lives above the scheduler and is handed to ``serve`` by the runner's entry point)."""
 
 POLL_SECONDS = 0.2
 """How often an idle runner asks the database for a job: for jobs queued without ringing its doorbell
@@ -93,7 +99,12 @@ class Doorbell:
 
 
 def serve(
-    store: SqlStore, settings: Settings, *, idle_exit: float | None = None, resolve: Resolver | None = None
+    store: SqlStore,
+    settings: Settings,
+    *,
+    idle_exit: float | None = None,
+    resolve: Resolver | None = None,
+    handlers: Mapping[str, JobHandler] | None = None,
 ) -> None:
     """Claim and run jobs until the queue has been empty for ``idle_exit`` seconds (default: the
     ``runner_idle_exit`` setting) and no warm pool is left.
@@ -116,7 +127,7 @@ def serve(
             pools = WarmPools(settings, functools.partial(executor_for, settings))
             try:
                 idle = settings.runner_idle_exit if idle_exit is None else idle_exit
-                _drain(store, runner, idle, settings, faults, resolve, doorbell, pools)
+                _drain(store, runner, idle, settings, faults, resolve, doorbell, pools, handlers or {})
             finally:
                 pools.close()  # no worker outlives its runner
         # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
@@ -134,6 +145,7 @@ def _drain(
     resolve: Resolver | None,
     doorbell: Doorbell,
     pools: WarmPools,
+    handlers: Mapping[str, JobHandler],
 ) -> None:
     """Run jobs until the queue has been empty for ``idle_exit`` seconds and no warm pool is left."""
     idle_since = time.monotonic()
@@ -146,7 +158,8 @@ def _drain(
             continue
         log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
         executors = functools.partial(executor_for, settings)
-        finished = run_job(
+        handler = handlers.get(job.kind, run_job)
+        finished = handler(
             store, job, runner, executors, settings=settings, faults=faults, resolve=resolve, pools=pools
         )
         if finished is not None:

@@ -184,13 +184,23 @@ class JobOperations:
         return self._instance.store.get_job(name)
 
     def list(
-        self, *, endpoint_name: str | None = None, deployment_name: str | None = None, limit: int | None = 50
+        self,
+        *,
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
+        limit: int | None = 50,
+        parent_job_name: str | None = None,
     ) -> builtins.list[JobRecord]:
-        """Jobs, newest first."""
+        """Jobs, newest first; with ``parent_job_name``, the step jobs of that pipeline job, in the order they
+        were created (every attempt of each step)."""
+        if parent_job_name is not None:
+            self._instance.store.get_job(parent_job_name)  # NotFoundError naming the recent jobs
+            return self._instance.store.list_jobs(parent=parent_job_name, limit=limit)
         return self._instance.store.list_jobs(
             endpoint_name=endpoint_name.lower() if endpoint_name else None,
             deployment_name=deployment_name,
             limit=limit,
+            top_level=True,
         )
 
     def wait(self, name: str, *, timeout: float | None = None, poll: float = 0.25) -> JobRecord:
@@ -212,7 +222,22 @@ class JobOperations:
         job = store.get_job(name)
         if job.status == "Completed":
             raise ConflictError(f"Job '{name}' completed; there is nothing to resume.", fix="Invoke a new job.")
-        if job.status in ("Failed", "Canceled") or (job.status == "Queued" and job.headline):
+        if job.parent is not None:
+            raise ConflictError(
+                f"Job '{name}' is step '{(job.results or {}).get('step')}' of pipeline job '{job.parent}'; steps are "
+                "resumed with their pipeline.",
+                fix=f"Resume the pipeline (its completed steps are reused): thresher job resume --name {job.parent}",
+            )
+        if job.kind == "pipeline" and job.status in ("Failed", "Canceled"):
+            from thresher.sdk.pipelines import PipelineJobOperations
+
+            reloaded = PipelineJobOperations(self._instance).reload(job)  # picks up the fix in its files
+            job = (
+                store.set_job_status(name, "Queued", spec=reloaded)
+                if reloaded
+                else store.set_job_status(name, "Queued")
+            )
+        elif job.status in ("Failed", "Canceled") or (job.status == "Queued" and job.headline):
             job = store.set_job_status(name, "Queued")  # a fresh start: no headline of the last attempt
         elif job.status in ("Running", "Finalizing") and not runner_gone(job):
             raise ConflictError(
@@ -250,7 +275,12 @@ class JobOperations:
         return [delete_job(self._instance.store, job, orphaned=False) for job in old]
 
     def download(self, name: str, download_path: str | Path, *, output_name: str = "score", all: bool = False) -> Path:
-        """Copy the job's output to ``<download_path>/named-outputs/<output_name>/`` (and logs with ``all``)."""
+        """Copy the job's output to ``<download_path>/named-outputs/<output_name>/`` (and logs with ``all``).
+
+        A pipeline job's outputs are its named pipeline outputs; a step job's are its step's outputs."""
+        job = self.get(name)
+        if job.kind != "batch_scoring" or job.parent is not None:
+            return self._download_named(job, Path(download_path), output_name, all)
         if output_name != "score":
             raise NotFoundError(
                 f"Job '{name}' has no output named {output_name!r}; a batch scoring job has one output, 'score'.",
@@ -261,6 +291,33 @@ class JobOperations:
         shutil.copytree(spec.output_dir, target, dirs_exist_ok=True)
         if all:
             shutil.copytree(Path(spec.folder) / "logs", Path(download_path) / "logs", dirs_exist_ok=True)
+        return target
+
+    def _download_named(self, job: JobRecord, download_path: Path, output_name: str, everything: bool) -> Path:
+        results = job.results or {}
+        outputs = results.get("outputs") or {}
+        if job.kind == "pipeline" and output_name == "score" and output_name not in outputs and len(outputs) == 1:
+            output_name = next(iter(outputs))
+        found = outputs.get(output_name)
+        if found is None:
+            named = ", ".join(outputs) or "none yet"
+            raise NotFoundError(
+                f"Job '{job.name}' has no output named {output_name!r} (its outputs: {named}).",
+                fix="Use --output-name with one of them"
+                + ("; a pipeline's outputs exist once the steps that write them completed." if not outputs else "."),
+            )
+        source = Path(found["path"])
+        target = download_path / "named-outputs" / output_name
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / source.name)
+        if everything and job.spec.get("folder"):
+            folder = Path(str(job.spec["folder"]))
+            for logs in ("user_logs", "logs"):
+                if (folder / logs).is_dir():
+                    shutil.copytree(folder / logs, download_path / logs, dirs_exist_ok=True)
         return target
 
     # -- building the job ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from thresher.sdk.endpoints import BatchDeploymentOperations, BatchEndpointOpera
 from thresher.sdk.health import WorkspaceCheck, WorkspaceInfo, backup_workspace, check_workspace, describe_workspace
 from thresher.sdk.infra import ComputeOperations, DatastoreOperations
 from thresher.sdk.jobs import JobOperations
+from thresher.sdk.pipelines import ComponentOperations, PipelineJobOperations
 from thresher.settings import Settings, load_settings
 from thresher.store.backup import BackupRecord
 
@@ -56,6 +57,8 @@ class Workspace:
             self.instance, self.batch_endpoints, self.models, self.environments, self.computes
         )
         self.jobs = JobOperations(self.instance)
+        self.pipelines = PipelineJobOperations(self.instance)
+        self.components = ComponentOperations(self.instance)
 
     def check(self) -> WorkspaceCheck:
         """Check the workspace without changing it; works when the database cannot be opened.

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from thresher.store.job_records import JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.progress import JobProgress
@@ -71,6 +71,12 @@ class NewJob(TypedDict):
     endpoint_name: NotRequired[str | None]
     deployment_name: NotRequired[str | None]
     kind: NotRequired[str]  # default BATCH_SCORING
+    parent: NotRequired[str | None]  # the pipeline job of a step job
+    cache_key: NotRequired[str | None]  # a step job's cache key
+    results: NotRequired[Mapping[str, Any] | None]  # JSON data: a step's outputs, metrics, reuse record
+    # A step job reused from an earlier run is created Completed, with its headline; default Queued.
+    status: NotRequired[Literal["Queued", "Completed"]]
+    headline: NotRequired[str | None]
 
 
 class JobFilter(TypedDict, total=False):
@@ -79,6 +85,9 @@ class JobFilter(TypedDict, total=False):
     endpoint_name: str | None
     deployment_name: str | None
     statuses: Collection[str]  # empty (the default): any status
+    parent: str | None  # the step jobs of this pipeline job (oldest first); None (the default): any job
+    top_level: bool  # only jobs that are not steps of a pipeline (default False)
+    cache_key: str | None  # only step jobs with this cache key
     limit: int | None  # default JOBS_LISTED; None: no limit
 
 
@@ -89,6 +98,8 @@ class StatusChange(TypedDict, total=False):
     headline: str | None
     error: Mapping[str, Any] | None  # JSON data
     progress: JobProgress | None
+    results: Mapping[str, Any] | None  # JSON data, replacing the job's results
+    spec: Mapping[str, Any] | None  # JSON data, replacing the job's spec (a resumed pipeline read again)
 
 
 @runtime_checkable
@@ -198,7 +209,8 @@ class MetadataStore(Protocol):
     ) -> JobRecord | None:
         """Take the oldest Queued job, or an orphaned Running/Finalizing one (its runner is in
         ``dead_runners`` or its heartbeat is older than ``stale_before``), for ``runner``; None if none.
-        Two claimers never get the same job."""
+        Two claimers never get the same job. Step jobs of pipelines are claimed only by ``name`` (by the
+        runner of their pipeline job)."""
         ...
 
     def heartbeat(self, name: str, runner: str) -> JobRecord:

@@ -45,7 +45,7 @@ class JobRecord:
     """One batch scoring job: what to run (``spec``), where it stands, and how far it got."""
 
     name: str
-    kind: str  # "batch_scoring"
+    kind: str  # "batch_scoring", "pipeline" or "command" (a pipeline's command step)
     status: JobStatus
     endpoint_name: str | None
     deployment_name: str | None
@@ -60,6 +60,9 @@ class JobRecord:
     started_at: datetime | None
     ended_at: datetime | None
     heartbeat_at: datetime | None
+    parent: str | None = None  # the pipeline job of a step job
+    cache_key: str | None = None  # a step job's cache key (a SHA-256), for reuse
+    results: Mapping[str, Any] | None = None  # a step job's outputs, metrics and reuse record
 
 
 @dataclass(frozen=True)

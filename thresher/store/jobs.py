@@ -37,20 +37,29 @@ class JobRows(Database):
     def create_job(self, name: str, **job: Unpack[NewJob]) -> JobRecord:
         check_name("job", "name", name)
         spec = plain_json(job["spec"], f"job {name!r} spec")
+        results = job.get("results")
+        status = job.get("status", "Queued")
+        now = utc_now()
+        ended = {"started_at": now, "ended_at": now} if status == "Completed" else {}
         try:
             with self._write() as connection:
                 connection.execute(
                     insert(jobs).values(
                         name=name,
                         kind=job.get("kind", BATCH_SCORING),
-                        status="Queued",
+                        status=status,
+                        headline=job.get("headline"),
+                        parent=job.get("parent"),
+                        cache_key=job.get("cache_key"),
+                        results=None if results is None else plain_json(results, f"job {name!r} results"),
+                        **ended,
                         endpoint_name=job.get("endpoint_name"),
                         deployment_name=job.get("deployment_name"),
                         spec=spec,
                         progress=JobProgress().to_json(),
                         attempt=0,
                         cancel_requested=False,
-                        created_at=utc_now(),
+                        created_at=now,
                     )
                 )
         except IntegrityError:
@@ -83,6 +92,13 @@ class JobRows(Database):
         statuses = where.get("statuses", ())
         if statuses:
             query = query.where(jobs.c.status.in_(list(statuses)))
+        parent, cache_key = where.get("parent"), where.get("cache_key")
+        if parent is not None:  # a pipeline's steps, in the order they were created
+            query = query.where(jobs.c.parent == parent).order_by(None).order_by(jobs.c.created_at, jobs.c.name)
+        if where.get("top_level"):
+            query = query.where(jobs.c.parent.is_(None))
+        if cache_key is not None:
+            query = query.where(jobs.c.cache_key == cache_key)
         limit = where.get("limit", JOBS_LISTED)
         if limit is not None:
             query = query.limit(limit)
@@ -98,8 +114,8 @@ class JobRows(Database):
             jobs.c.runner.in_(list(dead_runners)) if dead_runners else jobs.c.runner.is_(None),
         )
         query = select(jobs).where(or_(jobs.c.status == "Queued", orphaned)).order_by(jobs.c.created_at).limit(1)
-        if name is not None:
-            query = query.where(jobs.c.name == name)
+        # A step job is run by the runner of its pipeline job, which claims it by name.
+        query = query.where(jobs.c.name == name) if name is not None else query.where(jobs.c.parent.is_(None))
         if self._url.get_backend_name() == "postgresql":  # SQLite: the write lock serialises claimers
             query = query.with_for_update(skip_locked=True)
         now = utc_now()
@@ -126,6 +142,7 @@ class JobRows(Database):
     def set_job_status(self, name: str, status: JobStatus, **change: Unpack[StatusChange]) -> JobRecord:
         runner, headline = change.get("runner"), change.get("headline")
         given_error, given_progress = change.get("error"), change.get("progress")
+        given_results = change.get("results")
         error = None if given_error is None else plain_json(given_error, f"job {name!r} error")
         progress = None if given_progress is None else _progress_json(name, given_progress)
         now = utc_now()
@@ -147,6 +164,11 @@ class JobRows(Database):
                 values["error"] = error
             if progress is not None:
                 values["progress"] = progress
+            new_spec = change.get("spec")
+            if new_spec is not None:
+                values["spec"] = plain_json(new_spec, f"job {name!r} spec")
+            if given_results is not None:
+                values["results"] = plain_json(given_results, f"job {name!r} results")
             if status in TERMINAL:
                 values["ended_at"] = now
             if status == "Queued":  # back in the queue: a fresh start for the next runner

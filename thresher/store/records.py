@@ -23,7 +23,7 @@ Record = TypeVar("Record", bound="DataclassInstance")
 SaveMode = Literal["create", "update", "upsert"]
 SAVE_MODES: tuple[SaveMode, ...] = ("create", "update", "upsert")
 
-ASSET_KINDS = ("model", "environment", "code", "data")
+ASSET_KINDS = ("model", "environment", "code", "data", "component")
 """Versioned assets: every ``create_asset`` adds a version."""
 
 RESOURCE_KINDS = ("datastore", "compute", "batch_endpoint")
@@ -47,6 +47,7 @@ KIND_NAMES: Mapping[str, KindNames] = {
     "environment": KindNames("environment", "environments", "environment"),
     "code": KindNames("code asset", "code assets", "code"),
     "data": KindNames("data asset", "data assets", "data"),
+    "component": KindNames("component", "components", "component"),
     "datastore": KindNames("datastore", "datastores", "datastore"),
     "compute": KindNames("compute", "computes", "compute"),
     "batch_endpoint": KindNames("batch endpoint", "batch endpoints", "batch-endpoint"),

@@ -161,8 +161,15 @@ jobs = Table(
     _time("started_at", nullable=True),
     _time("ended_at", nullable=True),
     _time("heartbeat_at", nullable=True),
+    # A pipeline's step jobs name their pipeline job; they are run by its runner, never claimed alone.
+    _name("parent", nullable=True),
+    # A step's cache key (SHA-256 of its readable key in ``results``): equal keys may reuse each other.
+    Column("cache_key", String(64), nullable=True),
+    _json("results", nullable=True),  # what a step produced: outputs (paths, content hashes), metrics, reuse
     PrimaryKeyConstraint("name"),
     Index("ix_jobs_status_created_at", "status", "created_at"),
+    Index("ix_jobs_parent", "parent"),
+    Index("ix_jobs_cache_key", "cache_key"),
 )
 
 job_mini_batches = Table(

@@ -1,0 +1,154 @@
+"""Running a ``command`` step: its command line, with inputs as local paths and outputs as writable
+folders, in the step's environment, with Azure's log layout (``user_logs/std_log.txt``).
+
+Inputs in object storage are downloaded into the workspace's input cache first (``ro_mount`` and
+``download`` alike; ``direct`` passes the URI); outputs are written locally and uploaded after the
+command succeeded when their destination is in object storage (``upload`` and ``rw_mount`` alike).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from thresher.pipelines.model import Step
+from thresher.storage.remote import RemoteURL
+from thresher.storage.remote_files import download
+
+_PLACEHOLDER = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
+_OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]", re.S)
+LOG_NAME = "user_logs/std_log.txt"
+_TAIL_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How the command ended: its exit code and, when it failed, the last lines it wrote."""
+
+    returncode: int
+    tail: str
+    canceled: bool = False
+
+    def headline(self, step: str, log: Path) -> str:
+        """One line saying why the step failed, with the line of its output that says it best."""
+        last = _last_error_line(self.tail)
+        said = f": {last}" if last else ""
+        return f"Step '{step}' failed: its command exited with code {self.returncode}{said}. Its output: {log}"
+
+
+def render(command: str, inputs: Mapping[str, str | None], outputs: Mapping[str, str]) -> str:
+    """The command line with placeholders replaced; a ``$[[...]]`` part is kept only when every input it
+    uses is given (Azure's optional inputs)."""
+
+    def optional(match: re.Match[str]) -> str:
+        part = match.group(1)
+        used = [name for group, name in _PLACEHOLDER.findall(part) if group == "inputs"]
+        return part if all(inputs.get(name) is not None for name in used) else ""
+
+    def value(match: re.Match[str]) -> str:
+        group, name = match.group(1), match.group(2)
+        found = inputs.get(name) if group == "inputs" else outputs.get(name)
+        return "" if found is None else str(found)
+
+    return _PLACEHOLDER.sub(value, _OPTIONAL.sub(optional, command))
+
+
+def local_input(path: str, mode: str | None, cache: Path, resolve: Callable[[str], RemoteURL] | None) -> str:
+    """A data input as the command sees it: the local path; an object-storage one downloaded into
+    ``cache`` (once per URI), or its URI for ``direct``."""
+    if "://" not in path or mode == "direct":
+        return path
+    if resolve is None:
+        raise RuntimeError(f"input {path} is in object storage, but this runner cannot resolve datastores")
+    target = cache / hashlib.sha256(path.encode()).hexdigest()[:24]
+    if not (target / ".complete").exists():
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        download(resolve(path), staging / "data")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        (target / ".complete").touch()
+    data = target / "data"
+    files = list(data.iterdir()) if data.is_dir() else []
+    return str(files[0]) if len(files) == 1 and files[0].is_file() and not path.endswith("/") else str(data)
+
+
+def run_command(
+    step: Step,
+    command: str,
+    folder: Path,
+    *,
+    python: str | None,
+    environment: Mapping[str, str],
+    cancel: threading.Event,
+) -> CommandResult:
+    """Run ``command`` in a copy of the step's code, its output in ``folder/user_logs/std_log.txt``."""
+    workdir = folder / "code"
+    shutil.rmtree(workdir, ignore_errors=True)
+    if step.code:
+        source = Path(step.code)
+        if source.is_dir():
+            shutil.copytree(source, workdir, symlinks=True)
+        else:
+            workdir.mkdir(parents=True)
+            shutil.copy2(source, workdir / source.name)
+    else:
+        workdir.mkdir(parents=True)
+    log = folder / LOG_NAME
+    log.parent.mkdir(parents=True, exist_ok=True)
+    interpreter_dir = str(Path(python or sys.executable).parent)
+    inherited = {k: v for k, v in os.environ.items() if not (python and k == "PYTHONPATH")}  # thresher's own
+    env = {**inherited, **environment, "PATH": interpreter_dir + os.pathsep + os.environ.get("PATH", "")}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            ["/bin/bash", "-c", command],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            while True:
+                try:
+                    returncode = process.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancel.is_set():
+                        _kill(process)
+                        process.wait()
+                        return CommandResult(-signal.SIGTERM, _tail(log), canceled=True)
+        except BaseException:
+            _kill(process)  # the runner is stopping: no step process outlives it
+            raise
+    return CommandResult(returncode, _tail(log) if returncode else "")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _tail(log: Path) -> str:
+    with log.open("rb") as handle:
+        handle.seek(max(0, log.stat().st_size - _TAIL_BYTES))
+        return handle.read().decode("utf-8", errors="replace")
+
+
+def _last_error_line(tail: str) -> str:
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", line):
+            return line[:300]
+    return lines[-1][:300] if lines else ""

@@ -1,0 +1,638 @@
+"""The runner's side of a pipeline job: start each step as soon as its inputs exist, reuse what is
+unchanged, run the rest within the compute's slots, and end with a headline that names the step.
+
+A pipeline job is a parent job; each step is a step job under it (``<pipeline>.<step>``), of kind
+``command`` (a process) or ``batch_scoring`` (a ``parallel`` step: a batch job of the engine, run here
+by ``run_job``). Step jobs are claimed only by the runner of their pipeline, so a pipeline resumed by
+another runner (after a crash, or ``job resume``) finds its finished steps Completed, continues an
+interrupted parallel step from its committed mini-batches, and runs what is left.
+
+A step is reused, without starting any process, when a Completed step job anywhere in the workspace
+has its cache key (``cache.py``) and its outputs still exist. Each step job records its key, its
+outputs' content hashes and, when it ran, why it was not reused.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from thresher.environments import envs_dir, job_python
+from thresher.errors import JobTakenOverError, ThresherError
+from thresher.pipelines import cache
+from thresher.pipelines.command_step import LOG_NAME, local_input, render, run_command
+from thresher.pipelines.model import PipelineDef, Step
+from thresher.pipelines.parallel_step import batch_spec
+from thresher.pipelines.tracking import read_metrics
+from thresher.scheduler.faults import NO_FAULTS, Faults
+from thresher.scheduler.launch import stale_before
+from thresher.scheduler.runner import ExecutorFactory, Resolver, RunnerStopped, run_job
+from thresher.scheduler.service import dead_local_runners
+from thresher.scheduler.warm import WarmPools
+from thresher.settings import Settings
+from thresher.storage.fingerprint import content_hash
+from thresher.store import JobRecord, SqlStore
+from thresher.store.job_records import TERMINAL
+
+PIPELINE = "pipeline"
+COMMAND = "command"
+BATCH = "batch_scoring"
+HEARTBEAT_SECONDS = 2.0
+_WAIT_SECONDS = 0.2
+
+
+def step_job_name(pipeline: str, step: str, attempt: int = 1) -> str:
+    """The name of a step's job: ``<pipeline>.<step>``, ``<pipeline>.<step>-2`` for a later attempt."""
+    return f"{pipeline}.{step}" if attempt <= 1 else f"{pipeline}.{step}-{attempt}"
+
+
+def run_pipeline(
+    store: SqlStore,
+    job: JobRecord,
+    runner: str,
+    executor_factory: ExecutorFactory,
+    *,
+    settings: Settings,
+    faults: Faults = NO_FAULTS,
+    resolve: Resolver | None = None,
+    pools: WarmPools | None = None,
+) -> JobRecord | None:
+    """Run a claimed pipeline job until it ends; ``run_job``'s contract (never raises but to stop)."""
+    run = _PipelineRun(store, job, runner, executor_factory, settings, faults, resolve)
+    try:
+        return run.run()
+    except JobTakenOverError as exc:
+        run.stop_steps()
+        _log(f"pipeline {job.name}: {exc}")
+        return None
+    except (RunnerStopped, KeyboardInterrupt) as stop:
+        run.stop_steps()
+        store.set_job_status(
+            job.name,
+            "Queued",
+            runner=runner,
+            headline=f"Queued again: the runner was stopped ({stop}) while the pipeline ran; the next runner "
+            "continues it from its completed steps.",
+        )
+        raise
+    except BaseException as exc:  # a fault of thresher's own: the pipeline fails, saying where
+        run.stop_steps()
+        trace = traceback.format_exc()
+        _log(f"pipeline {job.name} failed on an unexpected error:\n{trace}")
+        return store.set_job_status(
+            job.name,
+            "Failed",
+            runner=runner,
+            headline=f"Pipeline '{job.name}' failed on an unexpected error in thresher: {type(exc).__name__}: {exc}. "
+            f"Resume with: thresher job resume --name {job.name}",
+            error={"type": type(exc).__name__, "trace": trace, "resumable": True},
+        )
+
+
+@dataclass
+class _Running:
+    step: str
+    child: str
+    slots: int
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class _PipelineRun:
+    def __init__(
+        self,
+        store: SqlStore,
+        job: JobRecord,
+        runner: str,
+        executor_factory: ExecutorFactory,
+        settings: Settings,
+        faults: Faults,
+        resolve: Resolver | None,
+    ) -> None:
+        self.store, self.job, self.runner = store, job, runner
+        self.executor_factory, self.settings, self.faults, self.resolve = executor_factory, settings, faults, resolve
+        spec = dict(job.spec)
+        self.pipeline = PipelineDef.from_dict(spec["pipeline"])
+        self.jobs_root = Path(spec["jobs_root"])
+        self.cache_dir = Path(spec.get("cache_dir") or self.jobs_root.parent / "cache" / "inputs")
+        self.capacity = max(1, int(spec.get("slots") or settings.default_max_workers))
+        self.force = bool(self.pipeline.force_rerun or spec.get("regenerate_outputs"))
+        self.done: dict[str, JobRecord] = {}
+        self.failed: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}
+        self.running: dict[str, _Running] = {}
+        self.children: dict[str, JobRecord] = {}
+        self.events: queue.Queue[tuple[str, JobRecord | None, str | None]] = queue.Queue()
+        self._beat_at = 0.0
+        self._previous: str | bool | None = False  # the previous run of this pipeline (False: not looked yet)
+        self.began = time.monotonic()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> JobRecord:
+        for child in self.store.list_jobs(parent=self.job.name, limit=None):
+            step = (child.results or {}).get("step") or child.name.removeprefix(self.job.name + ".")
+            self.children[step] = child  # the latest attempt of each step (listed oldest first)
+        order = self.pipeline.order()
+        canceled = False
+        while True:
+            self._heartbeat()
+            if self.store.get_job(self.job.name).cancel_requested:
+                canceled = True
+                self.stop_steps()
+            if not canceled:
+                self._start_ready(order)
+            if not self.running:
+                break
+            try:
+                step, record, error = self.events.get(timeout=_WAIT_SECONDS)
+            except queue.Empty:
+                continue
+            self._finished(step, record, error)
+        return self._end(order, canceled)
+
+    def _start_ready(self, order: list[str]) -> None:
+        used = sum(r.slots for r in self.running.values())
+        for name in order:
+            if name in self.done or name in self.failed or name in self.skipped or name in self.running:
+                continue
+            step = self.pipeline.steps[name]
+            blocked = self._blocked(step)
+            if blocked is not None:
+                self.skipped[name] = blocked
+                continue
+            if any(up not in self.done for up in step.upstream()):
+                continue  # waits for an input
+            slots = self._slots(step)
+            if self.running and used + slots > self.capacity:
+                continue  # waits for free slots; a smaller step after it may fit
+            if self._begin(step, slots):
+                used += slots
+
+    def _blocked(self, step: Step) -> str | None:
+        for up in sorted(step.upstream()):
+            if up in self.failed:
+                return f"not run: step '{up}' before it failed"
+            if up in self.skipped:
+                return f"not run: step '{up}' before it did not run"
+        if self.failed and not self.pipeline.continue_on_step_failure:
+            first = next(iter(self.failed))
+            return f"not run: step '{first}' failed and continue_on_step_failure is false"
+        return None
+
+    def _slots(self, step: Step) -> int:
+        if step.parallel is None:
+            return 1
+        return min(self.capacity, step.parallel.instance_count * step.parallel.max_concurrency_per_instance)
+
+    # -- one step ------------------------------------------------------------------------------
+
+    def _begin(self, step: Step, slots: int) -> bool:
+        """Reuse the step, or start it; True when it was started (it takes slots)."""
+        values, identities = self._inputs(step)
+        key = cache.cache_key(step, identities)
+        digest = cache.digest(key)
+        existing = self.children.get(step.name)
+        if existing is not None and existing.cache_key == digest and existing.status == "Completed":
+            self.done[step.name] = existing
+            return False
+        if existing is not None and existing.cache_key == digest and existing.status not in TERMINAL:
+            child = existing  # interrupted (its runner died, or was stopped): continue it
+        elif existing is not None and existing.cache_key == digest and existing.status in ("Failed", "Canceled"):
+            child = self.store.set_job_status(existing.name, "Queued")  # resumed: continue from what it committed
+        else:
+            reused = None if self._opted_out(step) else self._reusable(digest)
+            attempt = 1 + (
+                int(existing.name.rpartition("-")[2])
+                if existing is not None and existing.name.rpartition("-")[2].isdigit()
+                else (1 if existing else 0)
+            )
+            name = step_job_name(self.job.name, step.name, attempt)
+            if reused is not None:
+                self.done[step.name] = self._record_reuse(step, name, key, digest, reused)
+                return False
+            child = self._create(step, name, key, digest, values)
+        self.children[step.name] = child
+        running = _Running(step.name, child.name, slots)
+        self.running[step.name] = running
+        threading.Thread(
+            target=self._step_thread, args=(step, child.name, values, running), name=f"step-{step.name}", daemon=True
+        ).start()
+        return True
+
+    def _inputs(self, step: Step) -> tuple[dict[str, str | None], dict[str, dict[str, Any]]]:
+        values: dict[str, str | None] = {}
+        identities: dict[str, dict[str, Any]] = {}
+        for name, binding in step.inputs.items():
+            upstream = None
+            if binding.kind == "step_output":
+                produced = (self.done[binding.step or ""].results or {}).get("outputs", {})
+                upstream = produced.get(binding.output or "", {})
+                values[name] = upstream.get("path")
+            elif binding.kind == "literal":
+                values[name] = _literal_text(binding.value)
+            else:
+                values[name] = binding.path
+            identities[name] = cache.input_identity(binding, upstream)
+        for name, port in step.declared_inputs.items():
+            values.setdefault(name, None if port.default is None else _literal_text(port.default))
+        return values, identities
+
+    def _opted_out(self, step: Step) -> str | None:
+        if self.force:
+            return "force_rerun (or regenerate_outputs) is set"
+        if not step.allow_reuse:
+            return "allow_reuse is false"
+        if not step.is_deterministic:
+            return "is_deterministic is false"
+        return None
+
+    def _reusable(self, digest: str) -> JobRecord | None:
+        for candidate in self.store.list_jobs(cache_key=digest, statuses=("Completed",), limit=20):
+            outputs = (candidate.results or {}).get("outputs", {})
+            if all(Path(o["path"]).exists() for o in outputs.values() if o.get("path") and "://" not in o["path"]):
+                return candidate
+        return None
+
+    def _record_reuse(self, step: Step, name: str, key: dict[str, Any], digest: str, source: JobRecord) -> JobRecord:
+        origin = (source.results or {}).get("reused_from") or source.name
+        results = {
+            **self._base_results(step, key),
+            "outputs": (source.results or {}).get("outputs", {}),
+            "metrics": (source.results or {}).get("metrics", {}),
+            "reuse": {
+                "reused": True,
+                "from": origin,
+                "why": f"same cache key as step job {origin}, whose outputs still exist",
+            },
+            "reused_from": origin,
+        }
+        record = self.store.create_job(
+            name,
+            spec={"step": step.name, "type": step.type, "folder": str(self.jobs_root / origin)},
+            kind=_kind(step),
+            parent=self.job.name,
+            cache_key=digest,
+            results=results,
+            status="Completed",
+            headline=f"Reused the outputs of step job {origin}: same cache key, no process started.",
+        )
+        self.children[step.name] = record
+        self._register_outputs(step, record)
+        return record
+
+    def _base_results(self, step: Step, key: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "step": step.name,
+            "pipeline": self.job.name,
+            "pipeline_display_name": self.pipeline.display_name,
+            "cache_key": key,
+            "inputs": {name: b.describe() for name, b in step.inputs.items()},
+            "component": step.component,
+            "environment": step.environment,
+            "environment_note": step.environment_note,
+        }
+
+    def _create(
+        self, step: Step, name: str, key: dict[str, Any], digest: str, values: Mapping[str, str | None]
+    ) -> JobRecord:
+        folder = self.jobs_root / name
+        outputs = self._output_paths(step, name, folder)
+        why = self._why_not_reused(step, key)
+        results = {**self._base_results(step, key), "planned_outputs": outputs, "reuse": {"reused": False, "why": why}}
+        if step.parallel is not None:
+            spec: dict[str, Any] = batch_spec(step, folder, values, outputs).to_dict()
+        else:
+            spec = {"step": step.name, "type": "command", "folder": str(folder), "outputs": outputs}
+        return self.store.create_job(
+            name, spec=spec, kind=_kind(step), parent=self.job.name, cache_key=digest, results=results
+        )
+
+    def _output_paths(self, step: Step, child: str, folder: Path) -> dict[str, str]:
+        paths = {}
+        for name, output in step.outputs.items():
+            if output.path:
+                path = output.path.replace("{run-id}", child).replace("${{name}}", child)
+                path = path.replace("${{output_name}}", name).replace("{output-name}", name)
+            else:
+                path = str(folder / "outputs" / name)
+            paths[name] = path
+        return paths
+
+    def _why_not_reused(self, step: Step, key: dict[str, Any]) -> list[str]:
+        opted = self._opted_out(step)
+        if opted:
+            return [opted]
+        previous = self._previous_step(step.name)
+        if previous is None or not previous.results or "cache_key" not in previous.results:
+            return ["no earlier run of this step has its cache key"]
+        reasons = cache.explain(previous.results["cache_key"], key)
+        if not reasons:
+            return [f"step job {previous.name} has the same cache key, but its outputs are gone"]
+        return [f"compared with step job {previous.name}: " + "; ".join(reasons)]
+
+    def _previous_step(self, step: str) -> JobRecord | None:
+        if self._previous is False:
+            self._previous = None
+            for other in self.store.list_jobs(top_level=True, limit=200):
+                if (
+                    other.kind == PIPELINE
+                    and other.name != self.job.name
+                    and other.created_at <= self.job.created_at
+                    and (other.spec.get("pipeline") or {}).get("display_name") == self.pipeline.display_name
+                ):
+                    self._previous = other.name
+                    break
+        if not self._previous:
+            return None
+        found = [
+            j
+            for j in self.store.list_jobs(parent=str(self._previous), limit=None)
+            if (j.results or {}).get("step") == step
+        ]
+        return found[-1] if found else None
+
+    def _step_thread(self, step: Step, child: str, values: dict[str, str | None], running: _Running) -> None:
+        try:
+            if step.parallel is not None:
+                record = self._run_parallel(step, child)
+            else:
+                record = self._run_command(step, child, values, running)
+            self.events.put((step.name, record, None))
+        except BaseException as exc:  # reported to the loop, which fails the step with it
+            self.events.put((step.name, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+    def _run_parallel(self, step: Step, child: str) -> JobRecord | None:
+        claimed = self.store.claim_job(
+            self.runner, stale_before=stale_before(), dead_runners=_dead(self.store, self.job), name=child
+        )
+        if claimed is None:
+            claimed = self.store.get_job(child)
+            if claimed.status in TERMINAL:
+                return claimed
+            raise ThresherError(f"step job {child} could not be claimed (it is {claimed.status} on {claimed.runner})")
+        record = run_job(
+            self.store,
+            claimed,
+            self.runner,
+            self.executor_factory,
+            settings=self.settings,
+            faults=self.faults,
+            resolve=self.resolve,
+            pools=None,
+        )
+        if record is None or record.status != "Completed":
+            return record
+        outputs = dict((record.results or {}).get("planned_outputs", {}))
+        produced = {
+            name: {"path": path, "hash": _hash(path), "type": step.outputs[name].type} for name, path in outputs.items()
+        }
+        return self.store.set_job_status(child, "Completed", results={**(record.results or {}), "outputs": produced})
+
+    def _run_command(self, step: Step, child: str, values: dict[str, str | None], running: _Running) -> JobRecord:
+        claimed = self.store.claim_job(
+            self.runner, stale_before=stale_before(), dead_runners=_dead(self.store, self.job), name=child
+        )
+        record = claimed or self.store.get_job(child)
+        folder = Path(record.spec["folder"])
+        outputs: dict[str, str] = dict(record.spec["outputs"])
+        for name, path in outputs.items():
+            target = Path(path)
+            if "://" in path:
+                continue
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+            (target.parent if step.outputs[name].type == "uri_file" else target).mkdir(parents=True, exist_ok=True)
+        began = time.time()
+        python = job_python(
+            self.store,
+            envs_dir(self.settings),
+            environment=step.environment,
+            files_dir=None,
+            record_to=folder / "logs" / "sys" / "environment.txt",
+            heartbeat=lambda: self.store.heartbeat(child, self.runner),
+        )
+        local = {
+            name: (
+                local_input(v, step.inputs[name].mode, self.cache_dir, self.resolve)
+                if v is not None and step.inputs.get(name) is not None and step.inputs[name].kind != "literal"
+                else v
+            )
+            for name, v in values.items()
+        }
+        command = render(step.command or "", local, outputs)
+        environment = {
+            **step.environment_variables,
+            "AZUREML_RUN_ID": child,
+            "AZUREML_ROOT_RUN_ID": self.job.name,
+            "THRESHER_STEP_DIR": str(folder),
+            "THRESHER_STEP_INPUTS": json.dumps({n: b.describe() for n, b in step.inputs.items()}),
+            "MLFLOW_TRACKING_URI": (folder / "mlruns").as_uri(),
+            "MLFLOW_EXPERIMENT_NAME": self.pipeline.experiment_name or self.pipeline.display_name or "Default",
+        }
+        result = None
+        for attempt in range(step.max_retries + 1):
+            result = run_command(step, command, folder, python=python, environment=environment, cancel=running.cancel)
+            if result.returncode == 0 or result.canceled:
+                break
+            if attempt < step.max_retries:
+                (folder / LOG_NAME).open("a").write(f"\n[thresher] attempt {attempt + 1} failed; retrying\n")
+        assert result is not None
+        results = {
+            **(record.results or {}),
+            "command": command,
+            "seconds": round(time.time() - began, 3),
+            "metrics": read_metrics(folder),
+        }
+        log = folder / LOG_NAME
+        if result.canceled:
+            return self.store.set_job_status(
+                child, "Canceled", runner=self.runner, results=results, headline=f"Step '{step.name}' was canceled."
+            )
+        if result.returncode != 0:
+            return self.store.set_job_status(
+                child,
+                "Failed",
+                runner=self.runner,
+                results=results,
+                headline=result.headline(step.name, log),
+                error={"log": str(log), "returncode": result.returncode, "resumable": True},
+            )
+        results["outputs"] = {
+            name: {"path": path, "hash": _hash(path), "type": step.outputs[name].type} for name, path in outputs.items()
+        }
+        self.store.set_job_status(child, "Finalizing", runner=self.runner)
+        return self.store.set_job_status(
+            child,
+            "Completed",
+            runner=self.runner,
+            results=results,
+            headline=f"Step '{step.name}' completed in {results['seconds']:.2f} s.",
+        )
+
+    def _finished(self, step: str, record: JobRecord | None, error: str | None) -> None:
+        self.running.pop(step, None)
+        if record is not None and record.status == "Completed":
+            self.done[step] = record
+            self.children[step] = record
+            self._register_outputs(self.pipeline.steps[step], record)
+            return
+        if record is None and error is None:
+            return  # taken over by another runner: it reports
+        if error is not None:
+            child = self.children[step].name
+            headline = f"Step '{step}' failed on an unexpected error in thresher: {error.splitlines()[0]}"
+            try:
+                current = self.store.get_job(child)
+                if current.status not in TERMINAL:
+                    if current.status == "Queued":
+                        self.store.set_job_status(child, "Running")
+                    self.store.set_job_status(
+                        child, "Failed", headline=headline, error={"trace": error, "resumable": True}
+                    )
+            except ThresherError:
+                pass
+            self.failed[step] = headline
+            return
+        assert record is not None
+        if record.status == "Canceled":
+            self.skipped[step] = "canceled"
+            return
+        self.failed[step] = record.headline or f"Step '{step}' failed."
+
+    def _register_outputs(self, step: Step, record: JobRecord) -> None:
+        for name, output in step.outputs.items():
+            if not output.register_as:
+                continue
+            produced = (record.results or {}).get("outputs", {}).get(name)
+            if not produced:
+                continue
+            register_output(self.store, output.register_as, output.type, produced, record, self.pipeline)
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def _end(self, order: list[str], canceled: bool) -> JobRecord:
+        outputs = {}
+        for step in self.pipeline.steps.values():
+            for name, output in step.outputs.items():
+                produced = self.done.get(step.name) and (self.done[step.name].results or {}).get("outputs", {})
+                if output.pipeline_output and produced and name in produced:
+                    outputs[output.pipeline_output] = {**produced[name], "step": step.name, "output": name}
+        reused = sum(1 for r in self.done.values() if (r.results or {}).get("reused_from"))
+        ran = len(self.done) - reused
+        seconds = time.monotonic() - self.began
+        results = {
+            "outputs": outputs,
+            "steps": {
+                name: {
+                    "status": "Completed" if name in self.done else "Failed" if name in self.failed else "NotStarted",
+                    "job": self.children[name].name if name in self.children else None,
+                    "reused_from": (self.done[name].results or {}).get("reused_from") if name in self.done else None,
+                    "why": self.failed.get(name) or self.skipped.get(name),
+                }
+                for name in order
+            },
+        }
+        total = len(order)
+        if canceled:
+            return self.store.set_job_status(
+                self.job.name,
+                "Canceled",
+                runner=self.runner,
+                results=results,
+                headline=f"Canceled: {len(self.done)} of {total} steps had completed.",
+            )
+        if self.failed:
+            _first, headline = next(iter(self.failed.items()))
+            not_run = [s for s in order if s in self.skipped]
+            tail = f" Not run: {', '.join(not_run)}." if not_run else ""
+            return self.store.set_job_status(
+                self.job.name,
+                "Failed",
+                runner=self.runner,
+                results=results,
+                headline=f"Pipeline failed: {headline}{tail} Fix it, then resume (completed steps are reused): "
+                f"thresher job resume --name {self.job.name}",
+                error={
+                    "failed_steps": dict(self.failed),
+                    "not_run": {s: self.skipped[s] for s in not_run},
+                    "resumable": True,
+                },
+            )
+        self.store.set_job_status(self.job.name, "Finalizing", runner=self.runner)
+        return self.store.set_job_status(
+            self.job.name,
+            "Completed",
+            runner=self.runner,
+            results=results,
+            headline=f"Pipeline completed: {total} steps, {ran} ran, {reused} reused, in {seconds:.2f} s.",
+        )
+
+    def stop_steps(self) -> None:
+        """Stop every running step (their processes are killed; parallel steps stop with the runner)."""
+        for running in self.running.values():
+            running.cancel.set()
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._beat_at >= HEARTBEAT_SECONDS:
+            self.store.heartbeat(self.job.name, self.runner)
+            self._beat_at = now
+
+
+def register_output(
+    store: SqlStore, name: str, kind: str, produced: Mapping[str, Any], record: JobRecord, pipeline: PipelineDef
+) -> None:
+    """Register a step output as a data asset whose ``info`` names the job, step and inputs behind it."""
+    path = str(produced["path"])
+    for existing in store.list_assets("data", name):
+        if existing.info.get("content_hash") == produced.get("hash") and existing.info.get("path") == path:
+            return  # already registered from this very output (a resumed or reused step)
+    results = record.results or {}
+    store.create_asset(
+        "data",
+        name,
+        spec={"name": name, "type": kind, "path": path},
+        info={
+            "path": path,
+            "content_hash": produced.get("hash"),
+            "produced_by": {
+                "job": results.get("reused_from") or record.name,
+                "pipeline": results.get("pipeline"),
+                "pipeline_display_name": pipeline.display_name,
+                "step": results.get("step"),
+                "inputs": results.get("inputs", {}),
+            },
+        },
+    )
+
+
+def _kind(step: Step) -> str:
+    return BATCH if step.parallel is not None else COMMAND
+
+
+def _hash(path: str) -> str | None:
+    target = Path(path)
+    if "://" in path or not target.exists():
+        return None
+    return content_hash(target)
+
+
+def _literal_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)
+
+
+def _dead(store: SqlStore, job: JobRecord) -> list[str]:
+    return dead_local_runners(store)
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", flush=True)
