@@ -100,6 +100,7 @@ class _Scope:
     input_ports: Mapping[str, Port]
     outputs: Mapping[str, OutputSetting]
     prefix: str = ""
+    input_docs: Mapping[str, Doc] = field(default_factory=dict)  # where each input's value is written
     # (nested step, its output) -> (inner step, inner output): ${{parent.outputs.o}} of inner jobs
     aliases: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
@@ -141,7 +142,7 @@ def build_pipeline(doc: Doc, sources: Sources) -> PipelineDef:
     if not jobs.mapping():
         doc.problem(("jobs",), "is missing or empty; a pipeline needs at least one job.")
     loaded = _Loaded()
-    scope = _Scope(sources, inputs, ports, outputs)
+    scope = _Scope(sources, inputs, ports, outputs, input_docs={n: doc.sub("inputs", n) for n in inputs})
     _read_jobs(jobs, scope, sources, loaded)
     steps = {name: _unalias(step, scope.aliases) for name, step in loaded.steps.items()}
     default_compute = settings.get("default_compute") or data.get("compute")
@@ -327,7 +328,7 @@ def _bind_inputs(job: Doc, component: ComponentDef, scope: _Scope, loaded: _Load
             bindings[name] = binding
             loaded.where[(step, name)] = (job, keys)
     for name, port in component.inputs.items():
-        if name in bindings:
+        if name in bindings or name in given:  # bound (a wrong binding is reported where it is written)
             continue
         if port.default is not None:
             bindings[name] = (
@@ -354,7 +355,9 @@ def _binding(doc: Doc, port: Port, value: Any, scope: _Scope) -> Binding | None:
                 f"{', '.join(scope.inputs) or 'none'}).",
             )
             return None
-        return _checked(doc, port, source, value)
+        # A value that breaks the step's rules is reported where it is written: at the pipeline's input.
+        written = scope.input_docs.get(match.group("name"), doc) if source.kind == "literal" else doc
+        return _checked(written, port, source, source.value if source.kind == "literal" else value)
     if isinstance(value, str) and (match := _STEP_OUTPUT.match(value.strip())):
         return Binding.of_step(scope.prefix + match.group("step"), match.group("name"))
     if isinstance(value, str) and _EXPRESSION.search(value):
