@@ -68,6 +68,10 @@ def endpoint_invoke(
         str | None, typer.Option("--input", "-i", help="Folder, file, azureml:<data>:<version> or datastore URI.")
     ] = None,
     input_type: Annotated[str | None, typer.Option("--input-type", help="uri_folder or uri_file.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="YAML with inputs: and outputs: (a type: pipeline deployment's job)."),
+    ] = None,
     deployment_name: Annotated[
         str | None, typer.Option("--deployment-name", "-d", help="Deployment (default: the endpoint's).")
     ] = None,
@@ -80,13 +84,14 @@ def endpoint_invoke(
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
-    """Queue a batch scoring job and print it; it runs in the background (follow it with --stream)."""
+    """Queue a batch scoring job (or, for a type: pipeline deployment, a pipeline job with the inputs of --file)
+    and print it; it runs in the background (follow it with --stream)."""
     endpoint = require(name or name_arg, "--name", "thresher batch-endpoint invoke -n ENDPOINT --input ./data")
-    source = require(input, "--input", f"thresher batch-endpoint invoke -n {endpoint} --input ./data")
     with workspace() as ws:
         job = ws.jobs.invoke(
             endpoint,
-            input=source,
+            input=input,
+            inputs_file=file,
             input_type=input_type,
             deployment_name=deployment_name,
             output_path=output_path,
@@ -95,7 +100,7 @@ def endpoint_invoke(
             overrides=sets or [],
             job_name=job_name,
         )
-        emit(job_document(job), output, query)
+        emit(_document(ws, job), output, query)
         if follow:
             _finish(_stream(ws, job.name))
 

@@ -76,8 +76,14 @@ def cache_key(step: Step, inputs: Mapping[str, dict[str, Any]]) -> dict[str, Any
 
 
 def digest(key: Mapping[str, Any]) -> str:
-    """The SHA-256 of a key (canonical JSON)."""
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    """The SHA-256 of a key (canonical JSON). An upstream output counts by its bytes only: which step wrote
+    them (``from``, kept in the key for explanations) does not stop reuse."""
+    hashed = dict(key)
+    hashed["inputs"] = {
+        name: {k: v for k, v in identity.items() if k != "from"} if "content" in identity else identity
+        for name, identity in (key.get("inputs") or {}).items()
+    }
+    return hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -133,7 +139,7 @@ def _input_change(name: str, before: Any, after: Any) -> str:
         return f"input {name} added: {_identity(after)}"
     if after is None:
         return f"input {name} removed (was {_identity(before)})"
-    if before.get("from") and before.get("from") == after.get("from"):
+    if before.get("from") and after.get("from") and before.get("content") != after.get("content"):
         return (
             f"input {name}: output {after['from']} of the step before holds other bytes "
             f"({str(before.get('content'))[:12]} -> {str(after.get('content'))[:12]})"

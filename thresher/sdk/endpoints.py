@@ -23,6 +23,7 @@ from thresher.specs import (
     EnvironmentSpec,
     ModelSpec,
     Reference,
+    parse_reference,
     parse_spec,
 )
 from thresher.storage import load_ignore
@@ -182,6 +183,8 @@ class BatchDeploymentOperations:
                 document.pop(key, None)
             else:
                 document[key] = value
+        if spec.type == "pipeline":
+            document.update(self._pipeline_reference(spec))
         if spec.code_configuration is not None:
             code = Path(spec.code_configuration.code)
             script = code / spec.code_configuration.scoring_script
@@ -197,6 +200,32 @@ class BatchDeploymentOperations:
                 "scoring_script": spec.code_configuration.scoring_script,
             }
         return document
+
+    def _pipeline_reference(self, spec: BatchDeploymentSpec) -> dict[str, Any]:
+        """A pipeline deployment's component, registered (as Azure registers it), or its job_definition, checked."""
+        from thresher.sdk.pipelines import ComponentOperations
+
+        components = ComponentOperations(self._instance)
+        if spec.job_definition is not None:
+            name = spec.job_definition.removeprefix("azureml:")
+            job = self._instance.store.get_job(name)
+            if job.kind != "pipeline":
+                raise ConflictError(
+                    f"job_definition {spec.job_definition!r} is a {job.kind} job; a pipeline deployment deploys a "
+                    "pipeline job.",
+                    fix="Give azureml:<pipeline job name> (thresher job list shows their type).",
+                )
+            return {"job_definition": f"azureml:{job.name}"}
+        component = spec.component
+        if isinstance(component, dict):
+            record = components.register(component, Path.cwd(), f"deployment {spec.name}")
+        elif isinstance(component, str) and component.startswith("azureml:"):
+            reference = parse_reference(component)
+            assert reference is not None
+            record = components.get(reference.name, reference.version or reference.label)
+        else:
+            record = components.create(str(component))
+        return {"component": f"azureml:{record.name}:{record.version}"}
 
     def _model_reference(self, spec: BatchDeploymentSpec, problems: builtins.list[str]) -> str | None:
         model = spec.model

@@ -63,7 +63,8 @@ class JobOperations:
         self,
         endpoint_name: str,
         *,
-        input: str,
+        input: str | None = None,
+        inputs_file: str | Path | None = None,
         input_type: str | None = None,
         deployment_name: str | None = None,
         output_path: str | None = None,
@@ -73,7 +74,9 @@ class JobOperations:
         job_name: str | None = None,
         start_runner: bool = True,
     ) -> JobRecord:
-        """Validate and queue a batch scoring job on an endpoint's (default) deployment."""
+        """Validate and queue a job on an endpoint's (default) deployment: a batch scoring job of ``input``, or for
+        a ``type: pipeline`` deployment a pipeline job with the inputs and outputs of ``inputs_file`` (Azure's
+        ``invoke --file``), ``input`` (the component's one data input) and ``overrides`` (``inputs.x=...``)."""
         store = self._instance.store
         endpoint = store.get_resource("batch_endpoint", endpoint_name.lower())
         deployment_name = deployment_name or (endpoint.spec.get("defaults") or {}).get("deployment_name")
@@ -95,6 +98,24 @@ class JobOperations:
             sets.append(f"mini_batch_size={mini_batch_size}")
         if instance_count is not None:
             sets.append(f"instance_count={instance_count}")
+        if deployment.spec.get("type") == "pipeline":
+            from thresher.sdk.pipelines import PipelineJobOperations
+
+            return PipelineJobOperations(self._instance).invoke_deployment(
+                deployment,
+                inputs_file=inputs_file,
+                input=input,
+                input_type=input_type,
+                overrides=overrides,
+                job_name=job_name,
+                started=runner,
+                start_runner=start_runner,
+            )
+        if input is None:
+            raise ThresherError(
+                f"Deployment '{deployment.name}' scores an input, and none was given.",
+                fix=f"Pass --input, e.g. thresher batch-endpoint invoke -n {endpoint.name} --input ./data",
+            )
         spec = parse_spec(
             deployment.spec, "batch_deployment", base_dir=Path.cwd(), overrides=_deployment_overrides(sets)
         )

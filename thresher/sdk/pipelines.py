@@ -22,18 +22,20 @@ from typing import Any
 from thresher.errors import ConflictError, NotFoundError, SpecError, ThresherError
 from thresher.instance import Instance
 from thresher.pipelines import cache
+from thresher.pipelines.components import Doc, Problems
 from thresher.pipelines.curated import conda_document, curated_entry, curated_name
 from thresher.pipelines.driver import PIPELINE
 from thresher.pipelines.model import PipelineDef
 from thresher.pipelines.sources import ComponentDocument, ResolvedData, StoredCode
-from thresher.pipelines.yaml_loader import load_pipeline
+from thresher.pipelines.yaml_loader import build_pipeline, load_pipeline
 from thresher.scheduler.launch import ensure_runner
+from thresher.specs.overrides import merge_overrides
 from thresher.specs.references import read_reference
 from thresher.specs.yamlio import read_yaml
 from thresher.storage import split_datastore_uri
 from thresher.storage.fingerprint import iter_files
 from thresher.storage.snapshot import load_ignore
-from thresher.store import AssetRecord, JobRecord
+from thresher.store import AssetRecord, DeploymentRecord, JobRecord
 from thresher.store.records import LATEST
 
 COMPONENT = "component"
@@ -164,31 +166,41 @@ class ComponentOperations:
         self._instance = instance
 
     def create(self, path: str | Path, *, name: str | None = None, version: str | None = None) -> AssetRecord:
-        """Register the component YAML at ``path`` (checked first; its code folder is resolved)."""
-        from thresher.pipelines.components import Doc, Problems, read_component
-
+        """Register the component YAML at ``path``, checked first. Its folder is snapshotted into the datastore
+        (as Azure does), so later edits of the files need a new version."""
         file = Path(path)
         data, lines = read_yaml(file, file.name)
+        return self.register(data, file.resolve().parent, file.name, lines=lines, name=name, version=version)
+
+    def register(
+        self,
+        data: Mapping[str, Any],
+        base_dir: Path,
+        source: str,
+        *,
+        lines: Any = None,
+        name: str | None = None,
+        version: str | None = None,
+    ) -> AssetRecord:
+        """Register a component document whose relative paths resolve against ``base_dir``."""
+        from thresher.pipelines.components import read_component
+
         problems = Problems()
-        doc = Doc(data, file.name, lines, (), file.resolve().parent, problems)
-        component = read_component(doc, file.name)
+        doc = Doc(data, source, lines, (), base_dir, problems)
+        component = read_component(doc, source)
         component_name = name or data.get("name")
         if not component_name:
             doc.problem(("name",), "is missing; a registered component needs a name.")
         if problems.found:
-            raise SpecError(problems.found, what=f"component {file.name}", fix=f"Correct {file.name} and run again.")
-        document = dict(data)
-        if component.code is not None:
-            document["code"] = str(component.code)
-        if component.type == "parallel" and isinstance(data.get("task"), Mapping) and data["task"].get("code"):
-            document["task"] = {**data["task"], "code": str(component.code)}
+            raise SpecError(problems.found, what=f"component {source}", fix=f"Correct {source} and run again.")
+        stored = self._instance.datastore().put_content(base_dir, ignore=load_ignore(base_dir))
         chosen = version or (str(data["version"]) if data.get("version") is not None else None)
         return self._instance.store.create_asset(
             COMPONENT,
             str(component_name),
-            spec=document,
+            spec=dict(data),
             version=chosen,
-            info={"base_dir": str(file.resolve().parent), "source": str(file.resolve()), "type": component.type},
+            info={"base_dir": str(stored.path), "source": source, "type": component.type},
         )
 
     def get(self, name: str, version: str | None = None) -> AssetRecord:
@@ -241,6 +253,8 @@ class PipelineJobOperations:
         started: Any = None,
         start_runner: bool = True,
         extra: Mapping[str, Any] | None = None,
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
     ) -> JobRecord:
         """Queue a resolved pipeline (built by either front door) as a pipeline job."""
         from thresher.sdk.jobs import _job_name
@@ -256,10 +270,108 @@ class PipelineJobOperations:
             "regenerate_outputs": regenerate_outputs,
             **(extra or {}),
         }
-        record = self._instance.store.create_job(job_name, spec=spec, kind=PIPELINE)
+        record = self._instance.store.create_job(
+            job_name, spec=spec, kind=PIPELINE, endpoint_name=endpoint_name, deployment_name=deployment_name
+        )
         if start_runner:
             ensure_runner(self._instance.settings, started=started)
         return record
+
+    def invoke_deployment(
+        self,
+        deployment: DeploymentRecord,
+        *,
+        inputs_file: str | Path | None = None,
+        input: str | None = None,
+        input_type: str | None = None,
+        overrides: Sequence[str] = (),
+        job_name: str | None = None,
+        started: Any = None,
+        start_runner: bool = True,
+    ) -> JobRecord:
+        """Queue a pipeline job of a ``type: pipeline`` batch deployment: its component as the one step of a
+        pipeline whose inputs and outputs are the invocation's (``--file inputs.yml``, ``--input``, ``--set``)."""
+        given: dict[str, Any] = {}
+        lines = None
+        source = "invoke"
+        base_dir = Path.cwd()
+        if inputs_file is not None:
+            file = Path(inputs_file)
+            given, lines = read_yaml(file, file.name)
+            source, base_dir = file.name, file.resolve().parent
+        sets = [
+            item if item.startswith(("inputs.", "outputs.", "settings.")) else f"inputs.{item}" for item in overrides
+        ]
+        given, _, problems = merge_overrides(given, sets)
+        if problems:
+            raise SpecError(problems, what="--set overrides", fix="Write each one as inputs.<name>=<value>.")
+        inputs = dict(given.get("inputs") or {})
+        outputs = dict(given.get("outputs") or {})
+        settings_given = dict(given.get("settings") or {})
+        settings = dict(deployment.spec.get("settings") or {})
+        definition = deployment.spec.get("job_definition")
+        sources = WorkspaceSources(self._instance)
+        if definition:
+            document, source, base_dir, lines = self._job_definition(str(definition), inputs, outputs)
+        else:
+            reference = read_reference(str(deployment.spec["component"]))
+            assert reference is not None
+            component = sources.component(reference.name, reference.version)
+            declared_inputs = dict(component.data.get("inputs") or {})
+            if input is not None:
+                data_inputs = [n for n, p in declared_inputs.items() if _is_data(p)]
+                if len(data_inputs) != 1:
+                    raise ThresherError(
+                        f"--input gives one input, but component {reference.name} has {len(data_inputs)} data inputs "
+                        f"({', '.join(data_inputs) or 'none'}).",
+                        fix="Name each input in a file: thresher batch-endpoint invoke --file inputs.yml, with "
+                        "inputs: {<name>: {type: uri_folder, path: ...}}.",
+                    )
+                inputs[data_inputs[0]] = {"type": input_type or "uri_folder", "path": input}
+            step = str(component.data.get("name") or reference.name).replace("-", "_")
+            document = {
+                "type": "pipeline",
+                "display_name": f"{deployment.endpoint_name}-{deployment.name}",
+                "experiment_name": deployment.endpoint_name,
+                "settings": settings,
+                "inputs": inputs,
+                "outputs": outputs,
+                "jobs": {
+                    step: {
+                        "type": str(component.data.get("type", "pipeline")),
+                        "component": f"azureml:{reference.name}:{reference.version}",
+                        "inputs": {name: f"${{{{parent.inputs.{name}}}}}" for name in inputs},
+                        "outputs": {name: f"${{{{parent.outputs.{name}}}}}" for name in outputs},
+                    }
+                },
+            }
+        document["settings"] = {**(document.get("settings") or {}), **settings_given}
+        doc = Doc(document, source, lines, (), base_dir, Problems())
+        pipeline = build_pipeline(doc, sources)
+        return self.submit(
+            pipeline,
+            name=job_name,
+            started=started,
+            start_runner=start_runner,
+            endpoint_name=deployment.endpoint_name,
+            deployment_name=deployment.name,
+        )
+
+    def _job_definition(
+        self, definition: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], str, Path, Any]:
+        job = self._instance.store.get_job(definition.removeprefix("azureml:"))
+        source = job.spec.get("source_path")
+        if not source or not Path(source).is_file():
+            raise NotFoundError(
+                f"The deployment's job_definition {definition} was read from {source or 'no file'}, which is gone.",
+                fix="Deploy the pipeline as a component (component: ./pipeline_component.yml) instead.",
+            )
+        data, lines = read_yaml(Path(source), Path(source).name)
+        data = dict(data)
+        data["inputs"] = {**(data.get("inputs") or {}), **inputs}
+        data["outputs"] = {**(data.get("outputs") or {}), **outputs}
+        return data, Path(source).name, Path(source).resolve().parent, lines
 
     def reload(self, job: JobRecord) -> dict[str, Any] | None:
         """A pipeline job's spec with the pipeline read again from its file (a resume picks up fixes);
@@ -327,6 +439,11 @@ def _get(instance: Instance, kind: str, name: str, version: str | None) -> Asset
 
 def _get_or_raise(instance: Instance, kind: str, name: str, version: str | None) -> AssetRecord:
     return instance.store.get_asset(kind, name, None if version in (None, LATEST) else version)
+
+
+def _is_data(port: Any) -> bool:
+    kind = port.get("type") if isinstance(port, Mapping) else port
+    return str(kind) in ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model")
 
 
 def _file_hash(path: Path) -> str:

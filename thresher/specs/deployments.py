@@ -149,6 +149,7 @@ class BatchDeploymentSpec(ResourceSpec):
     resources: ResourceConfiguration = Field(default_factory=ResourceConfiguration)
     settings: BatchSettings = Field(default_factory=BatchSettings)
     component: str | dict[str, Any] | None = None
+    job_definition: str | None = None  # type: pipeline: azureml:<pipeline job> to deploy instead of a component
     pipeline_settings: PipelineSettings | None = None
 
     @model_validator(mode="before")
@@ -207,7 +208,7 @@ class BatchDeploymentSpec(ResourceSpec):
         if self.type != "pipeline":
             return [
                 (key, "is set, but only type: pipeline deployments use it.")
-                for key in ("component", "pipeline_settings")
+                for key in ("component", "job_definition", "pipeline_settings")
                 if getattr(self, key) is not None
             ]
         found = [
@@ -215,8 +216,16 @@ class BatchDeploymentSpec(ResourceSpec):
             for key in ("model", "code_configuration", "environment")
             if getattr(self, key) is not None
         ]
-        if self.component is None:
-            found.append(("component", "required key 'component' is missing; type: pipeline needs one."))
+        if self.component is None and self.job_definition is None:
+            found.append(
+                (
+                    "component",
+                    "required key 'component' is missing; type: pipeline needs a component (or a "
+                    "job_definition: azureml:<pipeline job>).",
+                )
+            )
+        elif self.component is not None and self.job_definition is not None:
+            found.append(("job_definition", "is set together with component; give one of them."))
         return found
 
     @classmethod
