@@ -36,10 +36,13 @@ def _finish(job: JobRecord) -> None:
 def _stream(ws: Workspace, name: str) -> JobRecord:
     """Follow the job with a progress bar until it ends (rich's progress is imported only to follow)."""
     from thresher.cli.progress import stream as follow
-    from thresher.cli.progress import stream_pipeline
+    from thresher.cli.progress import stream_command, stream_pipeline
 
-    if ws.jobs.get(name).kind == "pipeline":
+    kind = ws.jobs.get(name).kind
+    if kind == "pipeline":
         return stream_pipeline(ws, name)
+    if kind == "command":
+        return stream_command(ws, name)
     return follow(ws, name)
 
 

@@ -125,3 +125,15 @@ def stream_pipeline(ws: Workspace, name: str, console: Console | None = None) ->
     for output, path in document["outputs"].items():
         console.print(f"  output {escape(output)}: {escape(str(path))}")
     return job
+
+
+def stream_command(ws: Workspace, name: str, console: Console | None = None) -> JobRecord:
+    """Follow a pipeline's command step: wait for its end, then its headline and where its output is."""
+    console = console or Console(stderr=True, highlight=False)
+    with console.status(f"{escape(name)}: running"):
+        job = ws.jobs.wait(name, poll=POLL_SECONDS)
+    document = job_document(job)
+    color = {"Completed": "green", "Failed": "red", "Canceled": "yellow"}.get(job.status, "white")
+    console.print(f"[bold {color}]{job.status}[/]: {escape(job.headline or '')}")
+    console.print(f"  logs:   {escape(str(document['logs']))}")
+    return job

@@ -196,7 +196,10 @@ def read_component(
         return ComponentDef("pipeline", jobs=doc.sub("jobs"), **common)
     if kind == "command":
         command = data.get("command")
-        if not isinstance(command, str) or not command.strip():
+        if command is not None and not isinstance(command, str):
+            doc.problem(("command",), f'is {command!r}, not text; quote it (command: "{command}").')
+            command = None
+        elif not isinstance(command, str) or not command.strip():
             doc.problem(("command",), "is missing; a command component needs the command line it runs.")
             command = None
         else:

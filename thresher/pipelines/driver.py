@@ -14,6 +14,7 @@ outputs' content hashes and, when it ran, why it was not reused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import shutil
@@ -144,9 +145,9 @@ class _PipelineRun:
         canceled = False
         while True:
             self._heartbeat()
-            if self.store.get_job(self.job.name).cancel_requested:
+            if not canceled and self.store.get_job(self.job.name).cancel_requested:
                 canceled = True
-                self.stop_steps()
+                self._cancel_steps()
             if not canceled:
                 self._start_ready(order)
             if not self.running:
@@ -276,7 +277,7 @@ class _PipelineRun:
         }
         record = self.store.create_job(
             name,
-            spec={"step": step.name, "type": step.type, "folder": str(self.jobs_root / origin)},
+            spec={"step": step.name, "type": step.type, "reused_from": origin},  # no folder: it ran nothing
             kind=_kind(step),
             parent=self.job.name,
             cache_key=digest,
@@ -296,6 +297,7 @@ class _PipelineRun:
             "cache_key": key,
             "inputs": {name: b.describe() for name, b in step.inputs.items()},
             "component": step.component,
+            "snapshot_id": step.code_hash,
             "environment": step.environment,
             "environment_note": step.environment_note,
         }
@@ -434,6 +436,8 @@ class _PipelineRun:
             "THRESHER_STEP_DIR": str(folder),
             "THRESHER_STEP_INPUTS": json.dumps({n: b.describe() for n, b in step.inputs.items()}),
             "MLFLOW_TRACKING_URI": (folder / "mlruns").as_uri(),
+            # MLflow 3 refuses its file store unless told; a folder per step is what tracking here needs.
+            "MLFLOW_ALLOW_FILE_STORE": "true",
             "MLFLOW_EXPERIMENT_NAME": self.pipeline.experiment_name or self.pipeline.display_name or "Default",
         }
         result = None
@@ -573,6 +577,15 @@ class _PipelineRun:
             results=results,
             headline=f"Pipeline completed: {total} steps, {ran} ran, {reused} reused, in {seconds:.2f} s.",
         )
+
+    def _cancel_steps(self) -> None:
+        """``job cancel`` of the pipeline: command steps are killed, parallel steps canceled (their runs stop
+        their workers and end Canceled), nothing new starts."""
+        self.stop_steps()
+        for running in self.running.values():
+            if self.pipeline.steps[running.step].parallel is not None:
+                with contextlib.suppress(ThresherError):  # it ended meanwhile
+                    self.store.request_cancel(running.child)
 
     def stop_steps(self) -> None:
         """Stop every running step (their processes are killed; parallel steps stop with the runner)."""

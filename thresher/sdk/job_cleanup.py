@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from thresher.storage.disk import folder_size
-from thresher.store import JobRecord, SqlStore
+from thresher.store import TERMINAL, JobRecord, SqlStore
 
 
 @dataclass(frozen=True)
@@ -34,15 +34,30 @@ class JobCleanup:
 
 
 def planned_cleanup(job: JobRecord) -> JobCleanup:
-    """What deleting ``job`` would remove."""
-    folder = Path(str(job.spec.get("folder") or ""))
+    """What deleting ``job`` would remove. A job without a folder of its own (a pipeline job, a reused step)
+    removes only its rows."""
+    named = job.spec.get("folder")
+    if not named:
+        return JobCleanup(job.name, job.status, "", 0, None, False)
+    folder = Path(str(named))
     output = str(job.spec.get("output_dir") or "")
     outside = output and not Path(output).is_relative_to(folder)
     return JobCleanup(job.name, job.status, str(folder), folder_size(folder), output if outside else None, False)
 
 
 def delete_job(store: SqlStore, job: JobRecord, *, orphaned: bool) -> JobCleanup:
-    """Delete ``job``'s row (refused unless it ended or is orphaned), then its folder."""
+    """Delete ``job``'s row (refused unless it ended or is orphaned), then its folder; a pipeline job's step
+    jobs (rows and folders) go first."""
+    if job.kind == "pipeline":
+        if job.status not in TERMINAL and not orphaned:
+            store.delete_job(job.name)  # refused, saying why
+        freed = 0
+        for step in store.list_jobs(parent=job.name, limit=None):
+            if step.status == "Queued":  # created, never started: the pipeline ended before it
+                step = store.set_job_status(step.name, "Canceled", headline="Its pipeline job was deleted.")
+            freed += delete_job(store, step, orphaned=True).bytes
+        store.delete_job(job.name, orphaned_runner=job.runner if orphaned else None)
+        return JobCleanup(job.name, job.status, "", freed, None, True)
     plan = planned_cleanup(job)
     store.delete_job(job.name, orphaned_runner=job.runner if orphaned else None)
     if plan.folder and os.path.isdir(plan.folder):

@@ -108,6 +108,8 @@ def _step_parts(job: JobRecord, document: dict[str, Any]) -> None:
     )
     if results.get("metrics"):
         document["metrics"] = results["metrics"]
+    if results.get("snapshot_id"):
+        document["snapshot_id"] = results["snapshot_id"]
     if results.get("environment"):
         document["environment"] = results["environment"]
     if results.get("environment_note"):
@@ -123,7 +125,7 @@ def _command_document(job: JobRecord, note: str | None) -> dict[str, Any]:
         "status": job.status,
         "headline": job.headline,
         "command": results.get("command"),
-        "logs": f"{folder}/user_logs/std_log.txt",
+        "logs": f"{folder}/user_logs/std_log.txt" if folder else None,  # a reused step ran nothing
         "attempt": job.attempt,
         "runner": job.runner,
         **_times(job),

@@ -241,14 +241,14 @@ class JobOperations:
         """Continue a Failed, Canceled, queued-again or orphaned job from its committed mini-batches."""
         store = self._instance.store
         job = store.get_job(name)
-        if job.status == "Completed":
-            raise ConflictError(f"Job '{name}' completed; there is nothing to resume.", fix="Invoke a new job.")
         if job.parent is not None:
             raise ConflictError(
                 f"Job '{name}' is step '{(job.results or {}).get('step')}' of pipeline job '{job.parent}'; steps are "
                 "resumed with their pipeline.",
                 fix=f"Resume the pipeline (its completed steps are reused): thresher job resume --name {job.parent}",
             )
+        if job.status == "Completed":
+            raise ConflictError(f"Job '{name}' completed; there is nothing to resume.", fix="Invoke a new job.")
         if job.kind == "pipeline" and job.status in ("Failed", "Canceled"):
             from thresher.sdk.pipelines import PipelineJobOperations
 
@@ -289,7 +289,7 @@ class JobOperations:
     def prune(self, older_than: timedelta, *, dry_run: bool = False) -> builtins.list[JobCleanup]:
         """Delete every ended job that ended more than ``older_than`` ago (``dry_run``: only say which)."""
         cutoff = datetime.now(timezone.utc) - older_than
-        ended = self._instance.store.list_jobs(statuses=TERMINAL, limit=None)
+        ended = self._instance.store.list_jobs(statuses=TERMINAL, limit=None, top_level=True)  # steps go with theirs
         old = [job for job in ended if (job.ended_at or job.created_at) < cutoff]
         if dry_run:
             return [planned_cleanup(job) for job in old]

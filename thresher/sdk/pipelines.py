@@ -232,7 +232,11 @@ class PipelineJobOperations:
         problem. The runner starts each step when its inputs exist."""
         runner = ensure_runner(self._instance.settings) if start_runner else None
         pipeline = load_pipeline(path, WorkspaceSources(self._instance), overrides=overrides)
-        source = {"source_path": str(Path(path).resolve()), "overrides": list(overrides)}
+        source = {
+            "source_path": str(Path(path).resolve()),
+            "overrides": list(overrides),
+            "lineage": git_lineage(Path(path).resolve().parent),
+        }
         return self.submit(
             pipeline,
             name=name,
@@ -439,6 +443,30 @@ def _get(instance: Instance, kind: str, name: str, version: str | None) -> Asset
 
 def _get_or_raise(instance: Instance, kind: str, name: str, version: str | None) -> AssetRecord:
     return instance.store.get_asset(kind, name, None if version in (None, LATEST) else version)
+
+
+def git_lineage(folder: Path) -> dict[str, Any] | None:
+    """The git repository, branch, commit and dirty flag of ``folder``'s checkout; None outside one."""
+    import subprocess
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None
+    return {
+        "repository": git("config", "--get", "remote.origin.url") or git("rev-parse", "--show-toplevel"),
+        "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+        "commit": commit,
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
 
 
 def _is_data(port: Any) -> bool:
