@@ -27,6 +27,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tests import processes  # the repository's tests package: stdlib only, shared with the test suite
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results.json"
 NOTES = REPO / "bench" / "NOTES.md"
@@ -388,7 +390,6 @@ def wait_for_exit(pid: int | None, timeout: float = 20.0) -> None:
 # default, so after every thresher run the benchmarks end the pools (as ``thresher compute stop`` does)
 # and wait for the runner to exit; a cold run checks that nothing of the workspace is left.
 
-THRESHER_MODULES = (b"thresher.runner", b"thresher.scheduler.service", b"thresher.runtime.")
 WARM_MARK = "warm, kept from job"  # the job overview's line for a job bound to warm workers
 WARM_IDLE_SECONDS = 600  # the bench computes' idle time: longer than wait_quiet's patience (300 s)
 IDLE_VARIABLE = "THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN"  # would override it (0: warm compute off); not passed on
@@ -399,26 +400,7 @@ def thresher_processes(home: Path | str) -> dict[int, str]:
 
     They are told from other workspaces' by ``THRESHER_HOME`` in their environment (the runner sets it,
     and its workers inherit it)."""
-    needle = b"\0" + f"THRESHER_HOME={home}".encode() + b"\0"
-    found: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                command = handle.read()
-            if not any(module in command for module in THRESHER_MODULES):
-                continue
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                if handle.read().split(b") ", 1)[1][:1] == b"Z":
-                    continue  # exited, not yet reaped
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                if needle not in b"\0" + handle.read() + b"\0":
-                    continue
-        except (OSError, IndexError):
-            continue
-        found[int(entry)] = command.replace(b"\0", b" ").decode(errors="replace").strip()
-    return found
+    return processes.thresher_processes(environ=f"\0THRESHER_HOME={home}\0")
 
 
 def assert_cold(home: Path | str) -> None:

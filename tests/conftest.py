@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import pytest
 
+from tests import processes
 from tests.pg import PostgresError, PostgresServer
 from tests.ray_cluster import RayTestCluster
 from tests.servers import AzuriteServer, MotoS3Server, ServerError
@@ -121,7 +122,6 @@ def ray_cluster() -> Iterator[RayTestCluster]:
 # in its code folder. The templates of this process live as long as it does, as in a runner.
 # ---------------------------------------------------------------------------------------------
 
-_THRESHER_COMMANDS = (b"thresher.runtime.worker", b"thresher.runner", b"thresher.runtime.template")
 LEFTOVER_WAIT_SECONDS = 15.0
 
 
@@ -143,31 +143,7 @@ def _warm_compute_off() -> Iterator[None]:
 def thresher_processes(marker: str) -> dict[int, str]:
     """thresher's processes (workers, templates, runners) whose environment or working directory mentions
     ``marker``, less this process's own templates: pid -> command."""
-    found: dict[int, str] = {}
-    needle = marker.encode()
-    root = os.path.realpath(marker) + os.sep
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                command = handle.read()
-            if not any(name in command for name in _THRESHER_COMMANDS):
-                continue
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                state, parent = handle.read().split(b") ", 1)[1].split()[:2]
-            if state == b"Z":
-                continue  # exited; its parent reaps it
-            if int(parent) == os.getpid() and b"thresher.runtime.template" in command:
-                continue  # a template of this session's executors (tests/executors), kept for the session
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                mentioned = needle in handle.read()
-            if not mentioned and not (os.path.realpath(f"/proc/{entry}/cwd") + os.sep).startswith(root):
-                continue
-        except (OSError, IndexError, ValueError):
-            continue
-        found[int(entry)] = command.replace(b"\0", b" ").decode(errors="replace").strip()
-    return found
+    return processes.thresher_processes(environ=marker, cwd_under=marker, skip_own_templates=True)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,6 @@ from tests.faults.conftest import echoed, text_inputs
 from tests.jobs.conftest import Bench
 from tests.processes import worker_pids
 from thresher.scheduler.faults import PHASES
-from thresher.scheduler.launch import runner_alive
 from thresher.store import JobRecord
 
 SCRIPT = """
@@ -66,12 +65,6 @@ def _run_with_fault(bench: Bench, monkeypatch: pytest.MonkeyPatch, folder: Path,
 
 
 def _resume_to_the_end(bench: Bench, job: JobRecord) -> JobRecord:
-    # A runner stopped by SIGTERM queues its job again a few milliseconds before it lets go of the runner
-    # lock; a resume inside that window wakes the exiting runner instead of starting one (a known race,
-    # see the closing note of issue 10). Wait for it to be gone, as a user who reads the headline does.
-    deadline = time.monotonic() + 15
-    while runner_alive(bench.ws.settings, dying_wait=0) and time.monotonic() < deadline:
-        time.sleep(0.05)
     bench.ws.jobs.resume(job.name)
     ended = bench.ws.jobs.wait(job.name, timeout=60)
     assert ended.status == "Completed", ended.headline

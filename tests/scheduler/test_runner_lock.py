@@ -1,6 +1,8 @@
 """The workspace's runner lock: a runner killed a moment ago may still hold it while its last threads
-exit; ``runner_alive`` waits for such a holder instead of taking it for a runner that will serve, so a
-resume or an invoke right after a kill starts a new runner (without this, the job was left waiting).
+exit, and a runner told to stop holds it, marked stopping, while it queues its job again and stops its
+workers; ``runner_alive`` waits for such a holder instead of taking it for a runner that will serve, so
+a resume or an invoke right after a kill or a SIGTERM starts a new runner (without this, the job was
+left waiting).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from thresher.scheduler.launch import runner_alive
 from thresher.settings import Settings
 
 HOLDER = """
-import fcntl, sys, time
+import fcntl, os, sys, time
 handle = open(sys.argv[1], "a+")
 fcntl.flock(handle, fcntl.LOCK_EX)
-handle.seek(0); handle.truncate(); handle.write(sys.argv[2]); handle.flush()
+handle.seek(0); handle.truncate(); handle.write(sys.argv[2].replace("PID", str(os.getpid()))); handle.flush()
 print("held", flush=True)
 time.sleep(float(sys.argv[3]))
 """
@@ -68,3 +70,26 @@ def test_a_lock_held_by_a_live_runner_means_a_runner_is_alive_at_once(settings: 
         holder.kill()
         holder.wait()
     assert runner_alive(settings) is False
+
+
+def test_a_lock_held_by_a_runner_told_to_stop_is_waited_for_though_its_process_lives(settings: Settings) -> None:
+    settings.workspace_dir.mkdir(parents=True)
+    holder = _hold(settings.workspace_dir / "runner.lock", "PID stopping", 0.6)  # what serve() writes on SIGTERM
+    began = time.monotonic()
+    try:
+        assert runner_alive(settings) is False  # so ensure_runner starts one, which finds the lock free
+    finally:
+        holder.wait()
+    assert 0.3 < time.monotonic() - began < 5
+
+
+def test_a_runner_that_stops_too_slowly_counts_as_no_runner_after_the_wait(settings: Settings) -> None:
+    settings.workspace_dir.mkdir(parents=True)
+    holder = _hold(settings.workspace_dir / "runner.lock", "PID stopping", 30)
+    try:
+        began = time.monotonic()
+        assert runner_alive(settings, dying_wait=0.3) is False
+        assert 0.3 <= time.monotonic() - began < 5
+    finally:
+        holder.kill()
+        holder.wait()

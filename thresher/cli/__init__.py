@@ -12,9 +12,9 @@ from thresher.errors import ThresherError
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; thresher's errors become a headline and a fix line on stderr, and exit code 1."""
-    from thresher.cli.app import app, normalize_argv
+    from thresher.cli.app import app
 
-    args = normalize_argv(sys.argv[1:] if argv is None else argv)
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
         # Standalone mode prints usage errors itself and ends every run with SystemExit.
         app(args=args, prog_name="thresher")

@@ -2,12 +2,12 @@
 
 The root imports only typer: each command group (``groups.py``) loads when a command line names it,
 so ``thresher --version`` and ``thresher --help`` start in a fraction of the time a command that
-opens the workspace takes.
+opens the workspace takes. az's argument conventions (prefixes of long options, Azure-only options
+ignored, several values after ``--set``) are applied to each command's arguments (``arguments.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -41,39 +41,3 @@ def root(
     ] = False,
 ) -> None:
     """thresher: self-hosted batch inference and ML pipelines."""
-
-
-# az options that select an Azure subscription or workspace, or change how az waits: accepted so that
-# Azure scripts run unchanged, and ignored (the workspace is THRESHER_HOME).
-_IGNORED_WITH_VALUE = {"--resource-group", "-g", "--workspace-name", "-w", "--subscription"}
-_IGNORED_FLAGS = {"--no-wait", "--only-show-errors", "--web"}
-
-
-def normalize_argv(argv: Sequence[str]) -> list[str]:
-    """Rewrite az-style arguments into what the parser takes.
-
-    Drops the Azure-only options above, and expands ``--set a=1 b=2`` (az takes several values after
-    one ``--set``) into ``--set a=1 --set b=2``.
-    """
-    result: list[str] = []
-    items = list(argv)
-    index = 0
-    while index < len(items):
-        token = items[index]
-        name = token.split("=", 1)[0]
-        if name in _IGNORED_WITH_VALUE:
-            index += 1 if "=" in token else 2
-            continue
-        if token in _IGNORED_FLAGS:
-            index += 1
-            continue
-        result.append(token)
-        index += 1
-        if token == "--set":
-            if index < len(items):
-                result.append(items[index])
-                index += 1
-            while index < len(items) and not items[index].startswith("-") and "=" in items[index]:
-                result.extend(["--set", items[index]])
-                index += 1
-    return result

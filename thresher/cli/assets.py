@@ -10,7 +10,7 @@ import typer
 
 from thresher.cli.commands import add_create
 from thresher.cli.common import OutputOpt, QueryOpt, absolute, require, split_name_version, workspace
-from thresher.cli.groups import GROUPS
+from thresher.cli.groups import group_app
 from thresher.cli.output import OutputFormat, emit
 from thresher.errors import ThresherError
 from thresher.sdk import Workspace, asset_document
@@ -23,9 +23,9 @@ NameOpt = Annotated[str | None, typer.Option("--name", "-n", help=NAME_HELP)]
 VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the next number).")]
 DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="Description.")]
 
-model_app = typer.Typer(help=GROUPS["model"].help)
-environment_app = typer.Typer(help=GROUPS["environment"].help)
-data_app = typer.Typer(help=GROUPS["data"].help)
+model_app = group_app("model")
+environment_app = group_app("environment")
+data_app = group_app("data")
 
 COLUMNS = ("name", "version", "type", "description", "path")
 

@@ -18,7 +18,7 @@ from thresher.cli.common import (
     require,
     workspace,
 )
-from thresher.cli.groups import GROUPS
+from thresher.cli.groups import group_app
 from thresher.cli.output import OutputFormat, emit
 from thresher.sdk import Workspace, deployment_document, resource_document
 from thresher.specs import BatchDeploymentSpec, BatchEndpointSpec, Spec
@@ -27,8 +27,8 @@ NAME_HELP = "Name."
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help=NAME_HELP)]
 EndpointOpt = Annotated[str | None, typer.Option("--endpoint-name", "-e", help="Name of the batch endpoint.")]
 
-endpoint_app = typer.Typer(help=GROUPS["batch-endpoint"].help)
-deployment_app = typer.Typer(help=GROUPS["batch-deployment"].help)
+endpoint_app = group_app("batch-endpoint")
+deployment_app = group_app("batch-deployment")
 
 ENDPOINT_COLUMNS = ("name", "description", "provisioning_state")
 DEPLOYMENT_COLUMNS = ("name", "endpoint_name", "model", "compute", "provisioning_state")

@@ -6,8 +6,12 @@ needs only for the ``job`` group. So the root command lists the groups from ``GR
 and help texts, written once here and used by the groups' own apps) and imports a group's module when
 a command line names it.
 
-Example: a new group ``thresher pipeline ...`` is a ``pipeline_app = typer.Typer(help=GROUPS["pipeline"].help)``
-in ``thresher/cli/pipelines.py`` and an entry ``"pipeline": Group("thresher.cli.pipelines:pipeline_app", ...)``.
+Every group is made by ``group_app``, whose group class (``arguments.AzCommands``) gives each of its
+commands az's argument conventions: prefixes of long options, Azure-only options ignored, several
+values after ``--set``.
+
+Example: a new group ``thresher pipeline ...`` is a ``pipeline_app = group_app("pipeline")`` in
+``thresher/cli/pipelines.py`` and an entry ``"pipeline": Group("thresher.cli.pipelines:pipeline_app", ...)``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
+
+from thresher.cli.arguments import AzCommands
 
 # Click's classes are typer's to name (newer typers carry their own copy of click): the signatures
 # below say Any where click's Context and Command go.
@@ -75,11 +81,20 @@ GROUPS: dict[str, Group] = {
 }
 
 
+def group_app(name: str) -> typer.Typer:
+    """The ``typer.Typer`` app of the group ``name``, its commands taking az's arguments."""
+    return typer.Typer(help=GROUPS[name].help, cls=AzCommands)
+
+
 def load(name: str) -> TyperGroup:
     """The group ``name`` with all its commands, its module imported."""
     module, _, attribute = GROUPS[name].app.partition(":")
     app: typer.Typer = getattr(importlib.import_module(module), attribute)
     group = typer.main.get_group(app)
+    if not isinstance(group, AzCommands):  # a developer's slip, caught by the first test of the group
+        raise TypeError(
+            f"{GROUPS[name].app} must be made with group_app({name!r}), so its commands take az's arguments"
+        )
     group.name = name
     return group
 

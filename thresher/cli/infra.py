@@ -8,15 +8,15 @@ import typer
 
 from thresher.cli.commands import Named, add_create, add_delete, add_list, add_show
 from thresher.cli.common import OutputOpt, QueryOpt, require, workspace
-from thresher.cli.groups import GROUPS
+from thresher.cli.groups import group_app
 from thresher.cli.output import OutputFormat, emit
 from thresher.sdk import Workspace, resource_document
 from thresher.store import ResourceRecord
 
 NAME_HELP = "Name of the resource."
 
-datastore_app = typer.Typer(help=GROUPS["datastore"].help)
-compute_app = typer.Typer(help=GROUPS["compute"].help)
+datastore_app = group_app("datastore")
+compute_app = group_app("compute")
 
 
 def _compute_document(ws: Workspace, record: ResourceRecord) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import typer
 
 from thresher.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, confirm, require, workspace
 from thresher.cli.endpoints import deployment_app, endpoint_app
-from thresher.cli.groups import GROUPS
+from thresher.cli.groups import group_app
 from thresher.cli.output import OutputFormat, emit
 from thresher.errors import ThresherError
 from thresher.sdk import Workspace
@@ -24,8 +24,8 @@ JOB_COLUMNS = ("name", "type", "status", "deployment_name", "items_succeeded", "
 STEP_COLUMNS = ("name", "step", "type", "status", "elapsed_seconds", "headline")
 WORKER_COLUMNS = ("worker", "host", "samples", "mean_cpu_percent", "peak_memory")
 
-job_app = typer.Typer(help=GROUPS["job"].help)
-batch_app = typer.Typer(help=GROUPS["batch"].help)
+job_app = group_app("job")
+batch_app = group_app("batch")
 
 
 def _finish(job: JobRecord) -> None:

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 import typer
 
 from thresher.cli.common import FileOpt, OutputOpt, QueryOpt, require, workspace
-from thresher.cli.groups import GROUPS
+from thresher.cli.groups import group_app
 from thresher.cli.output import OutputFormat, emit
 from thresher.sdk.documents import asset_document
 from thresher.store import AssetRecord
 
-component_app = typer.Typer(help=GROUPS["component"].help)
+component_app = group_app("component")
 COMPONENT_COLUMNS = ("name", "version", "type", "description")
 
 

@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 
 from thresher.cli.common import OutputOpt, QueryOpt, workspace
-from thresher.cli.groups import GROUPS
+from thresher.cli.groups import group_app
 from thresher.cli.output import OutputFormat, emit
 from thresher.sdk.health import backup_document, check_document, workspace_document
 
-workspace_app = typer.Typer(help=GROUPS["workspace"].help)
+workspace_app = group_app("workspace")
 
 CHECK_COLUMNS = ("check", "ok", "summary")
 

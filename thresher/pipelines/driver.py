@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,10 @@ def run_pipeline(
     faults: Faults = NO_FAULTS,
     resolve: Resolver | None = None,
     pools: WarmPools | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> JobRecord | None:
-    """Run a claimed pipeline job until it ends; ``run_job``'s contract (never raises but to stop)."""
+    """Run a claimed pipeline job until it ends; ``run_job``'s contract (never raises but to stop, and
+    calls ``on_stop`` before the job goes back to the queue)."""
     run = _PipelineRun(store, job, runner, executor_factory, settings, faults, resolve)
     try:
         return run.run()
@@ -75,6 +77,8 @@ def run_pipeline(
         _log(f"pipeline {job.name}: {exc}")
         return None
     except (RunnerStopped, KeyboardInterrupt) as stop:
+        if on_stop is not None:
+            on_stop()
         run.stop_steps()
         store.set_job_status(
             job.name,

@@ -5,12 +5,13 @@ the runner's own code (``service.py``: the scheduling loop, executors, planning)
 only asks pays for none of it.
 
 A runner holds ``runner.lock`` in the workspace (an ``flock``) while it serves, with its pid written
-in it. ``ensure_runner`` starts ``python -m thresher.runner`` in its own session when no runner holds
-the lock, and otherwise rings the runner's doorbell, ``runner.wake``: a client appends a byte to it
-after queueing a job, and the idle runner, which looks at the file's size every
-``WAKE_CHECK_SECONDS``, claims the job at once instead of at its next poll of the database. The
-doorbell is a plain file (no FIFO or socket that copying a workspace would trip on); a lost ring only
-costs the runner's regular poll.
+in it, and ``<pid> stopping`` once it was told to stop (before it queues its job again; see
+``runner_alive``). ``ensure_runner`` starts ``python -m thresher.runner`` in its own session when no
+runner holds the lock, or only a stopping or dying one (once it has let go), and otherwise rings the
+runner's doorbell, ``runner.wake``: a client appends a byte to it after queueing a job, and the idle
+runner, which looks at the file's size every ``WAKE_CHECK_SECONDS``, claims the job at once instead of
+at its next poll of the database. The doorbell is a plain file (no FIFO or socket that copying a
+workspace would trip on); a lost ring only costs the runner's regular poll.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ WAKE_CHECK_SECONDS = 0.01
 """How often an idle runner looks at its doorbell (a ``stat``: microseconds)."""
 
 STALE_SECONDS = 30.0  # a Running job whose runner has not been heard of for this long is orphaned
-DYING_WAIT_SECONDS = 10.0  # how long a killed runner's lock is waited for (see runner_alive)
+DYING_WAIT_SECONDS = 10.0  # how long a killed or stopping runner's lock is waited for (see runner_alive)
+STOPPING = "stopping"
+"""Written after its pid into the lock by a runner that was told to stop (``mark_holder``)."""
 
 
 def runner_id() -> str:
@@ -101,32 +104,53 @@ def runner_lock(settings: Settings) -> Iterator[IO[str] | None]:
         handle.close()
 
 
+def mark_holder(lock: IO[str], *, stopping: bool = False) -> None:
+    """Write into the held lock who holds it (this process's pid) and, once it was told to stop, ``stopping``."""
+    lock.seek(0)
+    # Written over the old text and cut after, not cut first: the pid alone is a prefix of the stopping
+    # mark, so a reader never finds the file empty (an empty lock reads as a live runner).
+    lock.write(f"{os.getpid()} {STOPPING}" if stopping else str(os.getpid()))
+    lock.truncate()
+    lock.flush()
+
+
 def runner_alive(settings: Settings, *, dying_wait: float = DYING_WAIT_SECONDS) -> bool:
-    """Whether a runner of this workspace holds the lock now.
+    """Whether a runner of this workspace holds the lock now, and will go on serving.
 
     A runner killed a moment ago can still hold it: its main thread has exited (the process shows as
     a zombie) while its other threads are still being torn down, and the lock goes only with the last
     of them. Such a holder (its pid, which ``serve`` writes into the lock file, is no longer alive) is
     waited for, up to ``dying_wait`` seconds, instead of being taken for a runner that will serve.
+
+    A runner told to stop (SIGTERM, SIGINT) marks the lock ``stopping`` before it queues its job
+    again, and lets go of the lock only after stopping its workers: a client that sees the job queued
+    in that window and rang the exiting runner's doorbell would leave it queued for good. Such a holder
+    is waited for too, up to ``dying_wait`` seconds, so that a runner started next finds the lock free;
+    it is no runner that will serve, so the answer is False either way.
     """
     deadline = time.monotonic() + dying_wait
     while True:
         with runner_lock(settings) as handle:
             if handle is not None:
                 return False
-        holder = _lock_holder(settings)
-        if holder is None or alive(holder) or time.monotonic() >= deadline:
+        holder, stopping = _lock_holder(settings)
+        if stopping:
+            if time.monotonic() >= deadline:
+                return False
+        elif holder is None or alive(holder) or time.monotonic() >= deadline:
             return True
         time.sleep(0.05)
 
 
-def _lock_holder(settings: Settings) -> int | None:
-    """The pid the runner holding the lock wrote into it (None: none written, as by older runners)."""
+def _lock_holder(settings: Settings) -> tuple[int | None, bool]:
+    """(the pid the runner holding the lock wrote into it, or None: none written, as by older runners;
+    whether it marked itself stopping)."""
     try:
         text = lock_path(settings).read_text(encoding="utf-8").strip()
     except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+        return None, False
+    pid, _, mark = text.partition(" ")
+    return (int(pid) if pid.isdigit() else None), mark == STOPPING
 
 
 def ensure_runner(

@@ -94,11 +94,15 @@ def run_job(
     faults: Faults = NO_FAULTS,
     resolve: Resolver | None = None,
     pools: WarmPools | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> JobRecord | None:
     """Run a job this runner has claimed until it ends, or is queued again; the job as it ended.
 
     With ``pools`` the job runs on warm workers kept from an earlier job where it can, and its own
     are kept for the next one (``thresher.scheduler.warm``); without, on new workers stopped at its end.
+    ``on_stop`` is called when the runner was told to stop, before the job goes back to the queue
+    (``serve`` marks the runner lock stopping, so that whoever sees the job queued again starts a new
+    runner instead of waking this one); it must not raise.
 
     Never raises, except ``RunnerStopped``/``KeyboardInterrupt`` after the job was put back in the
     queue. Returns None when the job's end could not be recorded (the database cannot be written);
@@ -111,6 +115,8 @@ def run_job(
         _log(f"job {job.name}: {exc}")  # the other runner carries on; nothing of ours may be written
         return None
     except (RunnerStopped, KeyboardInterrupt) as stop:
+        if on_stop is not None:
+            on_stop()
         run.requeue(stop)
         raise
     except BaseException as exc:

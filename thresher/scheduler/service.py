@@ -4,25 +4,36 @@
 thresher.runner`` (the entry point, above ``instance``, that builds the settings and the store and
 calls ``serve``) in its own session unless a runner of this workspace is alive (it holds
 ``runner.lock``), and rings the live one's doorbell otherwise. Before exiting, a runner releases the
-lock and looks at the queue once more, so a job queued while it was leaving is never stranded.
+lock and looks at the queue once more, so a job queued while it was leaving is never stranded. A
+runner told to stop marks the lock stopping before it queues its job again, so that a client that sees
+the job queued starts a new runner once this one has let go of the lock (``launch.runner_alive``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from thresher.executors import load_executor
 from thresher.executors.base import Executor
 from thresher.scheduler.faults import Faults
 from thresher.scheduler.jobspec import JobSpec
-from thresher.scheduler.launch import WAKE_CHECK_SECONDS, WAKE_FILE, alive, runner_id, runner_lock, stale_before
-from thresher.scheduler.runner import Resolver, run_job
+from thresher.scheduler.launch import (
+    WAKE_CHECK_SECONDS,
+    WAKE_FILE,
+    alive,
+    mark_holder,
+    runner_id,
+    runner_lock,
+    stale_before,
+)
+from thresher.scheduler.runner import Resolver, RunnerStopped, run_job
 from thresher.scheduler.warm import WarmPools
 from thresher.settings import Settings
 from thresher.store import SqlStore
@@ -120,20 +131,28 @@ def serve(
         with runner_lock(settings) as lock:
             if lock is None:
                 return  # another runner serves this workspace
-            lock.seek(0)
-            lock.truncate()
-            lock.write(str(os.getpid()))  # who holds it: see launch.runner_alive
-            lock.flush()
+            mark_holder(lock)  # who holds it: see launch.runner_alive
+            stopping = functools.partial(_mark_stopping, lock)
             pools = WarmPools(settings, functools.partial(executor_for, settings))
             try:
                 idle = settings.runner_idle_exit if idle_exit is None else idle_exit
-                _drain(store, runner, idle, settings, faults, resolve, doorbell, pools, handlers or {})
+                _drain(store, runner, idle, settings, faults, resolve, doorbell, pools, handlers or {}, stopping)
+            except (RunnerStopped, KeyboardInterrupt):
+                stopping()  # stopped between jobs (in a job, its handler marked it before queueing the job)
+                raise
             finally:
                 pools.close()  # no worker outlives its runner
         # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
         if store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(store):
             continue
         return
+
+
+def _mark_stopping(lock: IO[str]) -> None:
+    """Mark the held runner lock stopping (see ``launch.runner_alive``); never raises."""
+    # A full disk, or the lock file closed: clients then wait for the pid to be gone instead.
+    with contextlib.suppress(OSError, ValueError):
+        mark_holder(lock, stopping=True)
 
 
 def _drain(
@@ -146,6 +165,7 @@ def _drain(
     doorbell: Doorbell,
     pools: WarmPools,
     handlers: Mapping[str, JobHandler],
+    stopping: Callable[[], None],
 ) -> None:
     """Run jobs until the queue has been empty for ``idle_exit`` seconds and no warm pool is left."""
     idle_since = time.monotonic()
@@ -160,7 +180,15 @@ def _drain(
         executors = functools.partial(executor_for, settings)
         handler = handlers.get(job.kind, run_job)
         finished = handler(
-            store, job, runner, executors, settings=settings, faults=faults, resolve=resolve, pools=pools
+            store,
+            job,
+            runner,
+            executors,
+            settings=settings,
+            faults=faults,
+            resolve=resolve,
+            pools=pools,
+            on_stop=stopping,
         )
         if finished is not None:
             log(f"job {job.name}: {finished.status}: {finished.headline}")

@@ -295,6 +295,7 @@ class WarmPools:
     def _write_state(self) -> None:
         self._state_at = time.monotonic()
         now = time.monotonic()
+        kept = self._kept_by_min_instances()
         pools = []
         for pool in self._pools:
             pids = _pids(pool.executor)
@@ -314,9 +315,9 @@ class WarmPools:
                     "last_job": pool.last_job,
                     "idle_for_s": None if idle_for is None else round(idle_for, 1),
                     "ends_in_s": None
-                    if idle_for is None or pool in self._kept_by_min_instances()
+                    if idle_for is None or pool in kept
                     else round(max(0.0, pool.idle_seconds - idle_for), 1),
-                    "kept_by_min_instances": pool in self._kept_by_min_instances(),
+                    "kept_by_min_instances": pool in kept,
                 }
             )
         state = {"runner": os.getpid(), "updated": time.time(), "pools": pools}
