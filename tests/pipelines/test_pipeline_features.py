@@ -101,7 +101,7 @@ def test_without_continue_on_step_failure_the_steps_after_a_failure_do_not_run_a
 
 
 def test_optional_inputs_retries_metrics_and_lineage(tmp_path: Path, cli: Callable[..., Result]) -> None:
-    component = _write(
+    _write(
         tmp_path,
         """\
         type: command
