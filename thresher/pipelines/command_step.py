@@ -9,7 +9,6 @@ command succeeded when their destination is in object storage (``upload`` and ``
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -22,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thresher.pipelines.model import Step
+from thresher.pipelines.transfer import fetch
 from thresher.storage.remote import RemoteURL
-from thresher.storage.remote_files import download
 
 _PLACEHOLDER = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
 _OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]", re.S)
@@ -64,23 +63,13 @@ def render(command: str, inputs: Mapping[str, str | None], outputs: Mapping[str,
 
 
 def local_input(path: str, mode: str | None, cache: Path, resolve: Callable[[str], RemoteURL] | None) -> str:
-    """A data input as the command sees it: the local path; an object-storage one downloaded into
-    ``cache`` (once per URI), or its URI for ``direct``."""
+    """A data input as the command sees it: the local path; one in object storage fetched into ``cache``
+    (once per URI), or its URI for ``direct``."""
     if "://" not in path or mode == "direct":
         return path
     if resolve is None:
         raise RuntimeError(f"input {path} is in object storage, but this runner cannot resolve datastores")
-    target = cache / hashlib.sha256(path.encode()).hexdigest()[:24]
-    if not (target / ".complete").exists():
-        staging = target.with_name(target.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        download(resolve(path), staging / "data")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-        (target / ".complete").touch()
-    data = target / "data"
-    files = list(data.iterdir()) if data.is_dir() else []
-    return str(files[0]) if len(files) == 1 and files[0].is_file() and not path.endswith("/") else str(data)
+    return str(fetch(resolve(path), cache))
 
 
 def run_command(

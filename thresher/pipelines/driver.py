@@ -33,6 +33,7 @@ from thresher.pipelines.command_step import LOG_NAME, local_input, render, run_c
 from thresher.pipelines.model import PipelineDef, Step
 from thresher.pipelines.parallel_step import batch_spec
 from thresher.pipelines.tracking import read_metrics
+from thresher.pipelines.transfer import send
 from thresher.scheduler.faults import NO_FAULTS, Faults
 from thresher.scheduler.launch import stale_before
 from thresher.scheduler.runner import ExecutorFactory, Resolver, RunnerStopped, run_job
@@ -397,8 +398,11 @@ class _PipelineRun:
         if record is None or record.status != "Completed":
             return record
         outputs = dict((record.results or {}).get("planned_outputs", {}))
+        published = record.spec.get("output_uri")
+        local = {name: str(record.spec["output_dir"]) if path == published else path for name, path in outputs.items()}
         produced = {
-            name: {"path": path, "hash": _hash(path), "type": step.outputs[name].type} for name, path in outputs.items()
+            name: {"path": path, "hash": _hash(local[name]), "type": step.outputs[name].type}
+            for name, path in outputs.items()
         }
         return self.store.set_job_status(child, "Completed", results={**(record.results or {}), "outputs": produced})
 
@@ -409,10 +413,11 @@ class _PipelineRun:
         record = claimed or self.store.get_job(child)
         folder = Path(record.spec["folder"])
         outputs: dict[str, str] = dict(record.spec["outputs"])
-        for name, path in outputs.items():
+        local_outputs = {  # an output in object storage is written here first, and sent when the step succeeded
+            name: str(folder / "outputs" / name) if "://" in path else path for name, path in outputs.items()
+        }
+        for name, path in local_outputs.items():
             target = Path(path)
-            if "://" in path:
-                continue
             shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
             (target.parent if step.outputs[name].type == "uri_file" else target).mkdir(parents=True, exist_ok=True)
         began = time.time()
@@ -432,7 +437,7 @@ class _PipelineRun:
             )
             for name, v in values.items()
         }
-        command = render(step.command or "", local, outputs)
+        command = render(step.command or "", local, local_outputs)
         environment = {
             **step.environment_variables,
             "AZUREML_RUN_ID": child,
@@ -472,8 +477,14 @@ class _PipelineRun:
                 headline=result.headline(step.name, log),
                 error={"log": str(log), "returncode": result.returncode, "resumable": True},
             )
+        for name, path in outputs.items():
+            if "://" in path:
+                if self.resolve is None:
+                    raise ThresherError(f"output {name} goes to {path}, but this runner cannot resolve datastores")
+                send(Path(local_outputs[name]), self.resolve(path))
         results["outputs"] = {
-            name: {"path": path, "hash": _hash(path), "type": step.outputs[name].type} for name, path in outputs.items()
+            name: {"path": path, "hash": _hash(local_outputs[name]), "type": step.outputs[name].type}
+            for name, path in outputs.items()
         }
         self.store.set_job_status(child, "Finalizing", runner=self.runner)
         return self.store.set_job_status(

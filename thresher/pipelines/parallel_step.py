@@ -32,6 +32,9 @@ def batch_spec(
     )
     output_name = task.append_row_to or next(iter(step.outputs), None)
     output_dir = Path(outputs[output_name]) if output_name else folder / "outputs" / "score"
+    output_uri = None
+    if "://" in str(outputs.get(output_name or "", "")):  # in object storage: written here, published there
+        output_uri, output_dir = str(outputs[output_name or ""]), folder / "outputs" / str(output_name)
     arguments = render(task.program_arguments, inputs, outputs) if task.program_arguments else None
     settings = BatchSettings.model_validate(
         {
@@ -58,7 +61,7 @@ def batch_spec(
     )
     code = Path(step.code) if step.code else None
     return JobSpec(
-        input=JobInput(uri=path, path=path, type=kind),
+        input=JobInput(uri=path, path=path, type=kind, remote="://" in path),
         settings=settings,
         nodes=task.instance_count,
         folder=str(folder),
@@ -69,4 +72,5 @@ def batch_spec(
         model_dir=model_dir,
         environment=step.environment,
         python=default_python,
+        output_uri=output_uri,
     )
