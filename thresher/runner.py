@@ -17,8 +17,8 @@ from thresher.errors import ThresherError
 from thresher.instance import Instance
 from thresher.pipelines.driver import PIPELINE, run_pipeline
 from thresher.scheduler.launch import runner_id
-from thresher.scheduler.runner import RunnerStopped
 from thresher.scheduler.service import log, serve
+from thresher.scheduler.stop import STOP, RunnerStopped
 from thresher.settings import load_settings
 
 STOPPED_EXIT_CODE = 143  # 128 + SIGTERM, as a process killed by it would report
@@ -28,7 +28,9 @@ def _stop_on(signum: int, _frame: FrameType | None) -> None:
     # Once: cleaning up (workers, the job's status) must not be interrupted by a second signal.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise RunnerStopped(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    STOP.set(name)  # the jobs' threads stop at their next check; the main thread stops now
+    raise RunnerStopped(name)
 
 
 def main() -> int:

@@ -36,8 +36,10 @@ from thresher.pipelines.tracking import read_metrics
 from thresher.pipelines.transfer import send
 from thresher.scheduler.faults import NO_FAULTS, Faults
 from thresher.scheduler.launch import stale_before
-from thresher.scheduler.runner import ExecutorFactory, Resolver, RunnerStopped, run_job
+from thresher.scheduler.runner import ExecutorFactory, Resolver, run_job
 from thresher.scheduler.service import dead_local_runners
+from thresher.scheduler.slots import Slots
+from thresher.scheduler.stop import STOP, RunnerStopped
 from thresher.scheduler.warm import WarmPools
 from thresher.settings import Settings
 from thresher.storage.fingerprint import content_hash
@@ -67,10 +69,14 @@ def run_pipeline(
     resolve: Resolver | None = None,
     pools: WarmPools | None = None,
     on_stop: Callable[[], None] | None = None,
+    slots: Slots | None = None,
 ) -> JobRecord | None:
     """Run a claimed pipeline job until it ends; ``run_job``'s contract (never raises but to stop, and
-    calls ``on_stop`` before the job goes back to the queue)."""
-    run = _PipelineRun(store, job, runner, executor_factory, settings, faults, resolve)
+    calls ``on_stop`` before the job goes back to the queue).
+
+    ``slots`` are the runner's compute slots, shared with its other jobs: a command step takes one, a
+    parallel step its workers' (``run_job`` waits for them); without, the pipeline counts its own."""
+    run = _PipelineRun(store, job, runner, executor_factory, settings, faults, resolve, slots)
     try:
         return run.run()
     except JobTakenOverError as exc:
@@ -108,6 +114,7 @@ class _Running:
     step: str
     child: str
     slots: int
+    held: int = 0  # slots taken from the runner's (released when the step ends)
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -121,6 +128,7 @@ class _PipelineRun:
         settings: Settings,
         faults: Faults,
         resolve: Resolver | None,
+        slots: Slots | None = None,
     ) -> None:
         self.store, self.job, self.runner = store, job, runner
         self.executor_factory, self.settings, self.faults, self.resolve = executor_factory, settings, faults, resolve
@@ -129,6 +137,7 @@ class _PipelineRun:
         self.jobs_root = Path(spec["jobs_root"])
         self.cache_dir = Path(spec.get("cache_dir") or self.jobs_root.parent / "cache" / "inputs")
         self.capacity = max(1, int(spec.get("slots") or settings.default_max_workers))
+        self.shared = slots or Slots(self.capacity)
         self.force = bool(self.pipeline.force_rerun or spec.get("regenerate_outputs"))
         self.done: dict[str, JobRecord] = {}
         self.failed: dict[str, str] = {}
@@ -149,6 +158,7 @@ class _PipelineRun:
         order = self.pipeline.order()
         canceled = False
         while True:
+            STOP.check()
             self._heartbeat()
             if not canceled and self.store.get_job(self.job.name).cancel_requested:
                 canceled = True
@@ -179,8 +189,15 @@ class _PipelineRun:
             slots = self._slots(step)
             if self.running and used + slots > self.capacity:
                 continue  # waits for free slots; a smaller step after it may fit
-            if self._begin(step, slots):
+            held = 0
+            if step.parallel is None:  # a parallel step's run takes its slots itself (run_job)
+                held = self.shared.try_acquire(1)
+                if not held:
+                    continue  # the runner's other jobs hold them all
+            if self._begin(step, slots, held):
                 used += slots
+            elif held:
+                self.shared.release(held)  # reused: it ran nothing
 
     def _blocked(self, step: Step) -> str | None:
         for up in sorted(step.upstream()):
@@ -200,7 +217,7 @@ class _PipelineRun:
 
     # -- one step ------------------------------------------------------------------------------
 
-    def _begin(self, step: Step, slots: int) -> bool:
+    def _begin(self, step: Step, slots: int, held: int = 0) -> bool:
         """Reuse the step, or start it; True when it was started (it takes slots)."""
         values, identities = self._inputs(step)
         key = cache.cache_key(step, identities)
@@ -226,7 +243,7 @@ class _PipelineRun:
                 return False
             child = self._create(step, name, key, digest, values)
         self.children[step.name] = child
-        running = _Running(step.name, child.name, slots)
+        running = _Running(step.name, child.name, slots, held)
         self.running[step.name] = running
         threading.Thread(
             target=self._step_thread, args=(step, child.name, values, running), name=f"step-{step.name}", daemon=True
@@ -394,6 +411,7 @@ class _PipelineRun:
             faults=self.faults,
             resolve=self.resolve,
             pools=None,
+            slots=self.shared,
         )
         if record is None or record.status != "Completed":
             return record
@@ -496,7 +514,9 @@ class _PipelineRun:
         )
 
     def _finished(self, step: str, record: JobRecord | None, error: str | None) -> None:
-        self.running.pop(step, None)
+        ended = self.running.pop(step, None)
+        if ended is not None and ended.held:
+            self.shared.release(ended.held)
         if record is not None and record.status == "Completed":
             self.done[step] = record
             self.children[step] = record
@@ -606,6 +626,9 @@ class _PipelineRun:
         """Stop every running step (their processes are killed; parallel steps stop with the runner)."""
         for running in self.running.values():
             running.cancel.set()
+            if running.held:
+                self.shared.release(running.held)
+                running.held = 0
 
     def _heartbeat(self) -> None:
         now = time.monotonic()

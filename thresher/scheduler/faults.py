@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from thresher.errors import SettingsError
+from thresher.scheduler.stop import STOP
 
 PHASES = (
     "claimed",  # the runner owns the job
@@ -70,6 +71,7 @@ class Faults:
         if action == "diskfull":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
         os.kill(os.getpid(), signal.SIGKILL if action == "kill" else signal.SIGTERM)
+        STOP.wait(5.0)  # the main thread handles the signal a moment later; the job stops at its next check
 
 
 NO_FAULTS = Faults()

@@ -32,6 +32,7 @@ from thresher.errors import JobTakenOverError, StorageUnavailableError, Thresher
 from thresher.executors.base import Executor
 from thresher.executors.staging import RemoteStaging
 from thresher.runtime.entries import displayable
+from thresher.runtime.protocol import WorkerConfig
 from thresher.scheduler import planner
 from thresher.scheduler.assembly import partial_path, publish, write_partial
 from thresher.scheduler.faults import NO_FAULTS, Faults
@@ -41,7 +42,9 @@ from thresher.scheduler.perf_summary import summarize
 from thresher.scheduler.policies import RetryPolicy, Thresholds
 from thresher.scheduler.remote_plan import plan_remote
 from thresher.scheduler.reports import finalize_reports, progress_line
+from thresher.scheduler.slots import Slots
 from thresher.scheduler.staging import Prefetcher
+from thresher.scheduler.stop import STOP, RunnerStopped
 from thresher.scheduler.warm import Lease, WarmPools
 from thresher.settings import Settings
 from thresher.storage.disk import RESERVE_FILE, DiskFullError, Reserve, disk_full, disk_full_cause
@@ -66,17 +69,6 @@ Resolver = Callable[[str], RemoteURL]
 ExecutorFactory = Callable[[JobSpec], Executor]  # the executor for a job (its backend and cluster)
 
 
-class RunnerStopped(BaseException):
-    """The runner process was asked to stop (SIGTERM, SIGINT): jobs go back to the queue.
-
-    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way swallows it.
-    """
-
-    def __init__(self, signal_name: str) -> None:
-        super().__init__(signal_name)
-        self.signal_name = signal_name
-
-
 @dataclass(frozen=True)
 class _Outcome:
     status: JobStatus  # Completed | Failed | Canceled
@@ -95,6 +87,7 @@ def run_job(
     resolve: Resolver | None = None,
     pools: WarmPools | None = None,
     on_stop: Callable[[], None] | None = None,
+    slots: Slots | None = None,
 ) -> JobRecord | None:
     """Run a job this runner has claimed until it ends, or is queued again; the job as it ended.
 
@@ -108,7 +101,7 @@ def run_job(
     queue. Returns None when the job's end could not be recorded (the database cannot be written);
     the job then stays with this runner's name until another runner claims it as orphaned.
     """
-    run = _JobRun(store, job, runner, executor_factory, settings, faults, resolve, pools)
+    run = _JobRun(store, job, runner, executor_factory, settings, faults, resolve, pools, slots)
     try:
         return run.run()
     except JobTakenOverError as exc:
@@ -136,8 +129,10 @@ class _JobRun:
         faults: Faults,
         resolve: Resolver | None = None,
         pools: WarmPools | None = None,
+        slots: Slots | None = None,
     ) -> None:
         self.store = store
+        self._slots = slots
         self._resolve = resolve
         self._pools = pools
         self._kept = False  # the job's workers were released fit for another job (warm compute)
@@ -156,7 +151,9 @@ class _JobRun:
         """Record the phase (for the headline of an unexpected error) and give the fault seam its chance."""
         self.phase = phase
         folder = self.spec.folder if self.spec is not None else "."
+        STOP.check()  # the runner was told to stop: the job goes back to the queue from here
         self.faults.reached(phase, attempt=self.job.attempt, path=path or folder)
+        STOP.check()
 
     # -- the job, phase by phase ---------------------------------------------------------------
 
@@ -179,8 +176,20 @@ class _JobRun:
         self.reached("environment")
         # Workers import the script and run init() while the input is planned (or are warm already).
         config = spec.worker_config(self.name)
+        deployment = "/".join(n for n in (self.job.endpoint_name, self.job.deployment_name) if n)
+        held = 0
+        if self._slots is not None and spec.backend != "ray":  # waits (heartbeating) until its workers fit
+            held = self._slots.acquire(
+                spec.workers, keep=deployment, beat=lambda: self.store.heartbeat(self.name, self.runner)
+            )
+        try:
+            return self._run_on_workers(spec, config, deployment)
+        finally:
+            if self._slots is not None and held:
+                self._slots.release(held)
+
+    def _run_on_workers(self, spec: JobSpec, config: WorkerConfig, deployment: str) -> JobRecord:
         if self._pools is not None:
-            deployment = "/".join(n for n in (self.job.endpoint_name, self.job.deployment_name) if n)
             lease = self._pools.lease(spec, config, self.name, deployment)
         else:
             lease = Lease(self.executor_factory(spec), config, None)
@@ -371,6 +380,7 @@ class _JobRun:
         canceled = False
         try:
             while not loop.finished and loop.abort is None:
+                STOP.check()
                 loop.plan_next()
                 loop.dispatch()
                 loop.collect_finished(0.2 if loop.in_flight else 0.05)

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -33,10 +34,12 @@ from thresher.scheduler.launch import (
     runner_lock,
     stale_before,
 )
-from thresher.scheduler.runner import Resolver, RunnerStopped, run_job
+from thresher.scheduler.runner import Resolver, run_job
+from thresher.scheduler.slots import Slots
+from thresher.scheduler.stop import STOP, RunnerStopped
 from thresher.scheduler.warm import WarmPools
 from thresher.settings import Settings
-from thresher.store import SqlStore
+from thresher.store import JobRecord, SqlStore
 
 JobHandler = Callable[..., Any]
 """Runs a claimed job of one kind to its end, with ``run_job``'s signature and contract (a pipeline job's
@@ -47,11 +50,12 @@ POLL_SECONDS = 0.2
 (by another host, or found orphaned); a client on this host rings it (``launch.wake_runner``)."""
 
 
-def dead_local_runners(store: SqlStore) -> list[str]:
-    """Runners on this host, named by running jobs, whose process no longer exists."""
+def dead_local_runners(store: SqlStore, *, steps: bool = True) -> list[str]:
+    """Runners on this host, named by running jobs (with ``steps`` False: by jobs that are not pipeline
+    steps, which only their pipeline's runner claims), whose process no longer exists."""
     host = socket.gethostname()
     dead = []
-    for job in store.list_jobs(statuses=("Running", "Finalizing"), limit=None):
+    for job in store.list_jobs(statuses=("Running", "Finalizing"), limit=None, top_level=not steps):
         if job.runner and job.runner.startswith(host + ":") and not alive(int(job.runner.rsplit(":", 1)[1])):
             dead.append(job.runner)
     return dead
@@ -143,7 +147,7 @@ def serve(
             finally:
                 pools.close()  # no worker outlives its runner
         # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
-        if store.list_jobs(statuses=("Queued",), limit=1) or dead_local_runners(store):
+        if store.list_jobs(statuses=("Queued",), limit=1, top_level=True) or dead_local_runners(store, steps=False):
             continue
         return
 
@@ -167,32 +171,81 @@ def _drain(
     handlers: Mapping[str, JobHandler],
     stopping: Callable[[], None],
 ) -> None:
-    """Run jobs until the queue has been empty for ``idle_exit`` seconds and no warm pool is left."""
+    """Run jobs, several at once within the machine's slots, until the queue has been empty for
+    ``idle_exit`` seconds, no job runs and no warm pool is left.
+
+    Each claimed job runs in a thread of its own and waits there for the slots its workers need. Told to
+    stop, the runner lets every job's thread queue its job again (``STOP``), then stops.
+    """
+    slots = Slots(
+        settings.default_max_workers,
+        parked=lambda keep: pools.idle_workers(keep=keep),
+        reclaim=lambda keep: pools.evict_idle(keep=keep),
+    )
+    running: dict[str, threading.Thread] = {}
     idle_since = time.monotonic()
-    while time.monotonic() - idle_since < idle_exit or pools.active():
-        pools.tend()
-        doorbell.answer()  # this claim looks at the queue anyway: a ring from before it is answered
-        job = store.claim_job(runner, stale_before=stale_before(), dead_runners=dead_local_runners(store))
-        if job is None:
-            doorbell.wait(POLL_SECONDS)
-            continue
-        log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
-        executors = functools.partial(executor_for, settings)
-        handler = handlers.get(job.kind, run_job)
+    try:
+        while running or time.monotonic() - idle_since < idle_exit or pools.active():
+            pools.tend()
+            for name, thread in list(running.items()):
+                if not thread.is_alive():
+                    running.pop(name)
+                    idle_since = time.monotonic()
+            if running and (slots.used >= slots.capacity or slots.waiting):
+                doorbell.wait(POLL_SECONDS)  # every slot is taken, or a job waits for some: claim no more now
+                continue
+            doorbell.answer()  # this claim looks at the queue anyway: a ring from before it is answered
+            job = store.claim_job(runner, stale_before=stale_before(), dead_runners=dead_local_runners(store))
+            if job is None:
+                doorbell.wait(POLL_SECONDS)
+                continue
+            log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
+            handler = handlers.get(job.kind, run_job)
+            work = functools.partial(
+                _run_claimed, handler, store, job, runner, settings, faults, resolve, pools, stopping, slots
+            )
+            thread = threading.Thread(target=work, name=f"job-{job.name}", daemon=True)
+            running[job.name] = thread
+            thread.start()
+            idle_since = time.monotonic()
+    except (RunnerStopped, KeyboardInterrupt) as stop:
+        if not STOP.is_set():
+            STOP.set(stop.signal_name if isinstance(stop, RunnerStopped) else "SIGINT")
+        for thread in running.values():
+            thread.join(timeout=60)  # each puts its job back in the queue at its next check
+        raise
+
+
+def _run_claimed(
+    handler: JobHandler,
+    store: SqlStore,
+    job: JobRecord,
+    runner: str,
+    settings: Settings,
+    faults: Faults,
+    resolve: Resolver | None,
+    pools: WarmPools,
+    stopping: Callable[[], None],
+    slots: Slots,
+) -> None:
+    """One claimed job, in its thread; the job's handler ends it, or queues it again when the runner stops."""
+    try:
         finished = handler(
             store,
             job,
             runner,
-            executors,
+            functools.partial(executor_for, settings),
             settings=settings,
             faults=faults,
             resolve=resolve,
             pools=pools,
             on_stop=stopping,
+            slots=slots,
         )
-        if finished is not None:
-            log(f"job {job.name}: {finished.status}: {finished.headline}")
-        idle_since = time.monotonic()
+    except (RunnerStopped, KeyboardInterrupt):
+        return  # queued again by its handler
+    if finished is not None:
+        log(f"job {job.name}: {finished.status}: {finished.headline}")
 
 
 def log(message: str) -> None:

@@ -38,6 +38,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -148,6 +149,8 @@ class WarmPools:
         self._pools: list[Pool] = []
         self._serial = 0
         self._state_at = 0.0
+        # The runner's job threads lease and return pools at once; one at a time changes them.
+        self._lock = threading.RLock()
         self.folder = pools_dir(settings)
         self._clear_stale()
 
@@ -161,10 +164,57 @@ class WarmPools:
 
     def active(self) -> bool:
         """Whether any pool is alive (the runner stays up while it keeps one)."""
-        return bool(self._pools)
+        with self._lock:
+            return bool(self._pools)
 
     def lease(self, spec: JobSpec, config: WorkerConfig, job: str, deployment: str = "") -> Lease:
         """The executor for ``job``: a parked pool with the same key, or a new executor (pooled if it can be)."""
+        with self._lock:
+            return self._lease_unlocked(spec, config, job, deployment)
+
+    def done(self, lease: Lease, *, kept: bool) -> None:
+        """The job ended: park its pool (``kept``: every worker was released and is fit for another job)
+        or end it. A lease without a pool was shut down by the job itself."""
+        with self._lock:
+            self._done_unlocked(lease, kept=kept)
+
+    def tend(self) -> None:
+        """End pools idle past their time (those ``min_instances`` keeps excepted) and pools asked to stop;
+        refresh the state file now and then. Called by the runner between jobs and while it waits."""
+        with self._lock:
+            self._tend_unlocked()
+
+    def close(self) -> None:
+        """End every pool (the runner is exiting)."""
+        with self._lock:
+            self._close_unlocked()
+
+    def idle_workers(self, *, keep: str = "") -> int:
+        """Workers of this machine in parked pools, less those of deployment ``keep`` (the next job's own,
+        which it is about to reuse): they hold compute slots until a job needs them (``evict_idle``)."""
+        with self._lock:
+            return sum(p.workers for p in self._idle_local(keep))
+
+    def evict_idle(self, *, keep: str = "") -> int:
+        """End the parked pools of this machine (those of deployment ``keep`` and those ``min_instances``
+        keeps excepted) so that a waiting job gets their slots; how many workers ended."""
+        with self._lock:
+            kept = self._kept_by_min_instances()
+            ended = 0
+            for pool in sorted(self._idle_local(keep), key=lambda p: p.used_at):
+                if pool not in kept:
+                    self._end(pool, "its slots were needed by another job")
+                    ended += pool.workers
+            return ended
+
+    def _idle_local(self, keep: str) -> list[Pool]:
+        return [
+            p
+            for p in self._pools
+            if p.idle_since is not None and p.backend != "ray" and (not keep or p.deployment != keep)
+        ]
+
+    def _lease_unlocked(self, spec: JobSpec, config: WorkerConfig, job: str, deployment: str = "") -> Lease:
         idle = self.idle_seconds(spec)
         if idle <= 0 or opted_out(config):
             return Lease(self._factory(spec), config, None)
@@ -207,9 +257,7 @@ class WarmPools:
         self._write_state()
         return Lease(executor, _linked(config, pool), pool)
 
-    def done(self, lease: Lease, *, kept: bool) -> None:
-        """The job ended: park its pool (``kept``: every worker was released and is fit for another job)
-        or end it. A lease without a pool was shut down by the job itself."""
+    def _done_unlocked(self, lease: Lease, *, kept: bool) -> None:
         pool = lease.pool
         if pool is None or pool not in self._pools:
             return
@@ -220,9 +268,7 @@ class WarmPools:
         pool.idle_since = time.monotonic()
         self._write_state()
 
-    def tend(self) -> None:
-        """End pools idle past their time (those ``min_instances`` keeps excepted) and pools asked to stop;
-        refresh the state file now and then. Called by the runner between jobs and while it waits."""
+    def _tend_unlocked(self) -> None:
         self._take_stop_requests()
         now = time.monotonic()
         kept = self._kept_by_min_instances()
@@ -234,8 +280,7 @@ class WarmPools:
         if self._pools and now - self._state_at >= STATE_EVERY_SECONDS:
             self._write_state()
 
-    def close(self) -> None:
-        """End every pool (the runner is exiting)."""
+    def _close_unlocked(self) -> None:
         for pool in list(self._pools):
             self._end(pool, "the runner is exiting")
         self._write_state()
