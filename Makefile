@@ -39,7 +39,8 @@ unit: $(STAMP) postgres-packages azurite
 test: lint typecheck unit
 
 # thresher against the baselines a user would pick instead (Ray, multiprocessing, mlflow models
-# predict), side by side: writes docs/benchmarks.md and bench/results.json. About 15 minutes here.
+# predict; bare processes for pipeline steps), side by side: writes docs/benchmarks.md and
+# bench/results.json. About 15 minutes here before P8 (1,000-step pipelines), which adds its own.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run_all

@@ -26,6 +26,7 @@ BENCHMARKS = {
     "p4": ("bench.p4_planning", "Planning scale"),
     "p5": ("bench.p5_mlflow", "No-code MLflow"),
     "p7": ("bench.p7_control_plane", "Scale-out: control plane and Ray"),
+    "p8": ("bench.p8_pipelines", "Pipeline orchestration overhead"),
 }
 
 

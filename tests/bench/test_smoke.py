@@ -71,6 +71,13 @@ FIGURES = {
         "p1_local_ratio_to_ideal",
         "p1_ray_data_ratio_to_ideal",
     ],
+    "p8": [
+        "overhead_ms_per_step",
+        "overhead_ms_per_step_fanout",
+        "overhead_ms_per_step_chain",
+        "reused_1000_s",
+        "reused_3_step_s",
+    ],
 }
 
 
@@ -189,6 +196,22 @@ def test_p7_measures_thresher_on_ray_beside_ray_data_and_keeps_the_control_plane
     # Remote tables: one row group fetched per mini-batch, so the job downloads about the object once.
     assert 0.9 < section["remote_parquet_bytes_ratio"] < 1.5
     assert any(note.startswith("Remote tables:") for note in section["notes"])
+
+
+def test_p8_ran_every_part_at_smoke_sizes_and_says_so(smoke_runs: dict[str, SmokeRun]) -> None:
+    run = smoke_runs["p8"]
+    run.finish()
+    section = json.loads(run.results.read_text())["p8"]
+    # The benchmark fails unless every step of the second fan-out and of the 3-step run was reused.
+    assert section["failures"] == {}
+    assert section["smoke_sizes"] is True and "**Smoke sizes**" in section["description"]
+    assert section["fanout_steps"] == 12 and section["chain_steps"] == 4 and section["slots"] >= 1
+    assert len(section["reused_3_step_runs_s"]) == section["reps_3_step"] == 1
+    targets = [target["target"] for target in section["targets"]]
+    assert any(t.startswith("pipeline overhead under 50 ms per step") for t in targets)
+    assert any(t.startswith("fully reused 12-step pipeline") for t in targets)
+    assert any(t.startswith("fully reused 3-step pipeline") for t in targets)
+    assert any("Prefect" in note and "not measured here" in note for note in section["notes"])
 
 
 def test_markdown_shows_machine_every_section_and_the_targets(smoke_runs: dict[str, SmokeRun]) -> None:
