@@ -146,7 +146,10 @@ class _PipelineRun:
         self.children: dict[str, JobRecord] = {}
         self.events: queue.Queue[tuple[str, JobRecord | None, str | None]] = queue.Queue()
         self._beat_at = 0.0
-        self._previous: str | bool | None = False  # the previous run of this pipeline (False: not looked yet)
+        self._cancel_asked = False
+        self.upstream = {name: step.upstream() for name, step in self.pipeline.steps.items()}
+        self.pending: list[str] = []  # steps not started nor decided, in order
+        self._previous_steps: dict[str, JobRecord] | None = None
         self.began = time.monotonic()
 
     # -- the loop ------------------------------------------------------------------------------
@@ -156,51 +159,56 @@ class _PipelineRun:
             step = (child.results or {}).get("step") or child.name.removeprefix(self.job.name + ".")
             self.children[step] = child  # the latest attempt of each step (listed oldest first)
         order = self.pipeline.order()
+        self.pending = list(order)
         canceled = False
         while True:
             STOP.check()
-            self._heartbeat()
-            if not canceled and self.store.get_job(self.job.name).cancel_requested:
+            if self._heartbeat() and not canceled:  # a cancel is seen within a heartbeat
                 canceled = True
                 self._cancel_steps()
             if not canceled:
-                self._start_ready(order)
-            if not self.running:
-                break
-            try:
+                self._start_ready()
+            if not self.running and (canceled or not self.pending):
+                break  # nothing runs, nothing can start: the pipeline has ended
+            try:  # a step ends, or (nothing of ours running) the runner's other jobs give slots back
                 step, record, error = self.events.get(timeout=_WAIT_SECONDS)
             except queue.Empty:
                 continue
             self._finished(step, record, error)
         return self._end(order, canceled)
 
-    def _start_ready(self, order: list[str]) -> None:
+    def _start_ready(self) -> None:
+        """Start (or reuse) the steps whose inputs exist, in order, while slots are free; a step that does not
+        fit stops the scan, so that steps start in order and a scan costs little once the slots are full."""
         used = sum(r.slots for r in self.running.values())
-        for name in order:
-            if name in self.done or name in self.failed or name in self.skipped or name in self.running:
-                continue
+        still: list[str] = []
+        for index, name in enumerate(self.pending):
             step = self.pipeline.steps[name]
-            blocked = self._blocked(step)
+            blocked = self._blocked(name)
             if blocked is not None:
                 self.skipped[name] = blocked
                 continue
-            if any(up not in self.done for up in step.upstream()):
-                continue  # waits for an input
+            if any(up not in self.done for up in self.upstream[name]):
+                still.append(name)  # waits for an input
+                continue
             slots = self._slots(step)
-            if self.running and used + slots > self.capacity:
-                continue  # waits for free slots; a smaller step after it may fit
             held = 0
+            if self.running and used + slots > self.capacity:
+                still.extend(self.pending[index:])  # waits for free slots
+                break
             if step.parallel is None:  # a parallel step's run takes its slots itself (run_job)
                 held = self.shared.try_acquire(1)
                 if not held:
-                    continue  # the runner's other jobs hold them all
+                    still.extend(self.pending[index:])  # the runner's other jobs hold them all
+                    break
             if self._begin(step, slots, held):
                 used += slots
             elif held:
                 self.shared.release(held)  # reused: it ran nothing
+        self.pending = still
 
-    def _blocked(self, step: Step) -> str | None:
-        for up in sorted(step.upstream()):
+    def _blocked(self, name: str) -> str | None:
+        for up in sorted(self.upstream[name]):
             if up in self.failed:
                 return f"not run: step '{up}' before it failed"
             if up in self.skipped:
@@ -363,25 +371,17 @@ class _PipelineRun:
         return [f"compared with step job {previous.name}: " + "; ".join(reasons)]
 
     def _previous_step(self, step: str) -> JobRecord | None:
-        if self._previous is False:
-            self._previous = None
+        """Step ``step`` of the previous run of this pipeline (same display name), read once per run."""
+        if self._previous_steps is None:
+            self._previous_steps = {}
             for other in self.store.list_jobs(top_level=True, limit=200):
-                if (
-                    other.kind == PIPELINE
-                    and other.name != self.job.name
-                    and other.created_at <= self.job.created_at
-                    and (other.spec.get("pipeline") or {}).get("display_name") == self.pipeline.display_name
-                ):
-                    self._previous = other.name
+                same = (other.spec.get("pipeline") or {}).get("display_name") == self.pipeline.display_name
+                earlier = other.created_at <= self.job.created_at
+                if other.kind == PIPELINE and other.name != self.job.name and same and earlier:
+                    for record in self.store.list_jobs(parent=other.name, limit=None):
+                        self._previous_steps[str((record.results or {}).get("step"))] = record
                     break
-        if not self._previous:
-            return None
-        found = [
-            j
-            for j in self.store.list_jobs(parent=str(self._previous), limit=None)
-            if (j.results or {}).get("step") == step
-        ]
-        return found[-1] if found else None
+        return self._previous_steps.get(step)
 
     def _step_thread(self, step: Step, child: str, values: dict[str, str | None], running: _Running) -> None:
         try:
@@ -630,11 +630,13 @@ class _PipelineRun:
                 self.shared.release(running.held)
                 running.held = 0
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self) -> bool:
+        """Beat every HEARTBEAT_SECONDS; whether the pipeline was asked to cancel (as of the last beat)."""
         now = time.monotonic()
         if now - self._beat_at >= HEARTBEAT_SECONDS:
-            self.store.heartbeat(self.job.name, self.runner)
+            self._cancel_asked = self.store.heartbeat(self.job.name, self.runner).cancel_requested
             self._beat_at = now
+        return self._cancel_asked
 
 
 def register_output(
