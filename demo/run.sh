@@ -46,3 +46,14 @@ grep "workers:" "$(thresher job show --name "$AGAIN" --query logs -o tsv)/job_pr
 echo "== warm workers of batch-cluster (kept for idle_time_before_scale_down, 120 s by default), then stopped"
 thresher compute show --name batch-cluster --query "warm_workers.{workers: workers, memory_mb: memory_mb}" -o table
 thresher compute stop --name batch-cluster --query "{stopped_workers: stopped_workers}" -o table
+
+echo "== a pipeline (Azure v2 YAML): score with the model, then summarize"
+thresher job create --file pipeline/pipeline.yml --stream --query name -o tsv
+PIPELINE=$(thresher job list --query "[0].name" -o tsv)
+thresher job list --parent-job-name "$PIPELINE" --query "[].{step: step, status: status, seconds: elapsed_seconds}" -o table
+thresher job download --name "$PIPELINE" --output-name summary --download-path out/pipeline
+cat out/pipeline/named-outputs/summary/summary.json; echo
+echo "== the same pipeline again: nothing changed, so every step is reused and no step process starts"
+thresher job create --file pipeline/pipeline.yml --stream --query name -o tsv
+AGAIN=$(thresher job list --query "[0].name" -o tsv)
+thresher job explain-reuse "$AGAIN.summarize"

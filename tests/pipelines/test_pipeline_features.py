@@ -323,3 +323,37 @@ def test_a_command_step_job_can_be_streamed_and_shown(tmp_path: Path, cli: Calla
     assert shown["type"] == "command" and shown["parent_job_name"] == pipeline and shown["command"] == command
     resumed = cli("job", "resume", "-n", f"{pipeline}.only")
     assert resumed.code != 0 and f"thresher job resume --name {pipeline}" in resumed.err
+
+
+def test_allow_reuse_false_and_is_deterministic_false_always_rerun_and_say_so(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    path = _write(tmp_path, """\
+        type: pipeline
+        jobs:
+          stamp:
+            type: command
+            command: date +%s.%N > ${{outputs.o}}/t
+            outputs: {o: {type: uri_folder}}
+            allow_reuse: false
+          random:
+            type: command
+            component:
+              type: command
+              is_deterministic: false
+              outputs: {o: {type: uri_folder}}
+              command: echo $RANDOM > ${{outputs.o}}/r
+          plain:
+            type: command
+            command: echo same > ${{outputs.o}}/s
+            outputs: {o: {type: uri_folder}}
+    """)
+    assert _create(cli, path).code == 0
+    assert _create(cli, path).code == 0
+    latest = cli("job", "list", "--query", "[0].name", "-o", "tsv").out.strip()
+    steps = _steps(cli, latest)
+    assert steps["stamp"]["reuse"] == {"reused": False, "why": ["allow_reuse is false"]}
+    assert steps["random"]["reuse"] == {"reused": False, "why": ["is_deterministic is false"]}
+    assert steps["plain"]["reuse"]["reused"] is True  # type: ignore[index]
+    forced = _create(cli, path, "--set", "settings.force_rerun=true")
+    assert forced.code == 0 and "3 ran, 0 reused" in forced.err

@@ -97,6 +97,12 @@ def test_a_three_step_pipeline_runs_then_reuses_unchanged_steps_and_says_why_oth
         "input predictions: output score.predictions" in project.cli("job", "explain-reuse", f"{fourth}.aggregate").out
     )
     assert _summary(project, fourth) == _expected_summary(project, round_to=1)
+    # The named pipeline output was registered once per distinct output: the first run's, then this one's.
+    versions = project.cli("data", "list", "--name", "diabetes_summary", "-o", "json").json()
+    assert sorted(v["version"] for v in versions) == ["1", "2"]
+    latest = project.cli("data", "show", "--name", "diabetes_summary", "--version", "2", "-o", "json").json()
+    assert latest["produced_by"]["job"] == f"{fourth}.aggregate" and latest["produced_by"]["step"] == "aggregate"
+    assert latest["produced_by"]["inputs"] == {"predictions": f"{fourth}.score/outputs/predictions"}
     against = project.cli("job", "explain-reuse", f"{fourth}.prepare", "--against", f"{pipeline}.prepare").out
     assert "parameter round_to: 3 -> 1" in against and "code snapshot changed: prep.py" in against
 

@@ -30,7 +30,7 @@ from thresher.environments import envs_dir, job_python
 from thresher.errors import JobTakenOverError, ThresherError
 from thresher.pipelines import cache
 from thresher.pipelines.command_step import LOG_NAME, local_input, render, run_command
-from thresher.pipelines.model import PipelineDef, Step
+from thresher.pipelines.model import Binding, PipelineDef, Step
 from thresher.pipelines.parallel_step import batch_spec
 from thresher.pipelines.tracking import read_metrics
 from thresher.pipelines.transfer import send
@@ -325,12 +325,19 @@ class _PipelineRun:
             "pipeline": self.job.name,
             "pipeline_display_name": self.pipeline.display_name,
             "cache_key": key,
-            "inputs": {name: b.describe() for name, b in step.inputs.items()},
+            "inputs": {name: self._lineage(b) for name, b in step.inputs.items()},
             "component": step.component,
             "snapshot_id": step.code_hash,
             "environment": step.environment,
             "environment_note": step.environment_note,
         }
+
+    def _lineage(self, binding: Binding) -> str:
+        """An input as lineage names it: an asset's name:version, a path, a value, or the step job whose output
+        it is (``<step job>/outputs/<name>``)."""
+        if binding.kind == "step_output" and binding.step in self.done:
+            return f"{self.done[str(binding.step)].name}/outputs/{binding.output}"
+        return binding.describe()
 
     def _create(
         self, step: Step, name: str, key: dict[str, Any], digest: str, values: Mapping[str, str | None]
