@@ -363,3 +363,43 @@ print(json.dumps({{"inputs": run.input_datasets, "files": run.input_datasets["ra
     assert report["parent"] == {"pipeline_metric": 7}
     # the runner reads the same file into the step job's results (the last value of a series)
     assert read_metrics(tmp_path) == {"loss": 0.25, "sizes": [1, 2], "t": [{"a": 1}], "pipeline_metric": 7}
+
+
+def test_a_dataset_pipeline_parameter_is_a_data_input_that_submit_can_replace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for folder, rows in (("nightly", 3), ("backfill", 5)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "part.csv").write_text("x\n" + "1\n" * rows)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "count.py").write_text(
+        "import os, sys\nfrom azureml.core import Run\n"
+        "path = Run.get_context().input_datasets['batch']\n"
+        "assert path == sys.argv[1], (path, sys.argv)\n"
+        "Run.get_context().log('rows', len(open(os.path.join(path, 'part.csv')).readlines()) - 1)\n"
+    )
+    code = _run_here(
+        tmp_path,
+        monkeypatch,
+        """
+from azureml.core import Dataset, Experiment, Workspace
+from azureml.core.runconfig import RunConfiguration
+from azureml.data.dataset_consumption_config import DatasetConsumptionConfig
+from azureml.pipeline.core import Pipeline, PipelineParameter
+from azureml.pipeline.steps import PythonScriptStep
+
+ws = Workspace.from_config()
+config = RunConfiguration()
+config.environment.python.user_managed_dependencies = True
+data = PipelineParameter(name="data", default_value=Dataset.File.from_files("nightly"))
+batch = DatasetConsumptionConfig("batch", data).as_mount()
+step = PythonScriptStep("count.py", source_directory="src", arguments=[batch], runconfig=config)
+for parameters in ({}, {"data": Dataset.File.from_files("backfill")}):
+    run = Experiment(ws, "counts").submit(Pipeline(ws, [step]), pipeline_parameters=parameters)
+    run.wait_for_completion(show_output=False)
+    print("ROWS", run.get_children()[0].get_metrics()["rows"])
+""",
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ROWS 3" in out and "ROWS 5" in out

@@ -136,6 +136,9 @@ class StepBuilder:
 
     def argument(self, index: int, value: Any) -> str:
         """One argument as command-line text."""
+        if isinstance(value, PipelineParameter) and isinstance(self.p.parameter(value), AbstractDataset):
+            name = self.data_input(DatasetConsumptionConfig(value.name, value))  # a dataset-valued parameter
+            return f'"${{{{inputs.{name}}}}}"' if name else ""
         if isinstance(value, PipelineParameter):
             literal = self.p.parameter(value)
             if value.name in self.inputs and self.inputs[value.name].kind != "literal":

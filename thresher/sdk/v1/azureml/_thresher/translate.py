@@ -143,7 +143,11 @@ class PipelineBuilder:
             display_name=experiment,
             experiment_name=experiment,
             steps=steps,
-            inputs={name: Binding.literal(value) for name, value in self.parameters.items()},
+            inputs={
+                name: Binding.literal(value)
+                for name, value in self.parameters.items()
+                if value is None or isinstance(value, (str, int, float, bool))  # a dataset parameter is a step input
+            },
             source=f"v1 SDK driver {sys.argv[0] or '<python>'}",
             description=self.pipeline.description,
             continue_on_step_failure=self.pipeline.continue_on_step_failure,
