@@ -41,3 +41,22 @@ def root(
     ] = False,
 ) -> None:
     """thresher: self-hosted batch inference and ML pipelines."""
+
+
+@app.command(
+    "run",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
+    help="Run an Azure ML v1 SDK script (azureml.core, azureml.pipeline) against this workspace.\n\n"
+    "Its Workspace is this workspace; its compute targets, datastores, datasets and environments are thresher's; "
+    "Experiment.submit(pipeline) runs the pipeline here as a pipeline job. The azureml modules it imports are "
+    "thresher's shim, visible to this script only: nothing is installed.",
+    epilog="Example: thresher run pipeline_driver.py --data ./data  (docs/pipelines-v1.md)",
+)
+def run_script(
+    ctx: typer.Context,
+    script: Annotated[str, typer.Argument(help="The driver script; the arguments after it are its own.")],
+) -> None:
+    """``thresher run``: the launcher of ``thresher.sdk.v1`` (imported only when this command runs)."""
+    from thresher.sdk.v1.launcher import run_driver
+
+    raise typer.Exit(run_driver(script, list(ctx.args)))

@@ -21,7 +21,9 @@ def read_metrics(folder: Path) -> dict[str, Any]:
             except ValueError:
                 continue
             name, kind, value = entry.get("name"), entry.get("kind", "scalar"), entry.get("value")
-            if kind == "list" or kind == "row":
+            if kind == "list":  # log_list: the values (logged again: more values)
+                metrics.setdefault(name, []).extend(value if isinstance(value, list) else [value])
+            elif kind == "row":  # log_row: one row (a dict) per call
                 metrics.setdefault(name, []).append(value)
             else:
                 metrics[name] = value

@@ -111,6 +111,14 @@ class WorkspaceSources:
             found = self._snapshots[folder] = StoredCode(str(stored.path), stored.content_hash, files)
         return found
 
+    def environment_from_conda(self, name: str, conda: Mapping[str, Any], notes: Sequence[str] = ()) -> str:
+        """Register (once per content) environment ``name`` built from a conda document; its
+        ``azureml:name:version``. ThresherError when the document lists conda-only packages."""
+        from thresher.environments.conda import read_conda
+
+        read_conda(conda, f"the conda dependencies of environment {name!r}")
+        return self._register_environment(name, {"conda": dict(conda), "notes": list(notes)}, {"name": name})
+
     def _inline_environment(self, document: Mapping[str, Any], base_dir: Path) -> str | None:
         from thresher.environments.conda import load_conda_file
 

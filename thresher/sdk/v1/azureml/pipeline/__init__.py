@@ -1,0 +1,1 @@
+"""``azureml.pipeline``: ``core`` (Pipeline, PipelineParameter, PipelineData, runs) and ``steps``."""
