@@ -7,6 +7,7 @@ left waiting).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from thresher.scheduler.launch import runner_alive
+from thresher.scheduler.launch import mark_holder, runner_alive, runner_lock
 from thresher.settings import Settings
 
 HOLDER = """
@@ -93,3 +94,19 @@ def test_a_runner_that_stops_too_slowly_counts_as_no_runner_after_the_wait(setti
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_new_holder_writes_its_pid_over_what_an_earlier_runner_left(tmp_path: Path) -> None:
+    # The lock keeps its text after a runner exits. The next holder's pid must replace it, not follow it:
+    # "1234567 stopping" followed by a pid read as one huge pid (OverflowError in every client).
+    settings = Settings(home=tmp_path / "ws")
+    settings.workspace_dir.mkdir(parents=True)
+    lock = settings.workspace_dir / "runner.lock"
+    lock.write_text("1234567 stopping")
+    with runner_lock(settings) as held:
+        assert held is not None
+        mark_holder(held)
+        assert lock.read_text() == str(os.getpid())
+        assert runner_alive(settings, dying_wait=0) is True
+        mark_holder(held, stopping=True)
+        assert lock.read_text() == f"{os.getpid()} stopping"

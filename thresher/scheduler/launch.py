@@ -70,7 +70,7 @@ def alive(pid: int) -> bool:
     """Whether the process ``pid`` exists on this host and has not exited (a zombie has)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process; no pid that large
         return False
     except PermissionError:
         return True
@@ -90,7 +90,9 @@ def lock_path(settings: Settings) -> Path:
 def runner_lock(settings: Settings) -> Iterator[IO[str] | None]:
     """The runner lock held for the block (its open file), or None when another process holds it."""
     settings.workspace_dir.mkdir(parents=True, exist_ok=True)
-    handle = lock_path(settings).open("a+", encoding="utf-8")
+    # Read-write without O_APPEND (created if missing): mark_holder writes over the old text in place,
+    # which an append-mode file would add to the end of instead.
+    handle = os.fdopen(os.open(lock_path(settings), os.O_RDWR | os.O_CREAT, 0o644), "r+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -150,7 +152,7 @@ def _lock_holder(settings: Settings) -> tuple[int | None, bool]:
     except OSError:
         return None, False
     pid, _, mark = text.partition(" ")
-    return (int(pid) if pid.isdigit() else None), mark == STOPPING
+    return (int(pid) if pid.isdigit() and len(pid) <= 9 else None), mark == STOPPING
 
 
 def ensure_runner(
