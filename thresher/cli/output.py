@@ -51,7 +51,8 @@ def emit(
     columns: Sequence[str] = (),
 ) -> None:
     """Print the document(s), after the ``--query``, in the chosen format to standard output."""
-    text = _formatted(apply_query(data, query), output, columns)
+    # A --query chooses the fields itself: the command's default table columns apply only without one.
+    text = _formatted(apply_query(data, query), output, () if query else columns)
     if text:
         sys.stdout.write(text + "\n")
 
