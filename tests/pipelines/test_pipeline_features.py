@@ -328,7 +328,9 @@ def test_a_command_step_job_can_be_streamed_and_shown(tmp_path: Path, cli: Calla
 def test_allow_reuse_false_and_is_deterministic_false_always_rerun_and_say_so(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         type: pipeline
         jobs:
           stamp:
@@ -347,7 +349,8 @@ def test_allow_reuse_false_and_is_deterministic_false_always_rerun_and_say_so(
             type: command
             command: echo same > ${{outputs.o}}/s
             outputs: {o: {type: uri_folder}}
-    """)
+    """,
+    )
     assert _create(cli, path).code == 0
     assert _create(cli, path).code == 0
     latest = cli("job", "list", "--query", "[0].name", "-o", "tsv").out.strip()
@@ -357,3 +360,58 @@ def test_allow_reuse_false_and_is_deterministic_false_always_rerun_and_say_so(
     assert steps["plain"]["reuse"]["reused"] is True  # type: ignore[index]
     forced = _create(cli, path, "--set", "settings.force_rerun=true")
     assert forced.code == 0 and "3 ran, 0 reused" in forced.err
+
+
+def test_a_parallel_step_reads_the_tables_of_an_mltable_an_upstream_step_wrote(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "make.py").write_text(
+        textwrap.dedent("""\
+        import sys
+        from pathlib import Path
+        out = Path(sys.argv[1])
+        for part in range(3):
+            rows = "\\n".join(f"{part * 100 + i},{i * 0.5}" for i in range(40))
+            (out / f"part-{part}.csv").write_text("id,value\\n" + rows + "\\n")
+        mltable = "paths:\\n  - pattern: ./*.csv\\n"
+        mltable += "transformations:\\n  - read_delimited:\\n      delimiter: ','\\n"
+        (out / "MLTable").write_text(mltable)
+    """)
+    )
+    (code / "score.py").write_text(
+        textwrap.dedent("""\
+        def run(mini_batch):
+            return mini_batch.assign(double=mini_batch["value"] * 2)[["id", "double"]]
+    """)
+    )
+    path = _write(
+        tmp_path,
+        """\
+        type: pipeline
+        jobs:
+          make:
+            type: command
+            code: ./code
+            command: python make.py ${{outputs.tables}}
+            outputs: {tables: {type: mltable}}
+          score:
+            type: parallel
+            component:
+              type: parallel
+              inputs: {tables: {type: mltable}}
+              outputs: {rows: {type: uri_folder}}
+              input_data: ${{inputs.tables}}
+              mini_batch_size: "1KB"
+              task: {type: run_function, code: ./code, entry_script: score.py, append_row_to: "${{outputs.rows}}"}
+            inputs: {tables: "${{parent.jobs.make.outputs.tables}}"}
+    """,
+    )
+    ran = _create(cli, path)
+    assert ran.code == 0, ran.err
+    pipeline = cli("job", "list", "--query", "[0].name", "-o", "tsv").out.strip()
+    score = _steps(cli, pipeline)["score"]
+    assert int(score["mini_batches"]) > 1  # cut by size, as Azure cuts tables  # type: ignore[call-overload]
+    lines = Path(str(score["output_file"])).read_text().splitlines()
+    assert len(lines) == 120 and lines[0].split()[-1] == "0.0" and lines[-1].split()[-1] == "39.0"

@@ -10,6 +10,7 @@ from thresher.pipelines.command_step import render
 from thresher.pipelines.model import Step
 from thresher.scheduler.jobspec import JobInput, JobSpec
 from thresher.specs import BatchSettings
+from thresher.storage.mltable import MLTABLE, read_mltable
 
 
 def batch_spec(
@@ -61,7 +62,7 @@ def batch_spec(
     )
     code = Path(step.code) if step.code else None
     return JobSpec(
-        input=JobInput(uri=path, path=path, type=kind, remote="://" in path),
+        input=_job_input(path, kind, data.type),
         settings=settings,
         nodes=task.instance_count,
         folder=str(folder),
@@ -74,3 +75,15 @@ def batch_spec(
         python=default_python,
         output_uri=output_uri,
     )
+
+
+def _job_input(path: str, kind: str, declared: str | None) -> JobInput:
+    """The batch job's input: files, or for a folder with an ``MLTable`` file (an ``mltable`` input, also one
+    an upstream step wrote) the tables it declares, read as DataFrames."""
+    local = Path(path)
+    if "://" not in path and local.is_dir() and (local / MLTABLE).is_file():
+        fmt, options = read_mltable(local / MLTABLE)
+        return JobInput(uri=path, path=path, type="mltable", tabular=True, format=fmt, read_options=options)
+    if declared == "mltable" and "://" not in path:
+        raise ValueError(f"input {path} is an mltable, but it has no {MLTABLE} file; add one that says its format")
+    return JobInput(uri=path, path=path, type=kind, remote="://" in path)

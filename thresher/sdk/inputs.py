@@ -11,16 +11,13 @@ runner. A data asset of type ``mltable`` is tabular: its ``MLTable`` file says t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from thresher.errors import StorageError, StorageUnavailableError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobInput
 from thresher.specs import Reference, parse_reference
+from thresher.storage.mltable import MLTABLE, parse_mltable, read_mltable
 from thresher.storage.retry import not_answering, retrying
-
-MLTABLE = "MLTable"
-_READERS = {"read_delimited": "csv", "read_parquet": "parquet", "read_json_lines": "jsonl"}
 
 
 def resolve_input(instance: Instance, uri: str, input_type: str | None) -> JobInput:
@@ -106,39 +103,3 @@ def _data_asset(instance: Instance, uri: str, reference: Reference) -> JobInput:
         return JobInput(uri=uri, path=str(path), type=kind)
     fmt, options = read_mltable(path / "MLTable")
     return JobInput(uri=uri, path=str(path), type="mltable", tabular=True, format=fmt, read_options=options)
-
-
-def read_mltable(path: Path) -> tuple[str, dict[str, Any]]:
-    """The format and read options an ``MLTable`` file declares in its ``transformations``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StorageError(f"Cannot read {path}: {exc}", fix="Check that the MLTable file exists.") from exc
-    return parse_mltable(text, str(path))
-
-
-def parse_mltable(text: str, path: str) -> tuple[str, dict[str, Any]]:
-    """The format and read options of an ``MLTable`` document; ``path`` names it in errors."""
-    from ruamel.yaml import YAML  # here: only a data asset of type mltable has one to read
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        document = YAML(typ="safe").load(text) or {}
-    except YAMLError as exc:
-        raise StorageError(f"Cannot read {path}: {exc}", fix="Check that the MLTable file is valid YAML.") from exc
-    for step in document.get("transformations") or []:
-        if isinstance(step, dict):
-            for name, reader in _READERS.items():
-                if name in step:
-                    raw = step[name] or {}
-                    options: dict[str, Any] = {}
-                    if reader == "csv":
-                        if "delimiter" in raw:
-                            options["sep"] = raw["delimiter"]
-                        if "encoding" in raw:
-                            options["encoding"] = str(raw["encoding"]).replace("utf8", "utf-8")
-                    return reader, options
-    raise ThresherError(
-        f"{path} declares no reader: add a transformations entry read_delimited, read_parquet or read_json_lines.",
-        fix="For CSV files, for example:\n  transformations:\n    - read_delimited:\n        delimiter: ','",
-    )
