@@ -81,3 +81,28 @@ def test_invoking_a_pipeline_deployment_with_a_wrong_input_names_it(project: Pro
     assert refused.code != 0
     assert "raw_dta" in refused.err and "is not an input of component azureml:diabetes_scoring:1" in refused.err
     assert "raw_data" in refused.err  # the required input that is missing
+
+
+def test_a_pipeline_job_deployed_as_job_definition_runs_with_the_inputs_of_the_invocation(project: Project) -> None:
+    first = project.run()
+    assert first.code == 0, first.err
+    pipeline = project.latest()
+    assert project.cli("batch-endpoint", "create", "-f", str(project.root / "endpoint.yml"), "-o", "none").code == 0
+    deployment = project.root / "from-job.yml"
+    deployment.write_text(
+        f"name: from-job\nendpoint_name: diabetes-batch\ntype: pipeline\njob_definition: azureml:{pipeline}\n"
+    )
+    created = project.cli("batch-deployment", "create", "-f", str(deployment), "--set-default", "-o", "json")
+    assert created.code == 0, created.err
+    assert created.json()["job_definition"] == f"azureml:{pipeline}"
+    invoked = project.cli(
+        "batch-endpoint", "invoke", "-n", "diabetes-batch", "--set", "round_to=1", "--stream", "-o", "json"
+    )
+    assert invoked.code == 0, invoked.err
+    steps = project.cli("job", "list", "--parent-job-name", invoked.json()["name"], "-o", "json").json()
+    assert [s["step"] for s in steps] == ["prepare", "score", "aggregate"]
+    assert "parameter round_to: 3 -> 1" in project.cli("job", "explain-reuse", steps[0]["name"]).out
+    wrong = project.root / "wrong-job.yml"
+    wrong.write_text("name: wrong\nendpoint_name: diabetes-batch\ntype: pipeline\njob_definition: azureml:nope\n")
+    refused = project.cli("batch-deployment", "create", "-f", str(wrong))
+    assert refused.code != 0 and "Job 'nope' does not exist" in refused.err
