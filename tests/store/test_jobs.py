@@ -163,3 +163,38 @@ def test_only_ended_or_orphaned_jobs_can_be_deleted(store: SqlStore) -> None:
         store.delete_job("waiting", orphaned_runner="someone-else")
     store.delete_job("waiting", orphaned_runner="r2")
     assert [job.name for job in store.list_jobs()] == []
+
+
+def test_step_jobs_are_claimed_only_by_name_and_found_by_cache_key(store: SqlStore) -> None:
+    store.create_job("p", spec={}, kind="pipeline")
+    pipeline = store.claim_job("host:1", stale_before=_later())
+    assert pipeline is not None and pipeline.name == "p"
+    store.create_job("p.a", spec={}, kind="command", parent="p", cache_key="k1", results={"step": "a"})
+    store.create_job(
+        "p.b",
+        spec={},
+        kind="command",
+        parent="p",
+        cache_key="k1",
+        status="Completed",
+        headline="Reused.",
+        results={"step": "b", "reused_from": "x"},
+    )
+    assert store.claim_job("host:2", stale_before=_later()) is None  # a step waits for its pipeline's runner
+    step = store.claim_job("host:1", stale_before=_later(), name="p.a")
+    assert step is not None and (step.status, step.parent, step.cache_key) == ("Running", "p", "k1")
+    reused = store.get_job("p.b")
+    assert (reused.status, reused.headline, reused.results) == (
+        "Completed",
+        "Reused.",
+        {"step": "b", "reused_from": "x"},
+    )
+    assert reused.started_at is not None and reused.ended_at is not None
+    assert [j.name for j in store.list_jobs(parent="p")] == ["p.a", "p.b"]
+    assert [j.name for j in store.list_jobs(top_level=True)] == ["p"]
+    assert [j.name for j in store.list_jobs(cache_key="k1", statuses=("Completed",))] == ["p.b"]
+    assert sorted(store.active_runners()) == ["host:1"]
+    assert store.active_runners(top_level=True) == ["host:1"]
+    store.set_job_status("p.a", "Finalizing", runner="host:1")
+    store.set_job_status("p.a", "Completed", runner="host:1", results={"step": "a", "outputs": {"o": {"hash": "h"}}})
+    assert store.get_job("p.a").results == {"step": "a", "outputs": {"o": {"hash": "h"}}}

@@ -54,11 +54,11 @@ def dead_local_runners(store: SqlStore, *, steps: bool = True) -> list[str]:
     """Runners on this host, named by running jobs (with ``steps`` False: by jobs that are not pipeline
     steps, which only their pipeline's runner claims), whose process no longer exists."""
     host = socket.gethostname()
-    dead = []
-    for job in store.list_jobs(statuses=("Running", "Finalizing"), limit=None, top_level=not steps):
-        if job.runner and job.runner.startswith(host + ":") and not alive(int(job.runner.rsplit(":", 1)[1])):
-            dead.append(job.runner)
-    return dead
+    return [
+        runner
+        for runner in store.active_runners(top_level=not steps)
+        if runner.startswith(host + ":") and not alive(int(runner.rsplit(":", 1)[1]))
+    ]
 
 
 def executor_for(settings: Settings, spec: JobSpec) -> Executor:

@@ -204,6 +204,11 @@ class MetadataStore(Protocol):
         """Jobs, newest first, optionally of one endpoint/deployment or in some statuses."""
         ...
 
+    def active_runners(self, *, top_level: bool = False) -> list[str]:
+        """The runners named by Running or Finalizing jobs (``top_level``: by jobs that are not pipeline steps),
+        each once: what a runner checks for dead ones between claims, without reading the jobs."""
+        ...
+
     def claim_job(
         self, runner: str, *, stale_before: datetime, dead_runners: Collection[str] = (), name: str | None = None
     ) -> JobRecord | None:

@@ -90,9 +90,12 @@ class JobRows(Database):
         if deployment_name is not None:
             query = query.where(jobs.c.deployment_name == deployment_name)
         statuses = where.get("statuses", ())
-        if statuses:
-            query = query.where(jobs.c.status.in_(list(statuses)))
         parent, cache_key = where.get("parent"), where.get("cache_key")
+        if statuses:
+            # Looking up steps by cache key or pipeline, the status index must not be the one used: it would
+            # walk every job of that status (all Completed ones) for the few of one key (|| '' hides it).
+            status = jobs.c.status.concat("") if parent is not None or cache_key is not None else jobs.c.status
+            query = query.where(status.in_(list(statuses)))
         if parent is not None:  # a pipeline's steps, in the order they were created
             query = query.where(jobs.c.parent == parent).order_by(None).order_by(jobs.c.created_at, jobs.c.name)
         if where.get("top_level"):
@@ -104,6 +107,13 @@ class JobRows(Database):
             query = query.limit(limit)
         with self._read() as connection:
             return [_job(row) for row in connection.execute(query)]
+
+    def active_runners(self, *, top_level: bool = False) -> list[str]:
+        query = select(jobs.c.runner).where(jobs.c.status.in_(list(_ACTIVE)), jobs.c.runner.is_not(None)).distinct()
+        if top_level:
+            query = query.where(jobs.c.parent.is_(None))
+        with self._read() as connection:
+            return [str(runner) for runner in connection.execute(query).scalars()]
 
     def claim_job(
         self, runner: str, *, stale_before: datetime, dead_runners: Collection[str] = (), name: str | None = None
