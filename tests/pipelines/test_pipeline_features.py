@@ -197,6 +197,8 @@ def test_a_canceled_pipeline_stops_its_running_step_and_can_be_deleted(
         step = ws.jobs.get(f"{pipeline}.slow")
         assert step.status == "Canceled"
         folder = Path(str(step.spec["folder"]))
+    refused = cli("job", "delete", "-n", f"{pipeline}.slow", "--yes")
+    assert refused.code != 0 and f"thresher job delete --name {pipeline} --yes" in refused.err
     deleted = cli("job", "delete", "-n", pipeline, "--yes", "-o", "json")
     assert deleted.code == 0, deleted.err
     assert not folder.exists() and Path.cwd().exists()

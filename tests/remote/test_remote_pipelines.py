@@ -73,3 +73,23 @@ def test_command_and_parallel_steps_read_and_write_a_datastore_in_object_storage
     assert sorted(published) == ["n0.txt 2", "n1.txt 4", "n2.txt 6"]
     total = Path(steps["total"].results["outputs"]["sum"]["path"]) / "rows.txt"  # type: ignore[index]
     assert total.read_text().splitlines() == ["n0.txt 2", "n1.txt 4", "n2.txt 6"]
+
+
+def test_a_missing_input_in_object_storage_fails_the_step_naming_it(bench: Bench, remote: Remote) -> None:
+    missing = remote.uri(f"nothing-here-{unique()}")
+    (bench.root / "pipeline.yml").write_text(
+        textwrap.dedent(f"""\
+        type: pipeline
+        jobs:
+          read:
+            type: command
+            command: ls ${{{{inputs.src}}}}
+            inputs: {{src: {{type: uri_folder, path: "{missing}"}}}}
+    """)
+    )
+    job = bench.ws.pipelines.create(bench.root / "pipeline.yml")
+    ended = bench.ws.jobs.wait(job.name, timeout=120)
+    assert ended.status == "Failed"
+    assert ended.headline is not None and "Step 'read' failed:" in ended.headline
+    assert "unexpected error" not in ended.headline and "nothing-here-" in ended.headline
+    assert f"thresher job resume --name {job.name}" in ended.headline

@@ -50,6 +50,7 @@ PIPELINE = "pipeline"
 COMMAND = "command"
 BATCH = "batch_scoring"
 HEARTBEAT_SECONDS = 2.0
+_UNEXPECTED = "an unexpected error in thresher: "
 _WAIT_SECONDS = 0.2
 
 
@@ -76,7 +77,7 @@ def run_pipeline(
 
     ``slots`` are the runner's compute slots, shared with its other jobs: a command step takes one, a
     parallel step its workers' (``run_job`` waits for them); without, the pipeline counts its own."""
-    run = _PipelineRun(store, job, runner, executor_factory, settings, faults, resolve, slots)
+    run = _PipelineRun(store, job, runner, executor_factory, settings, faults, resolve, slots, pools)
     try:
         return run.run()
     except JobTakenOverError as exc:
@@ -129,6 +130,7 @@ class _PipelineRun:
         faults: Faults,
         resolve: Resolver | None,
         slots: Slots | None = None,
+        pools: WarmPools | None = None,
     ) -> None:
         self.store, self.job, self.runner = store, job, runner
         self.executor_factory, self.settings, self.faults, self.resolve = executor_factory, settings, faults, resolve
@@ -138,6 +140,7 @@ class _PipelineRun:
         self.cache_dir = Path(spec.get("cache_dir") or self.jobs_root.parent / "cache" / "inputs")
         self.capacity = max(1, int(spec.get("slots") or settings.default_max_workers))
         self.shared = slots or Slots(self.capacity)
+        self.pools = pools  # parallel steps run on warm workers where they can, and leave theirs warm
         self.force = bool(self.pipeline.force_rerun or spec.get("regenerate_outputs"))
         self.done: dict[str, JobRecord] = {}
         self.failed: dict[str, str] = {}
@@ -397,8 +400,14 @@ class _PipelineRun:
             else:
                 record = self._run_command(step, child, values, running)
             self.events.put((step.name, record, None))
+        except (RunnerStopped, KeyboardInterrupt):
+            return  # the runner is stopping: the step's job went back to the queue, the pipeline follows
+        except ThresherError as exc:  # a problem thresher explains (a missing input, storage): the headline
+            fix = f" Fix: {exc.fix}" if exc.fix else ""
+            self.events.put((step.name, None, f"{exc.message}{fix}\n{traceback.format_exc()}"))
         except BaseException as exc:  # reported to the loop, which fails the step with it
-            self.events.put((step.name, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            failure = f"{_UNEXPECTED}{type(exc).__name__}: {exc}"
+            self.events.put((step.name, None, f"{failure}\n{traceback.format_exc()}"))
 
     def _run_parallel(self, step: Step, child: str) -> JobRecord | None:
         claimed = self.store.claim_job(
@@ -417,7 +426,7 @@ class _PipelineRun:
             settings=self.settings,
             faults=self.faults,
             resolve=self.resolve,
-            pools=None,
+            pools=self.pools,
             slots=self.shared,
         )
         if record is None or record.status != "Completed":
@@ -533,7 +542,7 @@ class _PipelineRun:
             return  # taken over by another runner: it reports
         if error is not None:
             child = self.children[step].name
-            headline = f"Step '{step}' failed on an unexpected error in thresher: {error.splitlines()[0]}"
+            headline = f"Step '{step}' failed: {error.splitlines()[0]}"
             try:
                 current = self.store.get_job(child)
                 if current.status not in TERMINAL:

@@ -284,6 +284,12 @@ class JobOperations:
     def delete(self, name: str) -> JobCleanup:
         """Delete an ended (or orphaned) job: its folder and its rows. Never a job that runs or waits to."""
         job = self.get(name)
+        if job.parent is not None:
+            raise ConflictError(
+                f"Job '{name}' is a step of pipeline job '{job.parent}'; a step is deleted with its pipeline, whose "
+                "record it is part of.",
+                fix=f"Delete the pipeline job: thresher job delete --name {job.parent} --yes",
+            )
         return delete_job(self._instance.store, job, orphaned=runner_gone(job))
 
     def prune(self, older_than: timedelta, *, dry_run: bool = False) -> builtins.list[JobCleanup]:
