@@ -118,4 +118,4 @@ def _scalar(node: Any) -> Any:
 
 
 def _error(source: str, line: int | None, message: str, path: Path, fix: str) -> SpecError:
-    return SpecError([Problem(source, line, "", f"{message}.")], what=path.name, fix=fix)
+    return SpecError([Problem(source, line, "", f"{message}.")], what=f"file {path.name}", fix=fix)
