@@ -417,3 +417,48 @@ def test_a_parallel_step_reads_the_tables_of_an_mltable_an_upstream_step_wrote(
     assert int(score["mini_batches"]) > 1  # cut by size, as Azure cuts tables  # type: ignore[call-overload]
     lines = Path(str(score["output_file"])).read_text().splitlines()
     assert len(lines) == 120 and lines[0].split()[-1] == "0.0" and lines[-1].split()[-1] == "39.0"
+
+
+def test_a_runner_killed_during_a_command_step_leaves_no_writer_behind_its_resume(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    import os
+    import signal
+
+    from thresher.scheduler.launch import alive
+
+    path = _write(
+        tmp_path,
+        """\
+        type: pipeline
+        jobs:
+          count:
+            type: command
+            command: for i in $(seq 1 15); do echo $i >> ${{outputs.o}}/log; sleep 0.2; done
+            outputs: {o: {type: uri_folder}}
+    """,
+    )
+    created = cli("job", "create", "-f", str(path), "-o", "json")
+    assert created.code == 0, created.err
+    pipeline = created.json()["name"]
+    with Workspace() as ws:
+        deadline = time.monotonic() + 20
+        step = None
+        while time.monotonic() < deadline:
+            steps = ws.jobs.list(parent_job_name=pipeline)
+            if steps and steps[0].status == "Running":
+                step = steps[0]
+                log = Path(str(step.spec["outputs"]["o"])) / "log"
+                if log.exists() and log.read_text().strip():
+                    break
+            time.sleep(0.05)
+        assert step is not None and step.runner is not None
+        marker = Path(str(step.spec["folder"])) / "command.process"
+        orphan = int(marker.read_text().split()[0])
+        os.kill(int(step.runner.rsplit(":", 1)[1]), signal.SIGKILL)
+        time.sleep(0.5)
+        assert alive(orphan), "the command outlived its runner (this is what resume has to deal with)"
+    resumed = cli("job", "resume", "-n", pipeline, "--stream", "-o", "none")
+    assert resumed.code == 0, resumed.err
+    assert not alive(orphan)  # the old attempt's command was ended before the step ran again
+    assert (Path(str(step.spec["outputs"]["o"])) / "log").read_text().split() == [str(i) for i in range(1, 16)]

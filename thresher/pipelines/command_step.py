@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from thresher.storage.remote import RemoteURL
 _PLACEHOLDER = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
 _OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]", re.S)
 LOG_NAME = "user_logs/std_log.txt"
+PROCESS_FILE = "command.process"  # "<pid> <start time>" of a running command's process group leader
 _TAIL_BYTES = 4096
 
 
@@ -98,6 +100,7 @@ def run_command(
     interpreter_dir = str(Path(python or sys.executable).parent)
     inherited = {k: v for k, v in os.environ.items() if not (python and k == "PYTHONPATH")}  # thresher's own
     env = {**inherited, **environment, "PATH": interpreter_dir + os.pathsep + os.environ.get("PATH", "")}
+    end_leftover(folder)  # an attempt of a runner that was killed may still run: it must not write with this one
     with log.open("ab") as out:
         process = subprocess.Popen(
             ["/bin/bash", "-c", command],
@@ -108,6 +111,7 @@ def run_command(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        (folder / PROCESS_FILE).write_text(f"{process.pid} {_started(process.pid)}")
         try:
             while True:
                 try:
@@ -121,7 +125,53 @@ def run_command(
         except BaseException:
             _kill(process)  # the runner is stopping: no step process outlives it
             raise
+    (folder / PROCESS_FILE).unlink(missing_ok=True)
     return CommandResult(returncode, _tail(log) if returncode else "")
+
+
+def end_leftover(folder: Path) -> bool:
+    """Kill what is left of a command a killed runner started in ``folder`` (its process group, found by the
+    leader's pid and start time, so that a reused pid is never taken for it); whether anything was left."""
+    marker = folder / PROCESS_FILE
+    try:
+        pid_text, started = marker.read_text().split()
+        group = int(pid_text)
+    except (OSError, ValueError):
+        return False
+    left = [pid for pid in _processes_of_group(group) if (_started(pid) or 0) >= int(started or 0)]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while left and time.monotonic() < deadline and any(_started(pid) is not None for pid in left):
+        time.sleep(0.02)
+    marker.unlink(missing_ok=True)
+    return bool(left)
+
+
+def _started(pid: int) -> int | None:
+    """The process's start time (clock ticks after boot), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == b"Z" else int(fields[19])
+
+
+def _processes_of_group(group: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != b"Z":
+            found.append(int(entry))
+    return found
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 from thresher.environments import envs_dir, job_python
 from thresher.errors import JobTakenOverError, ThresherError
 from thresher.pipelines import cache
-from thresher.pipelines.command_step import LOG_NAME, local_input, render, run_command
+from thresher.pipelines.command_step import LOG_NAME, end_leftover, local_input, render, run_command
 from thresher.pipelines.model import Binding, PipelineDef, Step
 from thresher.pipelines.parallel_step import batch_spec
 from thresher.pipelines.tracking import read_metrics
@@ -596,6 +596,7 @@ class _PipelineRun:
         }
         total = len(order)
         if canceled:
+            self._cancel_leftovers()
             return self.store.set_job_status(
                 self.job.name,
                 "Canceled",
@@ -628,6 +629,19 @@ class _PipelineRun:
             results=results,
             headline=f"Pipeline completed: {total} steps, {ran} ran, {reused} reused, in {seconds:.2f} s.",
         )
+
+    def _cancel_leftovers(self) -> None:
+        """Steps a killed runner left Running (this runner never ran them): their processes end, they end
+        Canceled with the pipeline."""
+        for child in self.children.values():
+            current = self.store.get_job(child.name)
+            if current.status in TERMINAL:
+                continue
+            folder = current.spec.get("folder")
+            if current.kind == COMMAND and folder:
+                end_leftover(Path(str(folder)))
+            with contextlib.suppress(ThresherError):
+                self.store.set_job_status(child.name, "Canceled", headline="Canceled with its pipeline.")
 
     def _cancel_steps(self) -> None:
         """``job cancel`` of the pipeline: command steps are killed, parallel steps canceled (their runs stop
