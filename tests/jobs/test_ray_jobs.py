@@ -160,3 +160,37 @@ def test_a_second_job_on_a_ray_compute_runs_on_the_warm_actors(
         assert pool["workers"] == 2 and pool["jobs"] == 2 and len(pool["pids"]) == 2
     finally:
         bench.ws.computes.stop("cluster")
+
+
+def test_a_pipelines_parallel_step_runs_on_its_ray_compute(ray_bench: Bench, ray_cluster: Any) -> None:
+    bench = ray_bench
+    _ray_compute(bench, "cluster", ray_cluster.address)
+    code = bench.root / "code"
+    code.mkdir()
+    (code / "score.py").write_text(SLOW_SCRIPT)
+    folder = _inputs(bench.root, 6)
+    (bench.root / "pipeline.yml").write_text(
+        f"""\
+type: pipeline
+settings: {{default_compute: azureml:cluster}}
+jobs:
+  score:
+    type: parallel
+    component:
+      type: parallel
+      inputs: {{data: {{type: uri_folder}}}}
+      outputs: {{rows: {{type: uri_folder}}}}
+      input_data: ${{{{inputs.data}}}}
+      mini_batch_size: "2"
+      resources: {{instance_count: 2}}
+      task: {{type: run_function, code: ./code, entry_script: score.py, append_row_to: "${{{{outputs.rows}}}}"}}
+    inputs: {{data: {{type: uri_folder, path: "{folder}"}}}}
+"""
+    )
+    job = bench.ws.pipelines.create(bench.root / "pipeline.yml")
+    ended = bench.ws.jobs.wait(job.name, timeout=180)
+    assert ended.status == "Completed", ended.headline
+    [step] = bench.ws.jobs.list(parent_job_name=job.name)
+    assert (step.spec["backend"], step.spec["compute"], step.spec["nodes"]) == ("ray", "cluster", 2)
+    rows = Path(str(step.spec["output_file"])).read_text().splitlines()
+    assert rows == [f"item-{i:03d}.txt value-{i * 7}" for i in range(6)]

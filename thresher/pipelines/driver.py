@@ -224,6 +224,8 @@ class _PipelineRun:
     def _slots(self, step: Step) -> int:
         if step.parallel is None:
             return 1
+        if step.placement.get("backend") == "ray":
+            return 0  # its workers are Ray actors: the cluster's capacity, not this machine's slots
         return min(self.capacity, step.parallel.instance_count * step.parallel.max_concurrency_per_instance)
 
     # -- one step ------------------------------------------------------------------------------

@@ -147,6 +147,10 @@ class Step:
     max_retries: int = 0  # command steps: reruns of a failed command
     compute: str | None = None
     parallel: ParallelTask | None = None
+    # Where a parallel step's workers run, resolved at submission from its compute (or the pipeline's
+    # default_compute): backend (local | ray), address, compute, min_nodes, idle_time_before_scale_down,
+    # min_instances. Empty: local workers of the runner's machine.
+    placement: Mapping[str, Any] = field(default_factory=dict)
 
     def upstream(self) -> set[str]:
         """The steps whose outputs this step reads."""

@@ -74,6 +74,12 @@ def batch_spec(
         environment=step.environment,
         python=default_python,
         output_uri=output_uri,
+        backend=str(step.placement.get("backend") or "local"),
+        address=step.placement.get("address"),
+        compute=step.placement.get("compute"),
+        min_nodes=int(step.placement.get("min_nodes") or 0),
+        idle_time_before_scale_down=step.placement.get("idle_time_before_scale_down"),
+        min_instances=int(step.placement.get("min_instances") or 0),
     )
 
 

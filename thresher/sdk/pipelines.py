@@ -271,6 +271,7 @@ class PipelineJobOperations:
         """Queue a resolved pipeline (built by either front door) as a pipeline job."""
         from thresher.sdk.jobs import _job_name
 
+        pipeline = self._placed(pipeline)
         experiment = experiment_name or pipeline.experiment_name or pipeline.display_name or "Default"
         job_name = name or _job_name((pipeline.display_name or "pipeline").replace(" ", "-")[:40])
         spec = {
@@ -426,6 +427,48 @@ class PipelineJobOperations:
         lines = [f"{name} ran:"]
         lines += [f"  {why}" for why in reuse.get("why", ["no reuse record"])]
         return lines
+
+    def _placed(self, pipeline: PipelineDef) -> PipelineDef:
+        """Each parallel step placed on its compute (or the pipeline's ``default_compute``): local workers,
+        simulated ``amlcompute`` nodes, or Ray actors, as a batch deployment on that compute would run."""
+        from dataclasses import replace
+
+        from thresher.sdk.infra import ComputeOperations
+
+        computes = ComputeOperations(self._instance)
+        steps = dict(pipeline.steps)
+        for name, step in pipeline.steps.items():
+            compute = step.compute or pipeline.default_compute
+            if step.parallel is None or not compute or compute == "local":
+                continue
+            try:
+                record = self._instance.store.get_resource("compute", compute)
+            except NotFoundError:
+                raise NotFoundError(
+                    f"Step '{name}' runs on compute '{compute}', which does not exist.",
+                    fix="Create it (thresher compute create) or change the step's compute / settings.default_compute.",
+                ) from None
+            most = record.spec.get("max_instances") if record.spec.get("type") in ("amlcompute", "ray") else None
+            if most is not None and step.parallel.instance_count > int(most):
+                raise ConflictError(
+                    f"Step '{name}' asks for instance_count {step.parallel.instance_count}, but compute '{compute}' "
+                    f"has max_instances {most}.",
+                    fix=f"Use resources.instance_count {most} or less, or raise the compute's max_instances.",
+                )
+            placed = computes.placement(record)
+            idle = record.spec.get("idle_time_before_scale_down")
+            steps[name] = replace(
+                step,
+                placement={
+                    "backend": placed.get("backend", "local"),
+                    "address": placed.get("address"),
+                    "compute": compute,
+                    "min_nodes": int(placed.get("min_nodes") or 0),
+                    "idle_time_before_scale_down": int(idle) if idle is not None else None,
+                    "min_instances": int(record.spec.get("min_instances") or 0),
+                },
+            )
+        return replace(pipeline, steps=steps)
 
     def _slots(self, pipeline: PipelineDef) -> int:
         name = pipeline.default_compute
