@@ -303,6 +303,9 @@ def test_a_curated_azure_environment_resolves_to_pinned_packages_with_a_note(
         assert "scikit-learn==1.5.2" in note
         record = ws.environments.get("AzureML-sklearn-1.0-ubuntu20.04-py38-cpu")
         assert "python=3.8" in json.dumps(record.info["conda"])
+        sources = WorkspaceSources(ws.instance)  # the default of seed 004's driver
+        reference, seed_note = sources.environment("azureml:AzureML-sklearn-0.24-ubuntu18.04-py37-cpu@latest", tmp_path)
+        assert reference and "scikit-learn==0.24.2" in (seed_note or "")
 
 
 @pytest.mark.parametrize("command", ["echo done"])

@@ -20,6 +20,11 @@ CATALOGUE: dict[str, dict[str, Any]] = {
         "python": "3.10",
         "pip": ["scikit-learn==1.1.3", "pandas==1.5.3", "numpy==1.23.5", "scipy==1.10.1", "joblib==1.2.0"],
     },
+    # Azure's image has Python 3.7, which is past its end of life; 3.8 has wheels of the same packages.
+    "sklearn-0.24": {
+        "python": "3.8",
+        "pip": ["scikit-learn==0.24.2", "pandas==1.2.5", "numpy==1.20.3", "scipy==1.6.3", "joblib==1.0.1"],
+    },
     "sklearn-1.0": {
         "python": "3.8",
         "pip": ["scikit-learn==1.0.2", "pandas==1.3.5", "numpy==1.21.6", "scipy==1.7.3", "joblib==1.1.1"],
