@@ -5,7 +5,6 @@ after a runner killed in the middle of the parallel step. Real runner, worker an
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -181,4 +180,3 @@ def test_a_runner_killed_in_the_parallel_step_resumes_to_byte_identical_outputs(
     assert steps["score"]["name"] == f"{pipeline}.score" and steps["score"]["attempt"] == 2
     assert Path(str(steps["score"]["output_file"])).read_bytes() == expected
     assert _summary(project, pipeline) == _expected_summary(project)
-    assert os.environ.get("THRESHER_FAULT_INJECTION") is None

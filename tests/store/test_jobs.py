@@ -192,6 +192,7 @@ def test_step_jobs_are_claimed_only_by_name_and_found_by_cache_key(store: SqlSto
     assert reused.started_at is not None and reused.ended_at is not None
     assert [j.name for j in store.list_jobs(parent="p")] == ["p.a", "p.b"]
     assert [j.name for j in store.list_jobs(top_level=True)] == ["p"]
+    assert [j.name for j in store.list_jobs(kind="pipeline")] == ["p"]
     assert [j.name for j in store.list_jobs(cache_key="k1", statuses=("Completed",))] == ["p.b"]
     assert sorted(store.active_runners()) == ["host:1"]
     assert store.active_runners(top_level=True) == ["host:1"]

@@ -245,16 +245,13 @@ class _PipelineRun:
             child = self.store.set_job_status(existing.name, "Queued")  # resumed: continue from what it committed
         else:
             reused = None if self._opted_out(step) else self._reusable(digest)
-            attempt = 1 + (
-                int(existing.name.rpartition("-")[2])
-                if existing is not None and existing.name.rpartition("-")[2].isdigit()
-                else (1 if existing else 0)
-            )
+            # The step's attempts in this pipeline job, counted in the step jobs' results (not read off names).
+            attempt = 1 + (int((existing.results or {}).get("attempt", 1)) if existing is not None else 0)
             name = step_job_name(self.job.name, step.name, attempt)
             if reused is not None:
-                self.done[step.name] = self._record_reuse(step, name, key, digest, reused)
+                self.done[step.name] = self._record_reuse(step, name, key, digest, reused, attempt)
                 return False
-            child = self._create(step, name, key, digest, values)
+            child = self._create(step, name, key, digest, values, attempt)
         self.children[step.name] = child
         running = _Running(step.name, child.name, slots, held)
         self.running[step.name] = running
@@ -297,10 +294,12 @@ class _PipelineRun:
                 return candidate
         return None
 
-    def _record_reuse(self, step: Step, name: str, key: dict[str, Any], digest: str, source: JobRecord) -> JobRecord:
+    def _record_reuse(
+        self, step: Step, name: str, key: dict[str, Any], digest: str, source: JobRecord, attempt: int
+    ) -> JobRecord:
         origin = (source.results or {}).get("reused_from") or source.name
         results = {
-            **self._base_results(step, key),
+            **self._base_results(step, key, attempt),
             "outputs": (source.results or {}).get("outputs", {}),
             "metrics": (source.results or {}).get("metrics", {}),
             "reuse": {
@@ -324,9 +323,10 @@ class _PipelineRun:
         self._register_outputs(step, record)
         return record
 
-    def _base_results(self, step: Step, key: dict[str, Any]) -> dict[str, Any]:
+    def _base_results(self, step: Step, key: dict[str, Any], attempt: int) -> dict[str, Any]:
         return {
             "step": step.name,
+            "attempt": attempt,
             "pipeline": self.job.name,
             "pipeline_display_name": self.pipeline.display_name,
             "cache_key": key,
@@ -345,12 +345,16 @@ class _PipelineRun:
         return binding.describe()
 
     def _create(
-        self, step: Step, name: str, key: dict[str, Any], digest: str, values: Mapping[str, str | None]
+        self, step: Step, name: str, key: dict[str, Any], digest: str, values: Mapping[str, str | None], attempt: int
     ) -> JobRecord:
         folder = self.jobs_root / name
         outputs = self._output_paths(step, name, folder)
         why = self._why_not_reused(step, key)
-        results = {**self._base_results(step, key), "planned_outputs": outputs, "reuse": {"reused": False, "why": why}}
+        results = {
+            **self._base_results(step, key, attempt),
+            "planned_outputs": outputs,
+            "reuse": {"reused": False, "why": why},
+        }
         if step.parallel is not None:
             spec: dict[str, Any] = batch_spec(step, folder, values, outputs).to_dict()
         else:
@@ -386,10 +390,11 @@ class _PipelineRun:
         """Step ``step`` of the previous run of this pipeline (same display name), read once per run."""
         if self._previous_steps is None:
             self._previous_steps = {}
-            for other in self.store.list_jobs(top_level=True, limit=200):
+            # Only pipeline jobs are read (a 1,000-step one's spec is about 1 MB), the newest 50 at most.
+            for other in self.store.list_jobs(kind=PIPELINE, limit=50):
                 same = (other.spec.get("pipeline") or {}).get("display_name") == self.pipeline.display_name
                 earlier = other.created_at <= self.job.created_at
-                if other.kind == PIPELINE and other.name != self.job.name and same and earlier:
+                if other.name != self.job.name and same and earlier:
                     for record in self.store.list_jobs(parent=other.name, limit=None):
                         self._previous_steps[str((record.results or {}).get("step"))] = record
                     break
@@ -413,7 +418,7 @@ class _PipelineRun:
 
     def _run_parallel(self, step: Step, child: str) -> JobRecord | None:
         claimed = self.store.claim_job(
-            self.runner, stale_before=stale_before(), dead_runners=_dead(self.store, self.job), name=child
+            self.runner, stale_before=stale_before(), dead_runners=dead_local_runners(self.store), name=child
         )
         if claimed is None:
             claimed = self.store.get_job(child)
@@ -444,7 +449,7 @@ class _PipelineRun:
 
     def _run_command(self, step: Step, child: str, values: dict[str, str | None], running: _Running) -> JobRecord:
         claimed = self.store.claim_job(
-            self.runner, stale_before=stale_before(), dead_runners=_dead(self.store, self.job), name=child
+            self.runner, stale_before=stale_before(), dead_runners=dead_local_runners(self.store), name=child
         )
         record = claimed or self.store.get_job(child)
         folder = Path(record.spec["folder"])
@@ -713,10 +718,6 @@ def _literal_text(value: Any) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
     return str(value)
-
-
-def _dead(store: SqlStore, job: JobRecord) -> list[str]:
-    return dead_local_runners(store)
 
 
 def _log(message: str) -> None:

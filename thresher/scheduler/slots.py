@@ -63,16 +63,20 @@ class Slots:
         """Take ``fit(count)`` slots if they are free now (parked workers give theirs up if that is what it
         takes); how many were taken, 0 for none."""
         wanted = self.fit(count)
-        for attempt in range(2):
-            with self._condition:
-                if self._used + wanted <= self.capacity - self._parked(keep):
-                    self._used += wanted
-                    return wanted
-                if self._used + wanted > self.capacity:
-                    return 0  # running work holds them: parked workers giving theirs up would not help
-            if attempt == 0 and not self._reclaim(keep):
-                return 0
-        return 0
+        if self._take(wanted, keep):
+            return wanted
+        with self._condition:
+            if self._used + wanted > self.capacity:
+                return 0  # running work holds them: parked workers giving theirs up would not help
+        self._reclaim(keep)
+        return wanted if self._take(wanted, keep) else 0
+
+    def _take(self, wanted: int, keep: str) -> bool:
+        with self._condition:
+            if self._used + wanted > self.capacity - self._parked(keep):
+                return False
+            self._used += wanted
+            return True
 
     def acquire(self, count: int, *, keep: str = "", beat: Callable[[], object] | None = None) -> int:
         """Take ``fit(count)`` slots, waiting until they are free; ``beat`` is called every two seconds while

@@ -35,7 +35,7 @@ def job_document(job: JobRecord, *, note: str | None = None, steps: list[JobReco
         "model": spec.get("model"),
         "output_path": spec.get("output_dir"),
         "output_file": spec.get("output_file"),
-        "logs": f"{spec.get('folder')}/logs",
+        "logs": f"{spec['folder']}/logs" if spec.get("folder") else None,  # a reused step ran nothing
         "mini_batches": progress.mini_batches_total,
         "mini_batches_done": progress.mini_batches_done,
         "mini_batches_failed": progress.mini_batches_failed,

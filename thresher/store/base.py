@@ -88,6 +88,7 @@ class JobFilter(TypedDict, total=False):
     parent: str | None  # the step jobs of this pipeline job (oldest first); None (the default): any job
     top_level: bool  # only jobs that are not steps of a pipeline (default False)
     cache_key: str | None  # only step jobs with this cache key
+    kind: str | None  # only jobs of this kind ("pipeline", ...)
     limit: int | None  # default JOBS_LISTED; None: no limit
 
 

@@ -102,6 +102,8 @@ class JobRows(Database):
             query = query.where(jobs.c.parent.is_(None))
         if cache_key is not None:
             query = query.where(jobs.c.cache_key == cache_key)
+        if where.get("kind") is not None:
+            query = query.where(jobs.c.kind == where.get("kind"))
         limit = where.get("limit", JOBS_LISTED)
         if limit is not None:
             query = query.limit(limit)
