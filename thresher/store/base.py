@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_che
 from thresher.store.job_records import JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.progress import JobProgress
 from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord, SaveMode
+from thresher.store.service import FireRecord, RequestRecord, ServiceRecord, TokenRecord
 
 if TYPE_CHECKING:  # typing has these from Python 3.11; annotations here are strings, read by the type checker only
     from typing import NotRequired, Unpack
@@ -246,4 +247,72 @@ class MetadataStore(Protocol):
 
     def mini_batches(self, name: str) -> list[MiniBatchRecord]:
         """The job's committed mini-batches, by index."""
+        ...
+
+    # -- the server: tokens, idempotent requests, schedule fires, heartbeats (service.py) ------
+
+    def create_token(self, name: str, role: str, secret_hash: str) -> TokenRecord:
+        """Store a token (the SHA-256 of its secret, never the secret); AlreadyExistsError if the name is taken."""
+        ...
+
+    def get_token(self, name: str) -> TokenRecord:
+        """One token, revoked or not; NotFoundError if none has that name."""
+        ...
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every token, revoked ones included, by name."""
+        ...
+
+    def revoke_token(self, name: str) -> TokenRecord:
+        """Revoke a token for good (revoking twice keeps the first time); NotFoundError if unknown."""
+        ...
+
+    def token_for_secret(self, secret_hash: str) -> TokenRecord | None:
+        """The unrevoked token whose secret hashes to ``secret_hash``, or None."""
+        ...
+
+    def begin_request(self, key: str, route: str) -> RequestRecord | None:
+        """Claim an idempotency key: None when this is its first delivery (answer it, then
+        ``finish_request``), else the record of the delivery that claimed it (``status_code`` None
+        while that one is still being answered)."""
+        ...
+
+    def finish_request(self, key: str, status_code: int | None, body: Any) -> None:
+        """Store the answer to a claimed key; ``status_code`` None lets the key go (nothing was done)."""
+        ...
+
+    def prune_requests(self, before: datetime) -> int:
+        """Forget request keys claimed before ``before``; returns how many."""
+        ...
+
+    def record_fire(
+        self, schedule: str, slot: str, *, job: str | None = None, detail: Mapping[str, Any] | None = None
+    ) -> FireRecord | None:
+        """Record that a schedule fired a slot; None if that slot was fired already (by any server)."""
+        ...
+
+    def update_fire(
+        self, schedule: str, slot: str, *, job: str | None, detail: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record the job a fire created (or, in ``detail``, why it created none)."""
+        ...
+
+    def list_fires(self, schedule: str, *, limit: int | None = 50) -> list[FireRecord]:
+        """A schedule's fires, newest first."""
+        ...
+
+    def delete_fires(self, schedule: str) -> None:
+        """Forget a schedule's fires (the schedule is being deleted)."""
+        ...
+
+    def beat(self, name: str, kind: str, info: Mapping[str, Any]) -> None:
+        """Record that the server or runner ``name`` is alive, with what describes it (host, pid, url)."""
+        ...
+
+    def services(self, kind: str, *, alive_since: datetime | None = None) -> list[ServiceRecord]:
+        """Servers or runners (``kind``) by name; with ``alive_since``, only those that beat since then."""
+        ...
+
+    def end_service(self, name: str) -> None:
+        """Forget a server or runner that stopped."""
         ...

@@ -23,10 +23,10 @@ Record = TypeVar("Record", bound="DataclassInstance")
 SaveMode = Literal["create", "update", "upsert"]
 SAVE_MODES: tuple[SaveMode, ...] = ("create", "update", "upsert")
 
-ASSET_KINDS = ("model", "environment", "code", "data", "component")
+ASSET_KINDS = ("model", "environment", "code", "data", "component", "pipeline")
 """Versioned assets: every ``create_asset`` adds a version."""
 
-RESOURCE_KINDS = ("datastore", "compute", "batch_endpoint")
+RESOURCE_KINDS = ("datastore", "compute", "batch_endpoint", "pipeline_endpoint", "schedule")
 """Named resources with no versions: saving one replaces its spec."""
 
 LATEST = "latest"
@@ -53,6 +53,10 @@ KIND_NAMES: Mapping[str, KindNames] = {
     "batch_endpoint": KindNames("batch endpoint", "batch endpoints", "batch-endpoint"),
     "deployment": KindNames("deployment", "deployments", "batch-deployment"),
     "job": KindNames("job", "jobs", "job"),
+    "pipeline": KindNames("published pipeline", "published pipelines", "pipeline"),
+    "pipeline_endpoint": KindNames("pipeline endpoint", "pipeline endpoints", "pipeline-endpoint"),
+    "schedule": KindNames("schedule", "schedules", "schedule"),
+    "token": KindNames("token", "tokens", "token"),
 }
 
 

@@ -188,3 +188,52 @@ job_mini_batches = Table(
     Column("error", Text, nullable=True),
     PrimaryKeyConstraint("job", "idx"),
 )
+
+
+# -- the server (migration 0004) ------------------------------------------------------------------
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _name("name"),
+    _word("role"),  # reader, contributor or owner
+    Column("secret_hash", String(64), nullable=False),  # SHA-256 of the secret: the secret is shown once
+    _time("created_at"),
+    _time("last_used_at", nullable=True),
+    _time("revoked_at", nullable=True),
+    PrimaryKeyConstraint("name"),
+    UniqueConstraint("secret_hash"),
+)
+
+idempotent_requests = Table(
+    "idempotent_requests",
+    metadata,
+    Column("key", String(NAME_LENGTH), nullable=False),  # the client's Idempotency-Key
+    Column("route", String(NAME_LENGTH), nullable=False),
+    Column("status_code", Integer, nullable=True),  # None while the first request is being answered
+    _json("body", nullable=True),
+    _time("created_at"),
+    PrimaryKeyConstraint("key"),
+)
+
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    _name("schedule"),
+    Column("slot", String(64), nullable=False),  # the slot fired (ISO time, or a data-change key): once each
+    _name("job", nullable=True),
+    _json("detail", nullable=True),
+    _time("fired_at"),
+    PrimaryKeyConstraint("schedule", "slot"),
+)
+
+service_heartbeats = Table(
+    "service_heartbeats",
+    metadata,
+    _name("name"),  # a server or runner, named as in its log
+    _word("kind"),  # "server" or "runner"
+    _json("info"),  # host, pid, url
+    _time("started_at"),
+    _time("heartbeat_at"),
+    PrimaryKeyConstraint("name"),
+)
