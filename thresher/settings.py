@@ -111,6 +111,34 @@ class Settings(BaseSettings):
         description="Test seam: phase=action pairs that make a runner fail at a phase of a job's first "
         "attempt (see thresher.scheduler.faults). Leave unset.",
     )
+    server: str | None = Field(
+        default=None,
+        description="A thresher server's URL (https://host:port): the CLI and Workspace() talk to it "
+        "instead of opening a workspace folder. Needs THRESHER_TOKEN.",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="The API token the CLI and SDK send to THRESHER_SERVER (thresher token create makes one).",
+    )
+    upload_max_bytes: int = Field(
+        default=20 * 1024**3,
+        gt=0,
+        description="The largest upload (a model, data or code folder, packed) a thresher server accepts.",
+    )
+    server_runner: bool = Field(
+        default=True,
+        description="Whether thresher server starts the workspace's runner for the jobs it queues (as invoke "
+        "does locally). Off when separate `thresher runner` processes serve the queue.",
+    )
+    schedule_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often (seconds) thresher server looks for schedules that are due.",
+    )
+    clock_file: Path | None = Field(
+        default=None,
+        description="Test seam: a file holding an ISO time that thresher server's schedules take as now. Leave unset.",
+    )
 
     @property
     def workspace_dir(self) -> Path:

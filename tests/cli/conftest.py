@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.thresher_server import ThresherServer
 from thresher.cli import main
 
 
@@ -23,13 +24,31 @@ class Result:
         return json.loads(self.out)
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(params=["local", "server"])
+def home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The workspace folder a test's commands work on: directly ("local"), or through a real thresher server
+    process serving it ("server": the same tests are the remote client's conformance suite)."""
     workspace = tmp_path / "ws"
-    monkeypatch.setenv("THRESHER_HOME", str(workspace))
     monkeypatch.delenv("THRESHER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("THRESHER_SERVER", raising=False)
+    monkeypatch.delenv("THRESHER_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
-    return workspace
+    if request.param == "local" or request.node.get_closest_marker("local_only"):
+        if request.param == "server":
+            pytest.skip(f"local only: {request.node.get_closest_marker('local_only').args[0]}")
+        monkeypatch.setenv("THRESHER_HOME", str(workspace))
+        yield workspace
+        return
+    server = ThresherServer(workspace)
+    server.start()
+    # The client's own THRESHER_HOME is elsewhere: nothing it does may touch the served folder itself.
+    monkeypatch.setenv("THRESHER_HOME", str(tmp_path / "client-home"))
+    for key, value in server.client_env().items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield workspace
+    finally:
+        server.stop()
 
 
 @pytest.fixture

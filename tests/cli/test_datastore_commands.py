@@ -77,6 +77,7 @@ def test_s3_with_inline_keys_is_checked_stored_encrypted_and_never_shown(
     _assert_nowhere(home, moto_s3.secret_access_key)
 
 
+@pytest.mark.local_only("an env reference is read in the server's environment; this test sets it in its own")
 def test_env_and_file_references_are_kept_as_written_and_read_when_used(
     cli: Callable[..., Result],
     home: Path,

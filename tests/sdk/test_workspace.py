@@ -10,6 +10,7 @@ import pytest
 import thresher
 import thresher.sdk
 from tests.imports import run_and_list_imports
+from tests.sdk.conftest import OpenWorkspace
 from thresher import NotFoundError, SpecError, Workspace
 from thresher.cli import main
 from thresher.specs import load_spec, parse_spec
@@ -55,12 +56,12 @@ def test_opening_a_workspace_at_head_loads_no_alembic_and_nothing_for_data(tmp_p
 
 
 def test_sdk_and_cli_see_the_same_workspace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], open_workspace: OpenWorkspace
 ) -> None:
     home = tmp_path / "ws"
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "w.bin").write_bytes(b"\x00\x01")
-    with Workspace(home) as ws:
+    with open_workspace(home) as ws:
         spec = parse_spec({"name": "m", "path": "model"}, "model", base_dir=tmp_path)
         record = ws.models.create(spec)
         assert (record.name, record.version) == ("m", "1")
@@ -71,8 +72,8 @@ def test_sdk_and_cli_see_the_same_workspace(
     assert json.loads(capsys.readouterr().out) == ["m", "1"]
 
 
-def test_sdk_errors_are_the_cli_errors(tmp_path: Path) -> None:
-    with Workspace(tmp_path / "ws") as ws:
+def test_sdk_errors_are_the_cli_errors(tmp_path: Path, open_workspace: OpenWorkspace) -> None:
+    with open_workspace(tmp_path / "ws") as ws:
         with pytest.raises(NotFoundError) as missing:
             ws.batch_endpoints.get("nope")
         assert "nope" in str(missing.value)
@@ -84,8 +85,8 @@ def test_sdk_errors_are_the_cli_errors(tmp_path: Path) -> None:
         assert len(invalid.value.problems) == 2
 
 
-def test_default_datastore_exists_and_cannot_be_deleted(tmp_path: Path) -> None:
-    with Workspace(tmp_path / "ws") as ws:
+def test_default_datastore_exists_and_cannot_be_deleted(tmp_path: Path, open_workspace: OpenWorkspace) -> None:
+    with open_workspace(tmp_path / "ws") as ws:
         names = [d.name for d in ws.datastores.list()]
         assert names == ["workspaceblobstore"]
         assert Path(ws.datastores.get("workspaceblobstore").spec["path"]).is_relative_to(tmp_path / "ws")

@@ -60,3 +60,30 @@ def run_script(
     from thresher.sdk.v1.launcher import run_driver
 
     raise typer.Exit(run_driver(script, list(ctx.args)))
+
+
+@app.command(
+    "server",
+    help="Serve this workspace over HTTP: the SDK's operations under /api/v1 (OpenAPI at /openapi.json), behind "
+    "API tokens (thresher token create). Clients set THRESHER_SERVER and THRESHER_TOKEN; the CLI and Workspace() "
+    "then talk to it. Schedules fire while a server runs.",
+    epilog="Example: thresher token create --name admin --role owner && thresher server --port 8080  "
+    "(docs/server.md: TLS, reverse proxy, runners)",
+)
+def server(
+    host: Annotated[str, typer.Option("--host", help="Address to bind (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    ssl_certfile: Annotated[str | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM).")] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile", help="TLS private key (PEM).")] = None,
+    no_runner: Annotated[
+        bool, typer.Option("--no-runner", help="Queue jobs only: separate `thresher runner` processes run them.")
+    ] = False,
+) -> None:
+    """``thresher server``: uvicorn and FastAPI are imported only when this command runs."""
+    from thresher.server.main import serve
+    from thresher.settings import load_settings
+
+    overrides: dict[str, object] = {"server": None}  # a server serves its own workspace, never another server
+    if no_runner:
+        overrides["server_runner"] = False
+    serve(load_settings(**overrides), host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)

@@ -74,6 +74,10 @@ GROUPS: dict[str, Group] = {
         "thresher.cli.pipelines:component_app",
         "Register and inspect pipeline components (command, parallel and pipeline components).",
     ),
+    "token": Group(
+        "thresher.cli.service:token_app",
+        "API tokens of a thresher server (reader, contributor, owner): create, list, revoke.",
+    ),
     "workspace": Group(
         "thresher.cli.workspace:workspace_app",
         "The workspace itself: check its database and datastore, back it up, show it.",

@@ -45,24 +45,14 @@ def stream(ws: Workspace, name: str, console: Console | None = None) -> JobRecor
             if job.status in TERMINAL:
                 break
             # Orphaned, or queued with no runner: give up after a grace (a runner just started takes a moment).
-            unserved = _waits_for_nobody(ws, job)
+            unserved = ws.jobs.unserved(job)
             stuck_since = (stuck_since or time.monotonic()) if note or unserved else None
             if stuck_since is not None and time.monotonic() - stuck_since > STUCK_GRACE_SECONDS:
-                note = note or (
-                    f"No runner serves this workspace now (its log: {ws.settings.workspace_dir / 'runner.log'}). "
-                    f"Start one with: thresher job resume --name {name}"
-                )
+                note = note or unserved
                 break
             time.sleep(POLL_SECONDS)
     summarize(job, console, note)
     return job
-
-
-def _waits_for_nobody(ws: Workspace, job: JobRecord) -> bool:
-    """A queued job with no runner to take it: following it is pointless."""
-    from thresher.scheduler.launch import runner_alive
-
-    return job.status == "Queued" and not runner_alive(ws.settings)
 
 
 def summarize(job: JobRecord, console: Console, note: str | None = None) -> None:
@@ -112,7 +102,7 @@ def stream_pipeline(ws: Workspace, name: str, console: Console | None = None) ->
             if job.status in TERMINAL:
                 break
             note = ws.jobs.note(job)
-            stuck_since = (stuck_since or time.monotonic()) if note or _waits_for_nobody(ws, job) else None
+            stuck_since = (stuck_since or time.monotonic()) if note or ws.jobs.unserved(job) else None
             if stuck_since is not None and time.monotonic() - stuck_since > STUCK_GRACE_SECONDS:
                 console.print(
                     f"[yellow]No runner serves this pipeline now. Resume with: thresher job resume --name "

@@ -22,7 +22,14 @@ from typing import Any
 from thresher.errors import ConflictError, NotFoundError, StorageUnavailableError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
-from thresher.scheduler.launch import ensure_runner, runner_gone, runner_id, stale_before
+from thresher.scheduler.launch import (
+    STALE_SECONDS,
+    ensure_runner,
+    runner_alive,
+    runner_gone,
+    runner_id,
+    stale_before,
+)
 from thresher.sdk import no_code
 from thresher.sdk.infra import ComputeOperations
 from thresher.sdk.inputs import resolve_input
@@ -280,6 +287,29 @@ class JobOperations:
             f"committed mini-batches ({progress.mini_batches_done:,} of {total if total is not None else '?'}). "
             f"Resume with: thresher job resume --name {job.name}"
         )
+
+    def unserved(self, job: JobRecord) -> str | None:
+        """Why following a queued job is pointless, when no runner will take it: no runner holds this workspace
+        and no ``thresher runner`` has been heard of lately. None when one will (or the job is not queued)."""
+        if job.status != "Queued" or runner_alive(self._instance.settings):
+            return None
+        since = datetime.now(timezone.utc) - timedelta(seconds=STALE_SECONDS)
+        if self._instance.store.services("runner", alive_since=since):
+            return None
+        log = self._instance.settings.workspace_dir / "runner.log"
+        return (
+            f"No runner serves this workspace now (its log: {log}). Start one with: thresher job resume --name "
+            f"{job.name} (or run: thresher runner)"
+        )
+
+    def log_path(self, job: JobRecord) -> Path | None:
+        """The job's main log file: a batch job's progress overview, a command step's output; None for others."""
+        folder = job.spec.get("folder")
+        if not folder:
+            return None
+        if job.kind == "command":
+            return Path(str(folder)) / "user_logs" / "std_log.txt"
+        return Path(str(folder)) / "logs" / "job_progress_overview.txt"
 
     def delete(self, name: str) -> JobCleanup:
         """Delete an ended (or orphaned) job: its folder and its rows. Never a job that runs or waits to."""

@@ -12,12 +12,22 @@ from thresher.sdk.health import WorkspaceCheck, WorkspaceInfo, backup_workspace,
 from thresher.sdk.infra import ComputeOperations, DatastoreOperations
 from thresher.sdk.jobs import JobOperations
 from thresher.sdk.pipelines import ComponentOperations, PipelineJobOperations
+from thresher.sdk.tokens import TokenOperations
 from thresher.settings import Settings, load_settings
 from thresher.store.backup import BackupRecord
 
 
+def is_server_url(home: str) -> bool:
+    """Whether a workspace named ``home`` is a thresher server's address rather than a folder."""
+    return home.startswith(("http://", "https://"))
+
+
 class Workspace:
     """A thresher workspace: the metadata database and default datastore, with one attribute per resource.
+
+    ``Workspace("https://host:8080", token=...)`` (or ``Workspace()`` with THRESHER_SERVER and
+    THRESHER_TOKEN set) is the same workspace served by a thresher server: the same operations, sent
+    over HTTP (``thresher.sdk.remote``).
 
     Example::
 
@@ -31,12 +41,29 @@ class Workspace:
         print([m.name for m in ws.models.list()])
     """
 
+    def __new__(
+        cls,
+        home: str | Path | None = None,
+        *,
+        database_url: str | None = None,
+        settings: Settings | None = None,
+        token: str | None = None,
+    ) -> Workspace:
+        if cls is Workspace and database_url is None:
+            named = home is not None and is_server_url(str(home))
+            if named or (home is None and (settings or load_settings()).server):
+                from thresher.sdk.remote import RemoteWorkspace
+
+                return object.__new__(RemoteWorkspace)
+        return object.__new__(cls)
+
     def __init__(
         self,
         home: str | Path | None = None,
         *,
         database_url: str | None = None,
         settings: Settings | None = None,
+        token: str | None = None,
     ) -> None:
         if settings is None:
             overrides: dict[str, object] = {}
@@ -59,6 +86,7 @@ class Workspace:
         self.jobs = JobOperations(self.instance)
         self.pipelines = PipelineJobOperations(self.instance)
         self.components = ComponentOperations(self.instance)
+        self.tokens = TokenOperations(self.instance)
 
     def check(self) -> WorkspaceCheck:
         """Check the workspace without changing it; works when the database cannot be opened.

@@ -1,0 +1,138 @@
+"""What a running server holds: its workspace, and the threads that keep it alive in the database
+(a heartbeat, so ``schedule show`` and other servers see it) and fire due schedules."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from thresher.errors import ConflictError, ResourceError, ThresherError
+from thresher.sdk.tokens import TokenOperations
+from thresher.sdk.wire import encode
+from thresher.sdk.workspace import Workspace
+from thresher.settings import Settings
+
+HEARTBEAT_SECONDS = 5.0
+ONCE_WAIT_SECONDS = 60.0  # how long a retried delivery waits for the first one's answer
+
+
+class ServerState:
+    """The server's workspace and background threads."""
+
+    def __init__(self, workspace: Workspace, settings: Settings) -> None:
+        self.workspace = workspace
+        self.settings = settings
+        self.tokens = TokenOperations(workspace.instance)
+        self.name = f"server:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.url: str | None = None  # set by main.py once bound
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def uploads(self) -> Path:
+        """Where uploads are kept, one folder per content hash."""
+        return self.settings.workspace_dir / "uploads"
+
+    @property
+    def store(self) -> Any:
+        """The workspace's metadata store."""
+        return self.workspace.instance.store
+
+    def now(self) -> datetime:
+        """The time schedules take as now: the clock file's when the test seam is set, else the system's."""
+        if self.settings.clock_file is not None:
+            try:
+                return datetime.fromisoformat(self.settings.clock_file.read_text().strip())
+            except (OSError, ValueError):
+                pass
+        return datetime.now(timezone.utc)
+
+    def once(self, key: str | None, route: str, produce: Callable[[], Any], status: int = 201) -> JSONResponse:
+        """Answer a request that queues something, at most once per idempotency ``key``: a retried delivery
+        gets the first delivery's answer (waiting while it is being made)."""
+        if key is None:
+            return JSONResponse(encode(produce()), status_code=status)
+        if len(key) > 255:
+            raise ResourceError(
+                "The Idempotency-Key is longer than 255 characters.", fix="Send a shorter key (a UUID)."
+            )
+        deadline = time.monotonic() + ONCE_WAIT_SECONDS
+        while (earlier := self.store.begin_request(key, route)) is not None:
+            if earlier.route != route:
+                raise ConflictError(
+                    f"Idempotency-Key {key!r} was used for another request ({earlier.route}).",
+                    fix="Send a new key for each new request.",
+                )
+            if earlier.status_code is not None:
+                return JSONResponse(earlier.body, status_code=earlier.status_code)
+            if time.monotonic() > deadline:
+                raise ConflictError(
+                    f"The request with Idempotency-Key {key!r} is still being answered.", fix="Retry in a moment."
+                )
+            time.sleep(0.05)
+        try:
+            body = encode(produce())
+        except ThresherError as error:
+            self.store.finish_request(key, None, None)  # nothing was queued: a retry may try again
+            raise error
+        except BaseException:
+            self.store.finish_request(key, None, None)
+            raise
+        self.store.finish_request(key, status, body)
+        return JSONResponse(body, status_code=status)
+
+    def readiness(self) -> str | None:
+        """None when the database answers; else what is wrong."""
+        try:
+            self.store.list_tokens()
+        except ThresherError as error:
+            return error.message
+        return None
+
+    def start_background(self) -> None:
+        """Start the heartbeat and schedule threads."""
+        self._loop("heartbeat", HEARTBEAT_SECONDS, self._beat)
+        self._loop("schedules", self.settings.schedule_interval, self._fire_schedules)
+
+    def stop_background(self) -> None:
+        """Stop the threads and forget this server's heartbeat."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self._threads:
+            with contextlib.suppress(ThresherError):
+                self.store.end_service(self.name)
+
+    def _loop(self, name: str, interval: float, step: Callable[[], None]) -> None:
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    step()
+                except Exception as error:  # a failed round is logged; the next one tries again
+                    print(f"thresher server: {name}: {type(error).__name__}: {error}", flush=True)
+                self._stop.wait(interval)
+
+        thread = threading.Thread(target=run, name=f"server-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _beat(self) -> None:
+        info = {"host": socket.gethostname(), "pid": os.getpid(), "url": self.url, "time": time.time()}
+        self.store.beat(self.name, "server", info)
+
+    def _fire_schedules(self) -> None:
+        schedules = getattr(self.workspace, "schedules", None)
+        if schedules is None:
+            return
+        for fire in schedules.fire_due(self.now()):
+            print(f"thresher server: schedule {fire.schedule} fired slot {fire.slot}: job {fire.job}", flush=True)
