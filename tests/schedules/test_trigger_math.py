@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thresher.pipelines.schedules import (
+    change_key,
     changed_files,
     due_slot,
     following_slot,
     latest_slot,
-    listing_key,
     slot_key,
 )
 from thresher.specs.schedules import CronTrigger, RecurrenceTrigger
@@ -136,8 +136,8 @@ def test_changed_files_and_listing_keys() -> None:
     after = {"a.csv": "10:1", "b.csv": "21:2", "c.csv": "5:1"}
     assert changed_files(before, after) == ["b.csv", "c.csv"]
     assert changed_files(after, {"a.csv": "10:1"}) == []
-    assert listing_key(after) == listing_key(dict(reversed(list(after.items()))))
-    assert listing_key(after) != listing_key(before)
+    assert change_key("b.csv", "21:2") == change_key("b.csv", "21:2") != change_key("b.csv", "20:1")
+    assert len(change_key("a" * 300, "1:2")) <= 64  # the store keeps slots of up to 64 characters
 
 
 @settings(max_examples=150, deadline=None)

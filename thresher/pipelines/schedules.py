@@ -10,7 +10,7 @@ skipped when clocks spring forward) fire at the instant after the gap; times tha
 fall back) fire once, at their first occurrence.
 
 A data-change trigger compares two listings of its folder (file name -> size and version):
-``changed_files`` names what appeared or changed, ``listing_key`` identifies one listing.
+``changed_files`` names what appeared or changed, ``change_key`` identifies one file in one state.
 """
 
 from __future__ import annotations
@@ -99,10 +99,10 @@ def changed_files(before: Listing, after: Listing) -> list[str]:
     return sorted(name for name, state in after.items() if before.get(name) != state)
 
 
-def listing_key(listing: Listing) -> str:
-    """A short stable key of one listing: two servers that list the same files compute the same key."""
-    text = json.dumps(sorted(listing.items()), separators=(",", ":"))
-    return "change-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+def change_key(name: str, state: str) -> str:
+    """The slot key of one file in one state: two servers that see the same change compute the same key."""
+    text = json.dumps([name, state], separators=(",", ":"))
+    return "change-" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def _utc(moment: datetime) -> datetime:
