@@ -74,6 +74,11 @@ GROUPS: dict[str, Group] = {
         "thresher.cli.pipelines:component_app",
         "Register and inspect pipeline components (command, parallel and pipeline components).",
     ),
+    "schedule": Group(
+        "thresher.cli.schedules:schedule_app",
+        "Schedules: fire a pipeline job on cron, a recurrence or new files in a datastore folder (while a thresher "
+        "server runs).",
+    ),
     "workspace": Group(
         "thresher.cli.workspace:workspace_app",
         "The workspace itself: check its database and datastore, back it up, show it.",
