@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.schedules.conftest import utc, write_schedule
 from thresher import Workspace
+from thresher.errors import SpecError
 from thresher.pipelines.driver import PIPELINE
 
 HOURLY = """\
@@ -104,3 +107,29 @@ def test_show_says_when_no_server_runs(ws: Workspace, project: Path) -> None:
     ws.instance.store.beat("server-1", "server", {"pid": 1})
     shown = ws.schedules.show("hourly")
     assert shown.server_running and not any("thresher server" in note for note in shown.notes)
+
+
+def test_an_inline_job_is_checked_at_the_schedule_file_s_lines_and_fires(ws: Workspace, project: Path) -> None:
+    text = """\
+name: inline
+trigger: {type: cron, expression: "0 * * * *"}
+create_job:
+  type: pipeline
+  inputs:
+    data: {type: uri_folder, path: ./data}
+  jobs:
+    count:
+      type: command
+      command: python -c "print(1)" ${{inputs.data}}
+      inputs: {data: "${{parent.inputs.data}}"}
+      colour: red
+"""
+    with pytest.raises(SpecError) as caught:
+        ws.schedules.create(write_schedule(project, text), now=utc("2024-03-01T00:10:00"))
+    assert [(p.source, p.line) for p in caught.value.problems] == [("schedule.yml", 12)]
+    assert ws.schedules.list() == []
+    ws.schedules.create(
+        write_schedule(project, text.replace("      colour: red\n", "")), now=utc("2024-03-01T00:10:00")
+    )
+    fired = ws.schedules.fire_due(utc("2024-03-01T01:00:00"), start_runner=False)
+    assert len(fired) == 1 and fired[0].job is not None

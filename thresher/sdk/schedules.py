@@ -253,7 +253,7 @@ class ScheduleOperations:
                         made += self._fire_changes(schedule, spec.trigger, record.spec, moment, start_runner)
                     else:
                         made += self._fire_time(schedule, spec, moment, start_runner)
-                except ThresherError as exc:
+                except Exception as exc:  # one broken schedule (a datastore down) must not stop the others
                     _log.warning("Schedule %r was not fired this round: %s", schedule.name, exc)
         return made
 
