@@ -78,6 +78,11 @@ GROUPS: dict[str, Group] = {
         "thresher.cli.service:token_app",
         "API tokens of a thresher server (reader, contributor, owner): create, list, revoke.",
     ),
+    "schedule": Group(
+        "thresher.cli.schedules:schedule_app",
+        "Schedules: fire a pipeline job on cron, a recurrence or new files in a datastore folder (while a thresher "
+        "server runs).",
+    ),
     "workspace": Group(
         "thresher.cli.workspace:workspace_app",
         "The workspace itself: check its database and datastore, back it up, show it.",
