@@ -12,6 +12,7 @@ from thresher.sdk.health import WorkspaceCheck, WorkspaceInfo, backup_workspace,
 from thresher.sdk.infra import ComputeOperations, DatastoreOperations
 from thresher.sdk.jobs import JobOperations
 from thresher.sdk.pipelines import ComponentOperations, PipelineJobOperations
+from thresher.sdk.published import PipelineEndpointOperations
 from thresher.settings import Settings, load_settings
 from thresher.store.backup import BackupRecord
 
@@ -59,6 +60,7 @@ class Workspace:
         self.jobs = JobOperations(self.instance)
         self.pipelines = PipelineJobOperations(self.instance)
         self.components = ComponentOperations(self.instance)
+        self.pipeline_endpoints = PipelineEndpointOperations(self.instance)
 
     def check(self) -> WorkspaceCheck:
         """Check the workspace without changing it; works when the database cannot be opened.

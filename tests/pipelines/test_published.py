@@ -1,0 +1,197 @@
+"""Published pipelines and pipeline endpoints: ``thresher pipeline publish`` and Azure's REST body
+(``ExperimentName``, ``ParameterAssignments``, ``DataPathAssignments``, ``DataSetDefinitionValueAssignments``,
+``PipelineVersion``), default versions, disable/enable (409), the code kept as published, the CLI, and a v1
+driver that publishes and submits through ``PublishedPipeline`` and ``PipelineEndpoint``.
+
+``fixtures/publishable`` is one command step that counts the rows of the CSVs of its ``raw_data`` input and
+writes ``report.json`` with its ``label``, ``rows × scale`` and its code's version.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Result, cli, home  # noqa: F401 (fixtures)
+from thresher.errors import ConflictError, NotFoundError, SpecError
+from thresher.sdk import Workspace
+from thresher.store import JobRecord
+
+FIXTURE = Path(__file__).parent / "fixtures" / "publishable"
+
+
+def write_csvs(folder: Path, files: int, rows: int = 5) -> None:
+    """``files`` CSVs of ``rows`` rows each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(files):
+        (folder / f"part-{index}.csv").write_text("x,y\n" + "".join(f"{i},{i * 2}\n" for i in range(rows)))
+
+
+@pytest.fixture
+def project(tmp_path: Path, home: Path) -> Path:  # noqa: F811
+    root = tmp_path / "counting"
+    shutil.copytree(FIXTURE, root)
+    write_csvs(root / "raw", 3)
+    return root
+
+
+@pytest.fixture
+def ws(home: Path) -> Iterator[Workspace]:  # noqa: F811
+    with Workspace(home) as workspace:
+        yield workspace
+
+
+def report(ws: Workspace, job: JobRecord, folder: Path) -> dict[str, Any]:
+    """The finished job's report.json (the job must have completed)."""
+    ended = ws.jobs.wait(job.name, timeout=180)
+    assert ended.status == "Completed", (ended.headline, ended.results)
+    target = ws.jobs.download(job.name, folder / job.name, output_name="report")
+    found = list(Path(target).rglob("report.json"))
+    assert len(found) == 1, list(Path(target).rglob("*"))
+    return dict(json.loads(found[0].read_text()))
+
+
+def step_inputs(job: JobRecord) -> dict[str, Any]:
+    """The count step's inputs as the job stores them."""
+    return dict(job.spec["pipeline"]["steps"]["count"]["inputs"])
+
+
+def test_a_published_pipeline_runs_with_the_parameter_assignments_in_the_experiment_named(
+    project: Path, ws: Workspace, tmp_path: Path
+) -> None:
+    published = ws.pipeline_endpoints.publish(project / "pipeline.yml", name="counting")
+    assert (published.version, published.is_default, published.status) == ("1", True, "Active")
+    assert published.inputs == {"raw_data": "data", "label": "literal", "scale": "literal"}
+    assert ws.pipeline_endpoints.get("counting").default_version == "1"
+
+    body = {"ExperimentName": "adhoc-counts", "ParameterAssignments": {"label": "adhoc", "scale": 3}}
+    job = ws.pipeline_endpoints.invoke("counting", body)
+    assert job.spec["experiment_name"] == "adhoc-counts"
+    assert job.spec["published_pipeline"] == {"id": published.id, "name": "counting", "version": "1"}
+    bound = step_inputs(job)
+    assert (bound["label"]["value"], bound["scale"]["value"]) == ("adhoc", 3)
+    assert report(ws, job, tmp_path) == {"label": "adhoc", "files": 3, "rows": 45, "code": "published"}
+
+    # the same body by the published pipeline's id (Azure's PipelineSubmit/<id>); the parameters not given
+    # keep their published defaults
+    again = ws.pipeline_endpoints.invoke_published(published.id, {"ExperimentName": "by-id"})
+    assert again.spec["experiment_name"] == "by-id"
+    assert report(ws, again, tmp_path) == {"label": "nightly", "files": 3, "rows": 15, "code": "published"}
+
+
+def test_data_path_and_data_set_assignments_bind_the_data_input(
+    project: Path,
+    ws: Workspace,
+    tmp_path: Path,
+    cli: Callable[..., Result],  # noqa: F811
+) -> None:
+    ws.pipeline_endpoints.publish(project / "pipeline.yml", name="counting")
+    root = ws.instance.datastore().root
+    write_csvs(Path(str(root)) / "incoming" / "batch-7", 2)
+    body = {
+        "ExperimentName": "by-path",
+        "DataPathAssignments": {
+            "raw_data": {"DataStoreName": "workspaceblobstore", "RelativePath": "incoming/batch-7"}
+        },
+    }
+    job = ws.pipeline_endpoints.invoke("counting", body)
+    assert step_inputs(job)["raw"]["path"] == str(Path(str(root)) / "incoming" / "batch-7")
+    assert report(ws, job, tmp_path)["files"] == 2
+
+    write_csvs(tmp_path / "more", 1, rows=7)
+    created = cli("data", "create", "--name", "more-raw", "--path", str(tmp_path / "more"), "--type", "uri_folder")
+    assert created.code == 0, created.err
+    body = {
+        "ExperimentName": "by-asset",
+        "DataSetDefinitionValueAssignments": {"raw_data": {"SavedDataSetReference": {"Id": "more-raw:1"}}},
+    }
+    job = ws.pipeline_endpoints.invoke("counting", body)
+    assert step_inputs(job)["raw"]["asset"] == "more-raw:1"
+    assert report(ws, job, tmp_path) == {"label": "nightly", "files": 1, "rows": 7, "code": "published"}
+
+
+def test_the_first_version_is_the_default_until_another_is_set(project: Path, ws: Workspace) -> None:
+    ops = ws.pipeline_endpoints
+    ops.publish(project / "pipeline.yml", name="counting")
+    second = ops.publish(project / "pipeline.yml", name="counting", overrides=["inputs.label=second"])
+    assert (second.version, second.is_default) == ("2", False)
+    assert [p.version for p in ops.pipelines("counting")] == ["1", "2"]
+
+    def invoked(body: dict[str, Any] | None = None, version: str | None = None) -> tuple[str, str]:
+        job = ops.invoke("counting", body, version=version, start_runner=False)
+        return job.spec["published_pipeline"]["version"], step_inputs(job)["label"]["value"]
+
+    assert invoked() == ("1", "nightly")
+    assert invoked({"PipelineVersion": "2"}) == ("2", "second")
+    assert ops.set_default("counting", "2").default_version == "2"
+    assert invoked() == ("2", "second")
+    assert invoked(version="1") == ("1", "nightly")
+    with pytest.raises(NotFoundError, match="version 7"):
+        ops.set_default("counting", "7")
+
+
+def test_a_disabled_endpoint_or_published_pipeline_is_a_conflict_until_enabled(project: Path, ws: Workspace) -> None:
+    ops = ws.pipeline_endpoints
+    published = ops.publish(project / "pipeline.yml", name="counting")
+    assert ops.disable("counting").status == "Disabled"
+    with pytest.raises(ConflictError) as refused:
+        ops.invoke("counting", {"ExperimentName": "x"}, start_runner=False)
+    assert str(refused.value) == "Pipeline endpoint 'counting' is disabled; it runs nothing until enabled."
+    assert refused.value.fix == "Enable it with: thresher pipeline-endpoint enable --name counting"
+    assert ops.enable("counting").status == "Active"
+    assert ops.invoke("counting", {"ExperimentName": "x"}, start_runner=False).status == "Queued"
+
+    assert ops.disable_published(published.id).status == "Disabled"
+    for call in (
+        lambda: ops.invoke_published(published.id, {}, start_runner=False),
+        lambda: ops.invoke("counting", {}, start_runner=False),
+    ):
+        with pytest.raises(ConflictError, match=r"version 1 .* is disabled") as refused:
+            call()
+        assert refused.value.fix == "Enable it with: thresher pipeline enable --name counting --version 1"
+    ops.enable_published(published.id)
+    assert ops.invoke_published(published.id, {}, start_runner=False).status == "Queued"
+    with pytest.raises(NotFoundError, match="'no-such-id' does not exist"):
+        ops.invoke_published("no-such-id", {})
+
+
+def test_a_wrong_body_is_refused_naming_each_key_and_the_known_inputs(project: Path, ws: Workspace) -> None:
+    ops = ws.pipeline_endpoints
+    ops.publish(project / "pipeline.yml", name="counting")
+    body = {
+        "ExperimentName": "x",
+        "ParameterAssignments": {"scael": 2, "raw_data": "oops"},
+        "DataSetDefinitionValueAssignments": {"raw_data": {"SavedDataSetReference": {"Id": "nothing:1"}}},
+        "Bogus": 1,
+    }
+    with pytest.raises(SpecError) as refused:
+        ops.invoke("counting", body, start_runner=False)
+    text = str(refused.value)
+    assert "ParameterAssignments.scael: names no input of the pipeline" in text
+    assert "raw_data (data), label (literal), scale (literal)" in text
+    assert "ParameterAssignments.raw_data: is a data input of the pipeline; assign it in DataPathAssignments" in text
+    assert "DataSetDefinitionValueAssignments.raw_data.SavedDataSetReference.Id: is 'nothing:1'" in text
+    assert "Bogus: is not a key of the request" in text
+    assert len(refused.value.problems) == 4
+    # a value that breaks the pipeline's own rule (scale: min 1), reported as the request's
+    with pytest.raises(SpecError, match="at least 1") as refused:
+        ops.invoke("counting", {"ParameterAssignments": {"scale": 0}}, start_runner=False)
+    assert "request to pipeline endpoint 'counting'" in str(refused.value)
+    assert ws.jobs.list() == []  # nothing was queued
+
+
+def test_a_published_pipeline_keeps_the_code_it_was_published_with(
+    project: Path, ws: Workspace, tmp_path: Path
+) -> None:
+    ws.pipeline_endpoints.publish(project / "pipeline.yml", name="counting")
+    script = project / "src" / "count.py"
+    script.write_text(script.read_text().replace('CODE_VERSION = "published"', 'CODE_VERSION = "edited"'))
+    (project / "pipeline.yml").write_text("type: pipeline\njobs: {}\n")  # even the file itself may go bad
+
+    job = ws.pipeline_endpoints.invoke("counting", {"ParameterAssignments": {"scale": 2}})
+    assert report(ws, job, tmp_path)["code"] == "published"
