@@ -181,6 +181,7 @@ def test_a_wrong_body_is_refused_naming_each_key_and_the_known_inputs(project: P
     # a value that breaks the pipeline's own rule (scale: min 1), reported as the request's
     with pytest.raises(SpecError, match="at least 1") as refused:
         ops.invoke("counting", {"ParameterAssignments": {"scale": 0}}, start_runner=False)
+    assert "ParameterAssignments.scale: is 0" in str(refused.value)
     assert "request to pipeline endpoint 'counting'" in str(refused.value)
     assert ws.jobs.list() == []  # nothing was queued
 
@@ -195,3 +196,55 @@ def test_a_published_pipeline_keeps_the_code_it_was_published_with(
 
     job = ws.pipeline_endpoints.invoke("counting", {"ParameterAssignments": {"scale": 2}})
     assert report(ws, job, tmp_path)["code"] == "published"
+
+
+def test_the_cli_publishes_lists_shows_disables_enables_and_invokes(
+    project: Path,
+    cli: Callable[..., Result],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    published = cli("pipeline", "publish", "-f", str(project / "pipeline.yml"), "--name", "counting", "-o", "json")
+    assert published.code == 0, published.err
+    first = published.json()
+    assert (first["name"], first["version"], first["is_default"]) == ("counting", "1", True)
+    second = cli(
+        "pipeline", "publish", "-f", str(project / "pipeline.yml"), "-n", "counting", "--set-default", "-d", "v2"
+    )
+    assert second.code == 0, second.err
+    assert (second.json()["version"], second.json()["is_default"]) == ("2", True)
+
+    listed = cli("pipeline-endpoint", "list", "-o", "json").json()
+    assert [(e["name"], e["default_version"], e["versions"]) for e in listed] == [("counting", "2", ["1", "2"])]
+    assert cli("pipeline", "list", "-o", "tsv", "--query", "[].version").out.split() == ["1", "2"]
+    shown = cli("pipeline", "show", "--id", first["id"], "-o", "json").json()
+    assert shown["inputs"]["scale"] == {"kind": "literal", "default": 1}
+    assert cli("pipeline-endpoint", "set-default", "-n", "counting", "-v", "1", "-o", "none").code == 0
+    assert cli("pipeline-endpoint", "show", "-n", "counting", "--query", "default_version", "-o", "tsv").out == "1\n"
+
+    assert cli("pipeline-endpoint", "disable", "-n", "counting", "-o", "none").code == 0
+    refused = cli("pipeline-endpoint", "invoke", "-n", "counting", "--set", "scale=2")
+    assert refused.code == 1
+    assert "Pipeline endpoint 'counting' is disabled" in refused.err
+    assert "thresher pipeline-endpoint enable --name counting" in refused.err
+    assert cli("pipeline-endpoint", "enable", "-n", "counting", "-o", "none").code == 0
+    assert cli("pipeline", "disable", "-n", "counting", "-v", "1", "--query", "status", "-o", "tsv").out == "Disabled\n"
+    assert "version 1" in cli("pipeline-endpoint", "invoke", "-n", "counting").err
+    assert cli("pipeline", "enable", "--id", first["id"], "--query", "status", "-o", "tsv").out == "Active\n"
+
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"ExperimentName": "from-file", "ParameterAssignments": {"label": "filed"}}))
+    invoked = cli(
+        "pipeline-endpoint", "invoke", "-n", "counting", "--request-file", str(body), "--set", "scale=4", "--stream"
+    )
+    assert invoked.code == 0, invoked.err
+    job = json.loads(invoked.out[: invoked.out.index("\n}") + 2])
+    assert job["experiment_name"] == "from-file" and job["inputs"]["scale"] == 4
+    with Workspace() as ws:
+        assert report(ws, ws.jobs.get(job["name"]), tmp_path) == {
+            "label": "filed",
+            "files": 3,
+            "rows": 60,
+            "code": "published",
+        }
+    wrong = cli("pipeline-endpoint", "invoke", "-n", "counting", "--set", "scael=4")
+    assert wrong.code == 1 and "ParameterAssignments.scael: names no input" in wrong.err

@@ -30,7 +30,7 @@ from typing import Any
 
 from thresher.errors import ConflictError, NotFoundError, Problem, SpecError
 from thresher.instance import Instance
-from thresher.pipelines.components import Doc, Problems, coerce, value_problem
+from thresher.pipelines.components import Doc, Problems, coerce, read_port, value_problem
 from thresher.pipelines.driver import PIPELINE as PIPELINE_JOB
 from thresher.pipelines.model import Binding, PipelineDef, Step
 from thresher.pipelines.yaml_loader import build_pipeline, load_pipeline
@@ -369,7 +369,7 @@ class PipelineEndpointOperations:
             raise SpecError(
                 exc.problems,
                 what=f"request to {what}",
-                fix="Correct the assignments and send it again; nothing was run.",
+                fix="Correct the assignments and send them again; nothing was run.",
             ) from None
         pipeline = replace(
             pipeline,
@@ -387,13 +387,20 @@ class PipelineEndpointOperations:
     def _document(self, spec: Mapping[str, Any], request: PipelineRequest) -> PipelineDef:
         document = copy.deepcopy(dict(spec["document"]))
         inputs = dict(document.get("inputs") or {})
+        problems = Problems()
         for name, value in request.parameters.items():
             current = inputs.get(name)
-            if isinstance(current, Mapping):
-                key = "value" if "value" in current or "default" not in current else "default"
-                inputs[name] = {**current, key: value}
+            if isinstance(current, Mapping):  # a typed input: text ("2", as REST callers send it) is coerced
+                port = read_port(Doc(current, SOURCE, None, (), Path("."), Problems()), name, output=False)
+                value = coerce(port, value)
+                problem = value_problem(port, value)
+                if problem:
+                    problems.add(Problem(SOURCE, None, f"{PARAMETERS}.{name}", f"is {value!r}; {problem}"))
+                inputs[name] = {**current, "value": value}
             else:
                 inputs[name] = value
+        if problems.found:
+            raise SpecError(problems.found)
         for name, uri in request.data.items():
             current = inputs.get(name)
             kept = {k: current[k] for k in ("type", "mode") if k in current} if isinstance(current, Mapping) else {}
