@@ -248,3 +248,92 @@ def test_the_cli_publishes_lists_shows_disables_enables_and_invokes(
         }
     wrong = cli("pipeline-endpoint", "invoke", "-n", "counting", "--set", "scael=4")
     assert wrong.code == 1 and "ParameterAssignments.scael: names no input" in wrong.err
+
+
+V1_DRIVER = """
+from azureml.core import Workspace
+from azureml.core.runconfig import RunConfiguration
+from azureml.pipeline.core import Pipeline, PipelineEndpoint, PipelineParameter, PublishedPipeline
+from azureml.pipeline.steps import PythonScriptStep
+
+ws = Workspace.from_config()
+config = RunConfiguration()
+config.environment.python.user_managed_dependencies = True
+factor = PipelineParameter(name="factor", default_value=2)
+step = PythonScriptStep("times.py", source_directory="src", arguments=["--factor", factor], runconfig=config)
+pipeline = Pipeline(ws, [step])
+
+
+def result(run):
+    run.wait_for_completion(show_output=False)
+    return run.get_children()[0].get_metrics()["product"]
+
+
+published = pipeline.publish(name="times", description="multiplies by three")
+print("ENDPOINT", published.endpoint)
+assert PublishedPipeline.get(ws, published.id).version == published.version == "1"
+assert [p.id for p in PublishedPipeline.list(ws)] == [published.id]
+print("PUBLISHED", result(published.submit(ws, "published-runs", pipeline_parameters={"factor": 5})))
+
+with open("src/times.py") as handle:  # the published pipeline keeps the code it was published with
+    edited = handle.read().replace("* 3", "* 4")
+with open("src/times.py", "w") as handle:
+    handle.write(edited)
+endpoint = PipelineEndpoint.publish(ws, name="times-endpoint", description="stable name", pipeline=published)
+print("ENDPOINT-URL", endpoint.endpoint)
+print("ENDPOINT-DEFAULT", result(endpoint.submit("endpoint-runs", pipeline_parameters={"factor": 7})))
+endpoint.add_default(Pipeline(ws, [step]))  # published now: with the edited code
+again = PipelineEndpoint.get(ws, name="times-endpoint")
+print("VERSIONS", again.default_version, [p.version for p in again.list_pipelines()])
+print("NEW-DEFAULT", result(again.submit("endpoint-runs", pipeline_parameters={"factor": 7})))
+print("OLD-VERSION", result(again.submit("endpoint-runs", pipeline_parameters={"factor": 7}, pipeline_version="1")))
+
+published.disable()
+try:
+    published.submit(ws, "refused")
+except Exception as exc:
+    print("REFUSED", type(exc).__name__, exc)
+published.enable()
+again.disable()
+try:
+    again.submit("refused")
+except Exception as exc:
+    print("REFUSED", type(exc).__name__, exc)
+"""
+
+
+def test_a_v1_driver_publishes_and_submits_through_published_pipeline_and_pipeline_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from thresher.sdk.v1.launcher import run_driver
+
+    monkeypatch.setenv("THRESHER_HOME", str(tmp_path / "ws"))
+    monkeypatch.delenv("THRESHER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("THRESHER_SERVER", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "times.py").write_text(
+        "import argparse\nfrom azureml.core import Run\n"
+        "parser = argparse.ArgumentParser()\nparser.add_argument('--factor', type=int)\n"
+        "Run.get_context().log('product', parser.parse_args().factor * 3)\n"
+    )
+    (tmp_path / "driver.py").write_text(V1_DRIVER)
+    code = run_driver("driver.py")
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    lines = dict(line.split(" ", 1) for line in captured.out.splitlines() if line.split(" ", 1)[0].isupper())
+    assert lines["PUBLISHED"] == "15"  # factor 5 x 3
+    assert lines["ENDPOINT-DEFAULT"] == "21"  # the published code, not the edited one
+    assert lines["VERSIONS"] == "2 ['1', '2']"
+    assert lines["NEW-DEFAULT"] == "28"  # version 2 was published after the edit
+    assert lines["OLD-VERSION"] == "21"
+    assert "no thresher server" in lines["ENDPOINT"] and "/api/v1/publishedpipelines/" in lines["ENDPOINT"]
+    assert "/api/v1/pipelineendpoints/times-endpoint" in lines["ENDPOINT-URL"]
+    refused = [line for line in captured.out.splitlines() if line.startswith("REFUSED")]
+    assert refused[0].startswith("REFUSED UserErrorException Published pipeline 'times' version 1")
+    assert "thresher pipeline enable --name times --version 1" in refused[0]
+    assert refused[1].startswith("REFUSED UserErrorException Pipeline endpoint 'times-endpoint' is disabled")
+    with Workspace(tmp_path / "ws") as ws:
+        jobs = ws.jobs.list(limit=None)
+        experiments = {j.spec.get("experiment_name") for j in jobs if j.kind == "pipeline"}
+        assert experiments == {"published-runs", "endpoint-runs"}

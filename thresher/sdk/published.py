@@ -168,6 +168,17 @@ class PipelineEndpointOperations:
         }
         return self._store(name, spec, dict(origin or {}), version, set_default)
 
+    def add(self, name: str, id: str, *, set_default: bool | None = None) -> PublishedPipeline:
+        """Make published pipeline ``id`` a version of endpoint ``name`` (created if new), as the v1 SDK's
+        ``PipelineEndpoint.add`` does: one published under another name is stored again under ``name``
+        (the same frozen pipeline, a new version with its own id)."""
+        record = self._by_id(id)
+        if record.name == name:
+            if set_default:
+                self.set_default(name, record.version)
+            return self._published(self._version(name, record.version))
+        return self._store(name, dict(record.spec), {**record.info, "copied_from": id}, None, set_default)
+
     def _publish_file(
         self,
         file: Path,
@@ -240,7 +251,7 @@ class PipelineEndpointOperations:
         self, name: str, spec: dict[str, Any], info: dict[str, Any], version: str | None, set_default: bool | None
     ) -> PublishedPipeline:
         store = self._instance.store
-        record = store.create_asset(PUBLISHED, name, spec=spec, info={"id": str(uuid.uuid4()), **info}, version=version)
+        record = store.create_asset(PUBLISHED, name, spec=spec, info={**info, "id": str(uuid.uuid4())}, version=version)
         try:
             endpoint = dict(store.get_resource(ENDPOINT, name).spec)
             if set_default:
