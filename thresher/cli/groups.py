@@ -83,6 +83,14 @@ GROUPS: dict[str, Group] = {
         "Schedules: fire a pipeline job on cron, a recurrence or new files in a datastore folder (while a thresher "
         "server runs).",
     ),
+    "pipeline": Group(
+        "thresher.cli.published:pipeline_app",
+        "Publish pipelines as versioned, stable names invoked with parameters (as Azure's published pipelines).",
+    ),
+    "pipeline-endpoint": Group(
+        "thresher.cli.published:endpoint_app",
+        "Pipeline endpoints: the published versions of a pipeline, its default, enable/disable, invoke.",
+    ),
     "workspace": Group(
         "thresher.cli.workspace:workspace_app",
         "The workspace itself: check its database and datastore, back it up, show it.",

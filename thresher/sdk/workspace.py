@@ -12,6 +12,7 @@ from thresher.sdk.health import WorkspaceCheck, WorkspaceInfo, backup_workspace,
 from thresher.sdk.infra import ComputeOperations, DatastoreOperations
 from thresher.sdk.jobs import JobOperations
 from thresher.sdk.pipelines import ComponentOperations, PipelineJobOperations
+from thresher.sdk.published import PipelineEndpointOperations
 from thresher.sdk.schedules import ScheduleOperations
 from thresher.sdk.tokens import TokenOperations
 from thresher.settings import Settings, load_settings
@@ -89,6 +90,7 @@ class Workspace:
         self.components = ComponentOperations(self.instance)
         self.tokens = TokenOperations(self.instance)
         self.schedules = ScheduleOperations(self.instance)
+        self.pipeline_endpoints = PipelineEndpointOperations(self.instance)
 
     def check(self) -> WorkspaceCheck:
         """Check the workspace without changing it; works when the database cannot be opened.

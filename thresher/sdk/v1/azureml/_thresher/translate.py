@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from thresher.pipelines.model import RESERVED_NAMES, Binding, PipelineDef, Step
@@ -34,6 +34,7 @@ class Translation:
 
     pipeline: PipelineDef | None
     problems: list[str]
+    parameters: dict[str, Any] = field(default_factory=dict)  # PipelineParameter name -> its default
 
 
 def identifier(text: str) -> str:
@@ -152,7 +153,7 @@ class PipelineBuilder:
             description=self.pipeline.description,
             continue_on_step_failure=self.pipeline.continue_on_step_failure,
         )
-        return Translation(pipeline, [])
+        return Translation(pipeline, [], dict(self._defaults))
 
 
 def translate(pipeline: Pipeline, experiment: str, overrides: Mapping[str, Any], *, snapshot: bool) -> Translation:

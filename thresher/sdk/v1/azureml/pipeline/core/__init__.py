@@ -9,17 +9,28 @@ from ..._lazy import exports
 if TYPE_CHECKING:
     from .graph import PipelineData, PipelineParameter
     from .pipeline import Pipeline
+    from .pipeline_endpoint import PipelineEndpoint
+    from .published_pipeline import PublishedPipeline
     from .run import PipelineRun, StepRun
     from .step import PipelineStep
 
-__all__ = ["Pipeline", "PipelineData", "PipelineParameter", "PipelineRun", "PipelineStep", "StepRun"]
-
-_PUBLISH = "Submit the pipeline again (Experiment.submit or thresher run); unchanged steps are reused."
+__all__ = [
+    "Pipeline",
+    "PipelineData",
+    "PipelineEndpoint",
+    "PipelineParameter",
+    "PipelineRun",
+    "PipelineStep",
+    "PublishedPipeline",
+    "StepRun",
+]
 
 __getattr__ = exports(
     __name__,
     {
         "Pipeline": ".pipeline",
+        "PipelineEndpoint": ".pipeline_endpoint",
+        "PublishedPipeline": ".published_pipeline",
         "PipelineData": ".graph",
         "PipelineParameter": ".graph",
         "PipelineRun": ".run",
@@ -27,8 +38,6 @@ __getattr__ = exports(
         "PipelineStep": ".step",
     },
     {
-        "PublishedPipeline": "Publishing is not available yet. " + _PUBLISH,
-        "PipelineEndpoint": "Pipeline endpoints are not available yet. " + _PUBLISH,
         "Schedule": "Schedules are not available yet: run 'thresher run driver.py' from cron.",
         "ScheduleRecurrence": "Schedules are not available yet: run 'thresher run driver.py' from cron.",
         "TrainingOutput": "Use OutputFileDatasetConfig.",

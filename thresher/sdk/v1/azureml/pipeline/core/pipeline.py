@@ -17,6 +17,7 @@ from .step import PipelineStep
 
 if TYPE_CHECKING:
     from ...core.workspace import Workspace
+    from .published_pipeline import PublishedPipeline
     from .run import PipelineRun
 
 __all__ = ["Pipeline"]
@@ -103,11 +104,14 @@ class Pipeline:
         description: str | None = None,
         version: str | None = None,
         continue_on_step_failure: bool | None = None,
-    ) -> Any:
-        """Not supported yet: submit the pipeline again instead (unchanged steps are reused)."""
-        from ..._lazy import NotSupported
+    ) -> PublishedPipeline:
+        """Snapshot the steps' folders and store the pipeline as a published pipeline named ``name`` (a new
+        version when the name has one already; the first version is the default of the pipeline endpoint of
+        that name). It keeps running the code as it is now; submit it with ``.submit`` or its REST endpoint."""
+        from ..._thresher.publish import publish
+        from .published_pipeline import PublishedPipeline
 
-        raise NotSupported(
-            "Pipeline.publish is not supported by thresher yet. Run the driver again (thresher run driver.py) to "
-            "submit the pipeline; unchanged steps are reused."
-        )
+        if not name:
+            raise ValueError("Pipeline.publish needs a name.")
+        record = publish(self, name, description, version, continue_on_step_failure)
+        return PublishedPipeline(self._workspace, record)
