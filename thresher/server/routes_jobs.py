@@ -188,14 +188,14 @@ def job_deleted(request: Request, name: str, _t: Any = WRITE) -> Any:
 class PruneBody(BaseModel):
     """``job prune``: jobs that ended more than ``older_than_seconds`` ago."""
 
-    older_than_seconds: float = Field(ge=0)
+    older_than_seconds: float = Field(ge=0, le=3.2e9, description="at most about a century")
     dry_run: bool = False
 
 
 @router.post("/jobs/prune", summary="Delete the jobs that ended before a time (dry_run: only list them).")
 def jobs_pruned(request: Request, body: PruneBody, _t: Any = WRITE) -> Any:
-    seconds = min(body.older_than_seconds, 1e11)
-    return encode(_state(request).workspace.jobs.prune(timedelta(seconds=seconds), dry_run=body.dry_run))
+    older_than = timedelta(seconds=body.older_than_seconds)
+    return encode(_state(request).workspace.jobs.prune(older_than, dry_run=body.dry_run))
 
 
 @router.get("/jobs/{name}/explain-reuse", summary="Why a pipeline step was (or was not) reused.")

@@ -34,7 +34,7 @@ def upload_found(request: Request, digest: str, _t: Any = READ) -> dict[str, str
     tags=["uploads"],
     summary="Upload a packed file or folder (a tar named by its SHA-256); stored once per content.",
     openapi_extra={
-        "requestBody": {"content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}}
+        "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
     },
 )
 async def upload_received(request: Request, digest: str, _t: Any = WRITE) -> dict[str, str]:

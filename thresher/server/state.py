@@ -134,5 +134,5 @@ class ServerState:
         schedules = getattr(self.workspace, "schedules", None)
         if schedules is None:
             return
-        for fire in schedules.fire_due(self.now()):
+        for fire in schedules.fire_due(self.now(), start_runner=self.settings.server_runner):
             print(f"thresher server: schedule {fire.schedule} fired slot {fire.slot}: job {fire.job}", flush=True)

@@ -1,0 +1,81 @@
+"""Access control of a real thresher server: every route but health needs a token, roles limit what a
+token may do, revoked tokens stop working, and neither token secrets nor datastore secrets come back."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+import httpx
+
+from tests.server.conftest import api
+from tests.thresher_server import ThresherServer
+
+OPEN = {("GET", "/health"), ("GET", "/ready"), ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/redoc")}
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _routes(server: ThresherServer) -> list[tuple[str, str]]:
+    schema: dict[str, Any] = httpx.get(server.url + "/openapi.json").json()
+    found = []
+    for path, methods in schema["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x" * 64, path)  # an upload's digest is 64 characters long
+        found += [(method.upper(), concrete) for method in methods if (method.upper(), path) not in OPEN]
+    return found
+
+
+def test_every_route_but_health_needs_a_token(served: ThresherServer) -> None:
+    routes = _routes(served)
+    assert len(routes) > 40
+    with api(served, token="") as anonymous, api(served, token="thr_not-a-token") as forged:
+        for method, path in routes:
+            for client in (anonymous, forged):
+                response = client.request(method, path)
+                assert response.status_code == 401, (method, path, response.status_code, response.text)
+                assert "token" in response.json()["error"]["message"]
+        assert anonymous.get("/health").status_code == 200
+        assert anonymous.get("/ready").json()["status"] == "ready"
+
+
+def test_a_reader_cannot_create_update_delete_or_invoke_anything(served: ThresherServer) -> None:
+    reader = served.token_for("reader")
+    writes = [(method, path) for method, path in _routes(served) if method in WRITES]
+    assert len(writes) > 20
+    with api(served, token=reader) as client:
+        for method, path in writes:
+            response = client.request(method, path, json={})
+            assert response.status_code == 403, (method, path, response.status_code, response.text)
+            assert re.search(r"needs (contributor|owner) or higher", response.json()["error"]["message"])
+        assert client.get("/api/v1/models").status_code == 200  # reading is what a reader may do
+        assert client.get("/api/v1/tokens").status_code == 403  # but not the list of tokens
+
+
+def test_a_contributor_cannot_manage_tokens_and_a_revoked_token_stops_working(served: ThresherServer) -> None:
+    contributor = served.token_for("contributor", "ci")
+    with api(served, token=contributor) as client:
+        refused = client.post("/api/v1/tokens", json={"name": "mine", "role": "owner"})
+        assert refused.status_code == 403 and "needs owner" in refused.json()["error"]["message"]
+        assert client.get("/api/v1/jobs").status_code == 200
+    with api(served) as owner:
+        listed = owner.get("/api/v1/tokens").json()
+        assert {token["name"] for token in listed} >= {"ci"}
+        assert all("secret" not in token and "secret_hash" not in token for token in listed)
+        assert owner.post("/api/v1/tokens/ci/revoke").json()["revoked_at"]
+    with api(served, token=contributor) as client:
+        assert client.get("/api/v1/jobs").status_code == 401
+
+
+def test_secrets_are_stored_hashed_and_never_returned(served: ThresherServer) -> None:
+    with api(served) as owner:
+        made = owner.post("/api/v1/tokens", json={"name": "nightly", "role": "contributor"}).json()
+    secret = made["secret"]
+    assert secret.startswith("thr_") and len(secret) > 40
+    with api(served, token=secret) as client:
+        assert client.get("/api/v1/jobs").status_code == 200
+    database = sqlite3.connect(served.home / "thresher.db")
+    dumped = "\n".join(database.iterdump())
+    database.close()
+    assert secret not in dumped and served.token not in dumped
+    with api(served) as owner:
+        assert secret not in owner.get("/api/v1/tokens").text
