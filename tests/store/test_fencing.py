@@ -7,7 +7,9 @@ the job again as orphaned): nothing it writes under its old claim may land.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +93,28 @@ def test_a_claim_queued_again_keeps_no_right_to_write(store: SqlStore) -> None:
     with pytest.raises(JobTakenOverError):
         store.set_job_status("j", "Failed", runner="r", attempt=1, headline="late")
     assert store.get_job("j").status == "Running"
+
+
+@pytest.mark.postgres
+def test_a_listening_runner_wakes_when_a_job_is_queued(postgres_url: str) -> None:
+    with SqlStore(postgres_url) as store, SqlStore(postgres_url) as client:
+        listener = store.job_listener()
+        assert listener is not None
+        try:
+            assert listener.wait(0.05) is False  # nothing queued
+            client.create_job("listened-to", spec={})
+            began = time.monotonic()
+            assert listener.wait(5.0) is True
+            assert time.monotonic() - began < 1.0
+            assert listener.answer() is False  # taken by the wait
+            claimed = client.claim_job("r", stale_before=_long_ago(), name="listened-to")
+            assert claimed is not None
+            client.set_job_status("listened-to", "Queued", runner="r", attempt=claimed.attempt, headline="stopped")
+            assert listener.wait(5.0) is True  # queued again: notified again
+        finally:
+            listener.close()
+
+
+def test_sqlite_has_no_listener(tmp_path: Path) -> None:
+    with SqlStore(f"sqlite:///{tmp_path / 'thresher.db'}") as store:
+        assert store.job_listener() is None

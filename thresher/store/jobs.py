@@ -14,6 +14,8 @@ their next poll; SQLite runners have the doorbell file of their workspace instea
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -162,6 +164,15 @@ class JobRows(Database):
                 raise _lost(name, runner, attempt)
         return self.get_job(name)
 
+    def job_listener(self) -> JobListener | None:
+        """A listener that wakes when a job is queued (PostgreSQL), or None (SQLite: no notifications)."""
+        if self._url.get_backend_name() != "postgresql":
+            return None
+        raw = self._engine.raw_connection()
+        connection = raw.driver_connection
+        raw.detach()  # the listener's own connection for as long as it listens, never back in the pool
+        return JobListener(connection)
+
     def _notify_queued(self, connection: Connection, name: str) -> None:
         """Tell the runners listening on PostgreSQL that ``name`` is queued (delivered when the transaction
         commits, never if it rolls back)."""
@@ -309,6 +320,56 @@ class JobRows(Database):
         query = select(job_mini_batches).where(job_mini_batches.c.job == name).order_by(job_mini_batches.c.idx)
         with self._read() as connection:
             return [_mini_batch(row) for row in connection.execute(query)]
+
+
+class JobListener:
+    """A dedicated PostgreSQL connection that ``LISTEN``s on ``JOBS_CHANNEL``: an idle runner waits on it
+    and claims as soon as a job is queued (a notification), instead of at its next poll.
+
+    It stands in for the doorbell file of SQLite runners (``wait``/``answer``). A broken connection (the
+    server restarted) is not an error: the listener then waits out each timeout, and the runner's regular
+    poll still finds every job.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self._connection: Any = connection  # a psycopg 3 connection
+        try:
+            connection.rollback()  # out of any transaction the pool's checks began, to listen outside one
+            connection.autocommit = True
+            connection.execute(f"LISTEN {JOBS_CHANNEL}")
+        except Exception:
+            self.close()
+            raise
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; True as soon as a job was queued (every pending notification is
+        taken)."""
+        if self._connection is None:
+            time.sleep(timeout)
+            return False
+        try:
+            woke = any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
+        except Exception:  # the connection broke: fall back to polling
+            self.close()
+            return False
+        return self.answer() or woke
+
+    def answer(self) -> bool:
+        """Whether a job was queued since the last ``wait`` or ``answer``, taking the notifications."""
+        if self._connection is None:
+            return False
+        try:
+            return any(True for _ in self._connection.notifies(timeout=0))
+        except Exception:
+            self.close()
+            return False
+
+    def close(self) -> None:
+        """Close the connection; ``wait`` then only waits."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
 
 
 def _held(name: str, runner: str, attempt: int | None) -> tuple[Any, ...]:
