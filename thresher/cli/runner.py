@@ -23,7 +23,7 @@ RUNNER_HELP = (
     "It logs one line per claim and per finished job to stdout."
 )
 RUNNER_EPILOG = (
-    "Example: THRESHER_DATABASE_URL=postgresql+psycopg://thresher@db/thresher thresher runner (docs/server.md)"
+    "Example: THRESHER_DATABASE_URL=postgresql+psycopg://thresher@db/thresher thresher runner (docs/runners.md)"
 )
 
 
