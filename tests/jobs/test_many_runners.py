@@ -23,6 +23,7 @@ import pytest
 from tests.faults.conftest import echoed, text_inputs
 from tests.jobs.conftest import Bench
 from thresher import Workspace
+from thresher.scheduler.jobspec import JobSpec
 from thresher.specs import parse_spec
 from thresher.store import TERMINAL, JobRecord, SqlStore
 
@@ -39,6 +40,28 @@ def init():
 def run(mini_batch):
     time.sleep(0.15)
     return [f"{os.path.basename(p)} {open(p).read().strip()}" for p in mini_batch]
+"""
+
+
+# Item 1 is held by the first worker that gets it (the paused runner's) until the test releases it: that
+# worker writes its part after the other runner committed the same mini-batch.
+HELD_SCRIPT = """
+import os, time
+
+def init():
+    pass
+
+def run(mini_batch):
+    time.sleep(0.15)
+    if any(os.path.basename(p) == "item-0001.txt" for p in mini_batch):
+        try:
+            os.rename({hold!r}, {hold!r} + ".taken")
+        except OSError:
+            pass
+        else:
+            while not os.path.exists({release!r}):
+                time.sleep(0.02)
+    return [f"{{os.path.basename(p)}} {{open(p).read().strip()}}" for p in mini_batch]
 """
 
 
@@ -180,13 +203,14 @@ def _snapshot(bench: Bench, store: SqlStore, job: JobRecord) -> dict[str, Any]:
     folder = Path(str(job.spec["folder"]))
     record = bench.ws.jobs.get(job.name)
     committed = store.mini_batches(job.name)
-    parts = folder / "parts"
+    parts = JobSpec.from_dict(dict(job.spec)).job_folder.parts
 
     def file(path: Path) -> tuple[str, int] | None:
         if not path.exists():
             return None
         return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
 
+    assert committed and all((parts / name).is_file() for m in committed for name in m.parts)
     return {
         "job": (record.status, record.headline, record.runner, record.attempt, record.ended_at, record.progress),
         "rows": [(m.index, m.parts, m.succeeded, m.worker, m.attempts) for m in committed],
@@ -206,7 +230,10 @@ def test_a_runner_paused_until_its_job_was_taken_over_changes_nothing_of_it_when
 ) -> None:
     bench = pg_bench
     folder = text_inputs(bench.root, 8)
-    bench.deploy(ECHO_SCRIPT, settings={"mini_batch_size": 1, "max_concurrency_per_instance": 2})
+    hold, release = bench.root / "hold", bench.root / "release"
+    script = HELD_SCRIPT.format(hold=str(hold), release=str(release)) if phase == "committed" else ECHO_SCRIPT
+    hold.write_text("")
+    bench.deploy(script, settings={"mini_batch_size": 1, "max_concurrency_per_instance": 2})
     [name] = _queue(bench, folder, 1)
     paused = Runner(bench, "paused", THRESHER_FAULT_INJECTION=f"{phase}=pause")  # SIGSTOPs itself there
     runners.append(paused)
@@ -221,6 +248,11 @@ def test_a_runner_paused_until_its_job_was_taken_over_changes_nothing_of_it_when
     assert (job.runner, job.attempt) == (taker.id, 2)
     assert bench.output(job) == echoed(folder)
     before = _snapshot(bench, store, job)
+    if phase == "committed":  # the paused runner's worker finishes mini-batch 1 now, after the other's commit
+        assert not hold.exists()
+        release.write_text("")
+        parts = JobSpec.from_dict(dict(job.spec)).job_folder.parts
+        _wait_for(lambda: list(parts.glob("000000001-*-a1.*")), what="the paused runner's worker writes its part")
 
     paused.process.send_signal(signal.SIGCONT)
     _wait_for(lambda: "another runner took it over" in paused.text(), what="the woken runner finds out")
