@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         description="Seconds a runner waits with an empty queue (and no warm workers) before it exits; the next "
         "invoke starts another.",
     )
+    runner_stale_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds without a heartbeat after which a runner is presumed gone (killed, its machine "
+        "down, paused, cut off) and another runner takes its jobs over; the job's runner beats four times "
+        "within it. A runner that was only paused can no longer write anything of a job taken over.",
+    )
     idle_time_before_scale_down: float | None = Field(
         default=None,
         ge=0,

@@ -14,6 +14,7 @@ import typer
 
 from thresher import __version__
 from thresher.cli.groups import LazyGroups
+from thresher.cli.runner import RUNNER_EPILOG, RUNNER_HELP, runner_command
 
 app = typer.Typer(
     name="thresher",
@@ -41,6 +42,9 @@ def root(
     ] = False,
 ) -> None:
     """thresher: self-hosted batch inference and ML pipelines."""
+
+
+app.command("runner", help=RUNNER_HELP, epilog=RUNNER_EPILOG)(runner_command)
 
 
 @app.command(

@@ -8,8 +8,9 @@ non-empty part's. A part with other column types is cast when no value can chang
 integer and float widths, string and binary flavours, timestamp units, and the cast checks each
 value); different columns, or any other type change, is an error naming the part and both schemas.
 
-The output is written to a hidden partial file beside the target (its name is the same on every
-attempt, and so are its bytes) and published with ``os.link``, which fails if the target exists:
+The output is written to a hidden partial file beside the target (its name is the job's, with the
+runner's claim in it, so two runners never write the same one; its bytes are the same on every
+attempt) and published with ``os.link``, which fails if the target exists:
 thresher never replaces an output file, not even one that appeared while it was assembling. On file
 systems without hard links an exclusive create reserves the name first. Publishing again after a
 crash finds its own file already there (the same bytes) and succeeds, so finalizing is idempotent.

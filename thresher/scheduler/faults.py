@@ -9,6 +9,8 @@ commas; the entry point parses it into ``Faults`` and passes it down to the runn
     kill       SIGKILL of the runner process (a crash, a reboot)
     stop       SIGTERM of the runner process (a service manager stopping it)
     diskfull   an OSError "No space left on device" naming the phase's path
+    pause      SIGSTOP of the runner process (paused, as by a debugger, a long GC or a frozen VM),
+               until someone sends it SIGCONT
 
 A fault fires on a job's first attempt only, so that resuming the job runs clean. Unset (the
 default), ``reached`` does nothing.
@@ -37,7 +39,7 @@ PHASES = (
     "published",  # the output has its final name
     "reported",  # the end-of-job reports are written; the final status is next
 )
-ACTIONS = ("raise", "kill", "stop", "diskfull")
+ACTIONS = ("raise", "kill", "stop", "diskfull", "pause")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class Faults:
             raise RuntimeError(f"fault injected at phase {phase!r} (THRESHER_FAULT_INJECTION)")
         if action == "diskfull":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        if action == "pause":
+            os.kill(os.getpid(), signal.SIGSTOP)  # returns once continued (SIGCONT)
+            return
         os.kill(os.getpid(), signal.SIGKILL if action == "kill" else signal.SIGTERM)
         STOP.wait(5.0)  # the main thread handles the signal a moment later; the job stops at its next check
 

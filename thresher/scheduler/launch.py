@@ -40,7 +40,8 @@ WAKE_FILE = "runner.wake"
 WAKE_CHECK_SECONDS = 0.01
 """How often an idle runner looks at its doorbell (a ``stat``: microseconds)."""
 
-STALE_SECONDS = 30.0  # a Running job whose runner has not been heard of for this long is orphaned
+STALE_SECONDS: float = Settings.model_fields["runner_stale_seconds"].default
+"""A Running job whose runner has not been heard of for this long is orphaned (the setting's default)."""
 DYING_WAIT_SECONDS = 10.0  # how long a killed or stopping runner's lock is waited for (see runner_alive)
 STOPPING = "stopping"
 """Written after its pid into the lock by a runner that was told to stop (``mark_holder``)."""
@@ -51,19 +52,19 @@ def runner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def stale_before() -> datetime:
-    """Heartbeats older than this mark a job's runner as gone."""
-    return datetime.now(timezone.utc) - timedelta(seconds=STALE_SECONDS)
+def stale_before(seconds: float = STALE_SECONDS) -> datetime:
+    """Heartbeats older than this mark a job's runner as gone (``seconds``: ``Settings.runner_stale_seconds``)."""
+    return datetime.now(timezone.utc) - timedelta(seconds=seconds)
 
 
-def runner_gone(job: JobRecord) -> bool:
+def runner_gone(job: JobRecord, *, stale_seconds: float = STALE_SECONDS) -> bool:
     """Whether a Running or Finalizing job's runner is gone: a dead process on this host, or silent too long."""
     if job.status not in ("Running", "Finalizing") or not job.runner:
         return False
     host, _, pid = job.runner.rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
         return not alive(int(pid))
-    return job.heartbeat_at is None or job.heartbeat_at < stale_before()
+    return job.heartbeat_at is None or job.heartbeat_at < stale_before(stale_seconds)
 
 
 def alive(pid: int) -> bool:

@@ -1,9 +1,18 @@
-"""The job's reports, in Azure's log layout: progress overview, result, error, processed mini-batches."""
+"""The job's reports, in Azure's log layout: progress overview, result, error, processed mini-batches.
+
+Each report is written beside its name first and put in place with ``os.replace`` only after the runner
+confirmed that it still holds its claim on the job (``confirm``), so a runner that was presumed dead and
+wakes up after the job was taken over never replaces its successor's reports.
+"""
 
 from __future__ import annotations
 
 import csv
+import os
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from thresher.scheduler.jobspec import JobSpec
@@ -25,18 +34,53 @@ def progress_line(progress: JobProgress) -> str:
 
 
 def finalize_reports(
-    store: SqlStore, name: str, spec: JobSpec, progress: JobProgress, headline: str, error: dict[str, Any] | None
+    store: SqlStore,
+    name: str,
+    spec: JobSpec,
+    progress: JobProgress,
+    headline: str,
+    error: dict[str, Any] | None,
+    *,
+    confirm: Callable[[], object] | None = None,
 ) -> None:
-    """Write the end-of-job files: processed mini-batches, result, error (when failed), overview line."""
-    with writing(spec.job_folder.logs):
-        _write_reports(store, name, spec, progress, headline, error)
+    """Write the end-of-job files: processed mini-batches, result, error (when failed), overview line.
+
+    ``confirm`` is called once every file is written beside its name and before any is put in place; what
+    it raises (``JobTakenOverError``) leaves the job's reports as they were.
+    """
+    written: list[tuple[Path, Path]] = []
+    try:
+        with writing(spec.job_folder.logs):
+            _write_reports(store, name, spec, progress, headline, error, written)
+            if confirm is not None:
+                confirm()
+            for temporary, target in written:
+                temporary.replace(target)
+            with spec.job_folder.progress_overview.open("a", encoding="utf-8") as handle:
+                handle.write(progress_line(progress) + "\n" + headline + "\n")
+    finally:
+        for temporary, _ in written:
+            temporary.unlink(missing_ok=True)
+
+
+def _beside(target: Path) -> Path:
+    """A temporary file beside ``target``, of this call alone (two runners never write the same one)."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
 def _write_reports(
-    store: SqlStore, name: str, spec: JobSpec, progress: JobProgress, headline: str, error: dict[str, Any] | None
+    store: SqlStore,
+    name: str,
+    spec: JobSpec,
+    progress: JobProgress,
+    headline: str,
+    error: dict[str, Any] | None,
+    written: list[tuple[Path, Path]],
 ) -> None:
+    """Write each report beside its name, adding its (temporary, target) pair to ``written`` first."""
     folder = spec.job_folder
-    temporary = folder.processed_mini_batches.with_suffix(".tmp")
+    temporary = _beside(folder.processed_mini_batches)
+    written.append((temporary, folder.processed_mini_batches))
     with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(PROCESSED_COLUMNS)
@@ -53,7 +97,6 @@ def _write_reports(
                     record.error or "",
                 ]
             )
-    temporary.replace(folder.processed_mini_batches)
     job = store.get_job(name)
     elapsed = None
     if job.started_at is not None:
@@ -79,9 +122,9 @@ def _write_reports(
             for w in progress.resources.workers
         ]
         lines += [f"warning: {warning}" for warning in progress.resources.warnings]
-    folder.result.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with folder.progress_overview.open("a", encoding="utf-8") as handle:
-        handle.write(progress_line(progress) + "\n" + headline + "\n")
+    result = _beside(folder.result)
+    written.append((result, folder.result))
+    result.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if error is not None or progress.first_failures:
         failures = [
             f"- {f.item} (mini-batch {f.mini_batch}): {f.error}" + (f"\n  traceback: {f.log}" if f.log else "")
@@ -93,4 +136,6 @@ def _write_reports(
             text += ["init() failed:", str(init.get("traceback") or init.get("message")), f"log: {init.get('log')}", ""]
         if failures:
             text += ["First failed items:", *failures, "", f"All tracebacks: {folder.user_errors}"]
-        folder.error.write_text("\n".join(text) + "\n", encoding="utf-8")
+        failed = _beside(folder.error)
+        written.append((failed, folder.error))
+        failed.write_text("\n".join(text) + "\n", encoding="utf-8")

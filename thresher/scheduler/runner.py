@@ -9,10 +9,17 @@ A runner that dies outright (kill -9) leaves the job ``Running``; the next runne
 orphaned and continues.
 
 Everything a runner did is either committed in the database (a finished mini-batch and the parts
-holding its rows) or is redone by the next runner; parts are named by mini-batch and piece, so
-redoing one rewrites the same file and no row can appear twice. Finalizing is idempotent: the
-output is assembled to the same bytes every time and published only if its name is free or
-already holds those bytes.
+holding its rows) or is redone by the next runner; parts are named by mini-batch, piece and claim
+(``-a<attempt>``), so redoing one writes a new file and no row can appear twice. Finalizing is
+idempotent: the output is assembled to the same bytes every time and published only if its name is
+free or already holds those bytes.
+
+A runner holds the job under its claim's fencing token (``job.attempt``): every write to the database
+carries it, and is refused once another runner took the job over. A runner that only paused (SIGSTOP, a
+long GC, a lost network) and wakes up after that cannot change the job either: its workers' parts have
+names of its own claim, which no commit of the new claim refers to; its partial output file is its own;
+and it confirms that it still holds the claim before it plans, publishes the output, replaces the
+reports or writes the error file.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from thresher.storage.remote_files import publish as publish_remote
 from thresher.store import JobProgress, JobRecord, JobStatus, PlanInfo, SqlStore
 
 HEARTBEAT_SECONDS = 2.0
+"""How often a running job's runner records that it is alive, at most (see ``heartbeat_seconds``)."""
 # Finished mini-batches are committed in groups, every 0.25 s or every 1,024 of them, whichever comes
 # first: a runner that dies loses at most that much finished work, which the next runner redoes. Cheap
 # mini-batches finish thousands a second, and each transaction (a durable write) costs the runner about
@@ -67,6 +75,12 @@ OVERVIEW_EVERY_SECONDS = 10.0
 # credentials of its datastore; built above the scheduler (``Instance.remote``), which knows the secrets.
 Resolver = Callable[[str], RemoteURL]
 ExecutorFactory = Callable[[JobSpec], Executor]  # the executor for a job (its backend and cluster)
+
+
+def heartbeat_seconds(settings: Settings) -> float:
+    """How often a runner beats on its job: every ``HEARTBEAT_SECONDS``, or four times within the staleness
+    after which other runners take the job over (``runner_stale_seconds``), whichever is more often."""
+    return min(HEARTBEAT_SECONDS, settings.runner_stale_seconds / 4)
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,7 @@ class _JobRun:
         self.job = job
         self.name = job.name
         self.runner = runner
+        self.attempt = job.attempt  # the claim's fencing token, carried by every write for the job
         self.executor_factory = executor_factory
         self.settings = settings
         self.faults = faults
@@ -155,6 +170,14 @@ class _JobRun:
         self.faults.reached(phase, attempt=self.job.attempt, path=path or folder)
         STOP.check()
 
+    def beat(self) -> JobRecord:
+        """Record that this claim is alive; JobTakenOverError if another claim took the job over."""
+        return self.store.heartbeat(self.name, self.runner, attempt=self.attempt)
+
+    def _status(self, status: JobStatus, **change: Any) -> JobRecord:
+        """Move the job to ``status`` under this claim (JobTakenOverError once the job was taken over)."""
+        return self.store.set_job_status(self.name, status, runner=self.runner, attempt=self.attempt, **change)
+
     # -- the job, phase by phase ---------------------------------------------------------------
 
     def run(self) -> JobRecord:
@@ -170,7 +193,7 @@ class _JobRun:
             environment=spec.environment,
             files_dir=spec.environment_files_dir,
             record_to=spec.job_folder.logs / "sys" / "environment.txt",
-            heartbeat=lambda: self.store.heartbeat(self.name, self.runner),
+            heartbeat=self.beat,
         )
         self.spec = spec = replace(spec, python=python or spec.python)
         self.reached("environment")
@@ -179,9 +202,7 @@ class _JobRun:
         deployment = "/".join(n for n in (self.job.endpoint_name, self.job.deployment_name) if n)
         held = 0
         if self._slots is not None and spec.backend != "ray":  # waits (heartbeating) until its workers fit
-            held = self._slots.acquire(
-                spec.workers, keep=deployment, beat=lambda: self.store.heartbeat(self.name, self.runner)
-            )
+            held = self._slots.acquire(spec.workers, keep=deployment, beat=self.beat)
         try:
             return self._run_on_workers(spec, config, deployment)
         finally:
@@ -214,10 +235,8 @@ class _JobRun:
         self.reached("dispatched")
         if outcome.status == "Canceled":
             self.progress.resources = summarize(spec.job_folder.logs)
-            finalize_reports(self.store, self.name, spec, self.progress, outcome.headline, None)
-            return self.store.set_job_status(
-                self.name, "Canceled", runner=self.runner, headline=outcome.headline, progress=self.progress
-            )
+            finalize_reports(self.store, self.name, spec, self.progress, outcome.headline, None, confirm=self.beat)
+            return self._status("Canceled", headline=outcome.headline, progress=self.progress)
         return self._finalize(outcome)
 
     def _ensure_plan(self) -> PlanInfo:
@@ -225,7 +244,9 @@ class _JobRun:
         spec = self._spec
         folder = spec.job_folder
         root = Path(spec.input.path)
-        recorded = self.job.progress.plan
+        # As recorded now, not at the claim: a runner that paused before planning must not plan again over
+        # the plan of the runner that took the job over (its commit would be refused, its plan file not).
+        recorded = self.store.get_job(self.name).progress.plan
         if folder.plan.exists() and recorded is not None:
             now = (
                 remote_fingerprint(self._remote_input(), outage_limit=self.settings.storage_outage_limit)
@@ -239,6 +260,7 @@ class _JobRun:
                     fix="Invoke a new job on the input as it is now.",
                 )
             return recorded
+        self.beat()  # still ours: the plan file is written only by the job's current claim
         if spec.input.remote:
             listed = RemoteFingerprint()
             summary = planner.write_plan(self._remote_plan(listed), folder.plan, listed=listed)
@@ -247,7 +269,7 @@ class _JobRun:
         plan = PlanInfo(summary.mini_batches, summary.items, summary.files, summary.bytes, summary.fingerprint)
         progress = self._committed_progress(self.store.get_job(self.name))
         progress.plan = plan
-        self.store.commit_mini_batches(self.name, self.runner, [], progress)
+        self.store.commit_mini_batches(self.name, self.runner, [], progress, attempt=self.attempt)
         return plan
 
     def _plan(self) -> Iterator[planner.MiniBatch]:
@@ -371,12 +393,15 @@ class _JobRun:
             ),
             timeout=float(settings.retry_settings.timeout),
             workers=spec.workers,
-            part_suffix=spec.output_format.part_suffix,
+            # A part's name holds the claim: a runner taken over while its workers still write never
+            # replaces a part that the new claim wrote and committed.
+            part_suffix=f"-a{self.attempt}{spec.output_format.part_suffix}",
             progress=self.progress,
             prefetch=prefetch,
         )
         overview = spec.job_folder.progress_overview
         last_commit = last_beat = last_line = time.monotonic()
+        beat_every = heartbeat_seconds(self.settings)
         canceled = False
         try:
             while not loop.finished and loop.abort is None:
@@ -389,9 +414,9 @@ class _JobRun:
                 if loop.finished_states and due:
                     self._commit(loop)
                     last_commit = now
-                if now - last_beat >= HEARTBEAT_SECONDS:
+                if now - last_beat >= beat_every:
                     last_beat = now
-                    if self.store.heartbeat(self.name, self.runner).cancel_requested:
+                    if self.beat().cancel_requested:
                         canceled = True
                         break
                 if now - last_line >= OVERVIEW_EVERY_SECONDS:
@@ -427,7 +452,7 @@ class _JobRun:
     def _commit(self, loop: JobLoop) -> None:
         """Commit the finished mini-batches (and the progress) in one transaction."""
         records = loop.take_commits()
-        self.store.commit_mini_batches(self.name, self.runner, records, self.progress)
+        self.store.commit_mini_batches(self.name, self.runner, records, self.progress, attempt=self.attempt)
         if records and self.phase != "committed":
             self.reached("committed")
 
@@ -454,7 +479,7 @@ class _JobRun:
         """Assemble the output in input order, write the reports, and end the job (idempotent)."""
         spec, progress = self._spec, self.progress
         if self.store.get_job(self.name).status != "Finalizing":
-            self.store.set_job_status(self.name, "Finalizing", runner=self.runner)
+            self._status("Finalizing")
         self.reached("finalizing")
         if outcome is None or outcome.status == "Completed":
             if progress.items_succeeded == 0:
@@ -463,26 +488,33 @@ class _JobRun:
                 outcome = _Outcome("Completed", "")
         if outcome.status == "Completed" and spec.output_file:
             target = Path(spec.output_file)
-            partial = partial_path(target, self.name)
+            partial = partial_path(target, f"{self.name}.a{self.attempt}")  # this claim's own file
             names = [part for record in self.store.mini_batches(self.name) for part in record.parts]
             self._fetch_remote_parts(spec, names)
             parts = (spec.job_folder.parts / name for name in names)
             write_partial(parts, partial, format=spec.output_format, columns=progress.columns)
             self.reached("assembled", str(partial))
+            try:
+                self.beat()  # a runner taken over while it assembled publishes nothing
+            except JobTakenOverError:
+                partial.unlink(missing_ok=True)
+                raise
             publish(partial, target)
+            for earlier in target.parent.glob(f".{target.name}.{self.name}.a*.partial"):
+                earlier.unlink(missing_ok=True)  # left by an attempt killed while it assembled
             self.reached("published", str(target))
         if outcome.status == "Completed" and spec.output_uri:
+            self.beat()
             self._publish_remote(spec)
         if spec.output_uri and self._remote_parts(spec) is not None and outcome.status == "Completed":
             scratch = self._remote(spec.output_uri).join(f".thresher/{self.name}")
+            self.beat()
             remove_tree(scratch, outage_limit=self.settings.storage_outage_limit)
         headline = outcome.headline or self._success_headline()
         progress.resources = summarize(spec.job_folder.logs)  # the workers' CPU and memory, for job show
-        finalize_reports(self.store, self.name, spec, progress, headline, outcome.error)
+        finalize_reports(self.store, self.name, spec, progress, headline, outcome.error, confirm=self.beat)
         self.reached("reported", str(spec.job_folder.result))
-        return self.store.set_job_status(
-            self.name, outcome.status, runner=self.runner, headline=headline, error=outcome.error, progress=progress
-        )
+        return self._status(outcome.status, headline=headline, error=outcome.error, progress=progress)
 
     def _fetch_remote_parts(self, spec: JobSpec, names: list[str]) -> None:
         """Bring the parts that workers on other machines uploaded into the job folder, for assembly."""
@@ -517,9 +549,9 @@ class _JobRun:
             fix = None if fix is None else remote.scrub(fix)
         if error.get("reason") == "disk_full":  # room to write why: the database row and job_error.txt
             Reserve(self.settings.workspace_dir / RESERVE_FILE).release()
-        self._write_error_file(headline, fix, trace)
         try:
-            return self.store.set_job_status(self.name, "Failed", runner=self.runner, headline=headline, error=error)
+            self._confirmed_error_file(headline, fix, trace)
+            return self._status("Failed", headline=headline, error=error)
         except JobTakenOverError as taken:
             _log(f"job {self.name}: {taken}")
         except BaseException as unrecorded:  # the database cannot be written: say so where we can
@@ -540,7 +572,7 @@ class _JobRun:
             f"{total if total is not None else '?'}). Start one with: thresher job resume --name {self.name}"
         )
         try:
-            self.store.set_job_status(self.name, "Queued", runner=self.runner, headline=headline)
+            self._status("Queued", headline=headline)
         except BaseException as unrecorded:
             _log(f"job {self.name}: could not be put back in the queue ({unrecorded}); it stays orphaned.")
 
@@ -610,6 +642,17 @@ class _JobRun:
 
     def _error_file(self) -> str:
         return str(Path(self.spec.folder) / "logs" / "job_error.txt") if self.spec else "the job's logs/job_error.txt"
+
+    def _confirmed_error_file(self, headline: str, fix: str | None, trace: str | None) -> None:
+        """``_write_error_file`` if this claim still holds the job (JobTakenOverError otherwise); a database
+        that cannot be read or written does not keep the error file from being written."""
+        try:
+            self.beat()
+        except JobTakenOverError:
+            raise
+        except Exception as unchecked:  # the headline must reach at least the file
+            _log(f"job {self.name}: could not confirm its claim before writing the error file: {unchecked}")
+        self._write_error_file(headline, fix, trace)
 
     def _write_error_file(self, headline: str, fix: str | None, trace: str | None) -> None:
         if self.spec is None:

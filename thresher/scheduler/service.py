@@ -7,19 +7,27 @@ calls ``serve``) in its own session unless a runner of this workspace is alive (
 lock and looks at the queue once more, so a job queued while it was leaving is never stranded. A
 runner told to stop marks the lock stopping before it queues its job again, so that a client that sees
 the job queued starts a new runner once this one has let go of the lock (``launch.runner_alive``).
+
+``serve_queue`` is ``thresher runner``: any number of them, on any machines that reach the database and
+the datastores, serve one queue without the lock. Each beats in the database (``beat``, kind
+``"runner"``), claims with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, waits for work on a ``LISTEN``
+connection there (the doorbell file on SQLite), and takes over the jobs of runners that died: on its
+own host as soon as their process is gone, on any host once their heartbeat is older than
+``runner_stale_seconds``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from thresher.executors import load_executor
 from thresher.executors.base import Executor
@@ -34,12 +42,15 @@ from thresher.scheduler.launch import (
     runner_lock,
     stale_before,
 )
-from thresher.scheduler.runner import Resolver, run_job
+from thresher.scheduler.runner import Resolver, heartbeat_seconds, run_job
 from thresher.scheduler.slots import Slots
 from thresher.scheduler.stop import STOP, RunnerStopped
 from thresher.scheduler.warm import WarmPools
 from thresher.settings import Settings
 from thresher.store import JobRecord, SqlStore
+
+RUNNER_KIND = "runner"
+"""The kind of a ``thresher runner``'s heartbeat in the database (``MetadataStore.beat``)."""
 
 JobHandler = Callable[..., Any]
 """Runs a claimed job of one kind to its end, with ``run_job``'s signature and contract (a pipeline job's
@@ -80,6 +91,18 @@ def executor_for(settings: Settings, spec: JobSpec) -> Executor:
         worker_template=settings.worker_template,
     )
     return executor
+
+
+class Waiter(Protocol):
+    """What an idle runner waits on between polls of the queue: the doorbell file, or a LISTEN connection."""
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; True as soon as a job may have been queued."""
+        ...
+
+    def answer(self) -> bool:
+        """Whether a job may have been queued since the last wait or answer, without waiting."""
+        ...
 
 
 class Doorbell:
@@ -140,7 +163,7 @@ def serve(
             pools = WarmPools(settings, functools.partial(executor_for, settings))
             try:
                 idle = settings.runner_idle_exit if idle_exit is None else idle_exit
-                _drain(store, runner, idle, settings, faults, resolve, doorbell, pools, handlers or {}, stopping)
+                _drain(store, runner, idle, settings, faults, resolve, doorbell, pools, handlers or {}, stopping, None)
             except (RunnerStopped, KeyboardInterrupt):
                 stopping()  # stopped between jobs (in a job, its handler marked it before queueing the job)
                 raise
@@ -150,6 +173,57 @@ def serve(
         if store.list_jobs(statuses=("Queued",), limit=1, top_level=True) or dead_local_runners(store, steps=False):
             continue
         return
+
+
+def serve_queue(
+    store: SqlStore,
+    settings: Settings,
+    *,
+    name: str | None = None,
+    idle_exit: float | None = None,
+    resolve: Resolver | None = None,
+    handlers: Mapping[str, JobHandler] | None = None,
+) -> None:
+    """``thresher runner``: claim and run the queue's jobs, alongside any number of other runners, until the
+    queue has been empty for ``idle_exit`` seconds (None: never) and no warm pool is left.
+
+    ``name`` is how the runner appears in the database (default ``host:pid``, which also lets runners on
+    the same host take its jobs over as soon as its process is gone). It holds no workspace lock, so
+    several can run on one host beside a workspace's detached runner. Raises what ``serve`` raises.
+    """
+    runner = name or runner_id()
+    faults = Faults.parse(settings.fault_injection)
+    listener = store.job_listener()
+    waiter: Waiter = listener if listener is not None else Doorbell(settings.workspace_dir / WAKE_FILE)
+    pools = WarmPools(settings, functools.partial(executor_for, settings))
+    beat = _ServiceBeat(store, runner, heartbeat_seconds(settings))
+    try:
+        beat([])
+        idle = math.inf if idle_exit is None else idle_exit
+        _drain(store, runner, idle, settings, faults, resolve, waiter, pools, handlers or {}, lambda: None, beat)
+    finally:
+        pools.close()  # no worker outlives its runner
+        if listener is not None:
+            listener.close()
+        with contextlib.suppress(Exception):  # a runner that cannot say goodbye is found stale instead
+            store.end_service(runner)
+
+
+class _ServiceBeat:
+    """A ``thresher runner``'s heartbeat in the database, at most every ``every`` seconds: who it is, where,
+    and the jobs it runs (``thresher.store.service``)."""
+
+    def __init__(self, store: SqlStore, runner: str, every: float) -> None:
+        self._store, self._runner, self._every = store, runner, every
+        self._last = -math.inf
+        self._info = {"host": socket.gethostname(), "pid": os.getpid()}
+
+    def __call__(self, jobs: Collection[str]) -> None:
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return
+        self._last = now
+        self._store.beat(self._runner, RUNNER_KIND, {**self._info, "jobs": sorted(jobs)})
 
 
 def _mark_stopping(lock: IO[str]) -> None:
@@ -166,10 +240,11 @@ def _drain(
     settings: Settings,
     faults: Faults,
     resolve: Resolver | None,
-    doorbell: Doorbell,
+    waiter: Waiter,
     pools: WarmPools,
     handlers: Mapping[str, JobHandler],
     stopping: Callable[[], None],
+    beat: Callable[[Collection[str]], None] | None,
 ) -> None:
     """Run jobs, several at once within the machine's slots, until the queue has been empty for
     ``idle_exit`` seconds, no job runs and no warm pool is left.
@@ -186,18 +261,24 @@ def _drain(
     idle_since = time.monotonic()
     try:
         while running or time.monotonic() - idle_since < idle_exit or pools.active():
+            if beat is not None:
+                beat(running)
             pools.tend()
             for name, thread in list(running.items()):
                 if not thread.is_alive():
                     running.pop(name)
                     idle_since = time.monotonic()
             if running and (slots.used >= slots.capacity or slots.waiting):
-                doorbell.wait(POLL_SECONDS)  # every slot is taken, or a job waits for some: claim no more now
+                waiter.wait(POLL_SECONDS)  # every slot is taken, or a job waits for some: claim no more now
                 continue
-            doorbell.answer()  # this claim looks at the queue anyway: a ring from before it is answered
-            job = store.claim_job(runner, stale_before=stale_before(), dead_runners=dead_local_runners(store))
+            waiter.answer()  # this claim looks at the queue anyway: a ring from before it is answered
+            job = store.claim_job(
+                runner,
+                stale_before=stale_before(settings.runner_stale_seconds),
+                dead_runners=dead_local_runners(store),
+            )
             if job is None:
-                doorbell.wait(POLL_SECONDS)
+                waiter.wait(POLL_SECONDS)
                 continue
             log(f"runner {runner} claimed job {job.name} (attempt {job.attempt})")
             handler = handlers.get(job.kind, run_job)

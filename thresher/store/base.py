@@ -96,7 +96,8 @@ class JobFilter(TypedDict, total=False):
 class StatusChange(TypedDict, total=False):
     """What ``set_job_status`` records with the new status; each part optional."""
 
-    runner: str | None  # the runner that must own the job (ConflictError otherwise); None: anyone
+    runner: str | None  # the runner that must own the job (JobTakenOverError otherwise); None: anyone
+    attempt: int | None  # with runner: the claim's fencing token, which must still be the job's attempt
     headline: str | None
     error: Mapping[str, Any] | None  # JSON data
     progress: JobProgress | None
@@ -195,7 +196,8 @@ class MetadataStore(Protocol):
     # -- jobs: the queue, the status machine (job_records.TRANSITIONS) and committed mini-batches
 
     def create_job(self, name: str, **job: Unpack[NewJob]) -> JobRecord:
-        """Queue a job (status Queued); AlreadyExistsError if the name is taken."""
+        """Queue a job (status Queued); AlreadyExistsError if the name is taken. On PostgreSQL the commit
+        notifies ``jobs.JOBS_CHANNEL`` (payload: the job's name), so listening runners claim it at once."""
         ...
 
     def get_job(self, name: str) -> JobRecord:
@@ -217,16 +219,23 @@ class MetadataStore(Protocol):
         """Take the oldest Queued job, or an orphaned Running/Finalizing one (its runner is in
         ``dead_runners`` or its heartbeat is older than ``stale_before``), for ``runner``; None if none.
         Two claimers never get the same job. Step jobs of pipelines are claimed only by ``name`` (by the
-        runner of their pipeline job)."""
+        runner of their pipeline job).
+
+        Each claim increments the job's ``attempt``: the returned record's ``attempt`` is the claim's
+        fencing token, which the runner passes to every later write for the job (``heartbeat``,
+        ``commit_mini_batches``, ``set_job_status``) and puts in the names of the files it writes, so
+        that once another claim took the job over nothing of the old claim can be written."""
         ...
 
-    def heartbeat(self, name: str, runner: str) -> JobRecord:
-        """Record that ``runner`` is alive on the job; ConflictError if another runner took it over."""
+    def heartbeat(self, name: str, runner: str, *, attempt: int | None = None) -> JobRecord:
+        """Record that ``runner`` is alive on the job; JobTakenOverError (a ConflictError) unless ``runner``
+        still holds it and, when ``attempt`` is given, under that claim (see ``claim_job``)."""
         ...
 
     def set_job_status(self, name: str, status: JobStatus, **change: Unpack[StatusChange]) -> JobRecord:
-        """Move a job to ``status`` if TRANSITIONS allows it (ConflictError otherwise); with ``runner``,
-        only while that runner owns the job."""
+        """Move a job to ``status`` if TRANSITIONS allows it (ConflictError otherwise); with ``runner`` (and
+        ``attempt``), only while that runner holds the job under that claim (JobTakenOverError otherwise).
+        Back to Queued, it notifies ``jobs.JOBS_CHANNEL`` on PostgreSQL, as ``create_job`` does."""
         ...
 
     def request_cancel(self, name: str) -> JobRecord:
@@ -234,9 +243,17 @@ class MetadataStore(Protocol):
         ...
 
     def commit_mini_batches(
-        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: JobProgress
+        self,
+        name: str,
+        runner: str,
+        results: Sequence[MiniBatchRecord],
+        progress: JobProgress,
+        *,
+        attempt: int | None = None,
     ) -> None:
-        """Record finished mini-batches and the job's progress in one transaction (idempotent per index)."""
+        """Record finished mini-batches and the job's progress in one transaction (idempotent per index);
+        JobTakenOverError, writing nothing, unless ``runner`` still holds the job (under the claim
+        ``attempt``, when given)."""
         ...
 
     def delete_job(self, name: str, *, orphaned_runner: str | None = None) -> None:

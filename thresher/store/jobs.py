@@ -2,17 +2,25 @@
 
 The database is the queue. A runner claims a job in one write transaction (PostgreSQL: ``FOR UPDATE
 SKIP LOCKED``, so several runners never take the same job; SQLite: the write lock serialises
-claimers). Every later write by the runner names it, and is refused once another runner has taken
-the job over, so a runner that was presumed dead can never write over its successor's work.
+claimers). Every later write by the runner names it and its claim's fencing token (the job's
+``attempt``, which each claim increments), and is refused once another claim took the job over, so a
+runner that was presumed dead (killed, paused by SIGSTOP or a long GC, cut off from the network) can never
+write over its successor's work, not even a runner of the same name that claimed the job again.
+
+On PostgreSQL, queueing a job (``create_job``, or a job put back in the queue) sends a ``NOTIFY`` on
+``JOBS_CHANNEL`` in the same transaction, so idle runners that ``LISTEN`` claim it at once instead of at
+their next poll; SQLite runners have the doorbell file of their workspace instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Insert, Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Insert, Row, delete, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from thresher.errors import AlreadyExistsError, ConflictError, JobTakenOverError, NotFoundError
@@ -28,6 +36,9 @@ if TYPE_CHECKING:
     from typing import Unpack
 
 _ACTIVE: tuple[JobStatus, ...] = ("Running", "Finalizing")
+
+JOBS_CHANNEL = "thresher_jobs"
+"""The PostgreSQL channel notified (with the job's name) whenever a job is queued."""
 
 
 class JobRows(Database):
@@ -62,6 +73,8 @@ class JobRows(Database):
                         created_at=now,
                     )
                 )
+                if status == "Queued":
+                    self._notify_queued(connection, name)
         except IntegrityError:
             raise AlreadyExistsError(
                 f"A job named '{name}' already exists.",
@@ -142,17 +155,32 @@ class JobRows(Database):
             connection.execute(update(jobs).where(jobs.c.name == row.name).values(**values))
         return self.get_job(row.name)
 
-    def heartbeat(self, name: str, runner: str) -> JobRecord:
+    def heartbeat(self, name: str, runner: str, *, attempt: int | None = None) -> JobRecord:
         with self._write() as connection:
             result = connection.execute(
-                update(jobs).where(jobs.c.name == name, jobs.c.runner == runner).values(heartbeat_at=utc_now())
+                update(jobs).where(*_held(name, runner, attempt)).values(heartbeat_at=utc_now())
             )
             if result.rowcount == 0:
-                raise _lost(name, runner)
+                raise _lost(name, runner, attempt)
         return self.get_job(name)
 
+    def job_listener(self) -> JobListener | None:
+        """A listener that wakes when a job is queued (PostgreSQL), or None (SQLite: no notifications)."""
+        if self._url.get_backend_name() != "postgresql":
+            return None
+        raw = self._engine.raw_connection()
+        connection = raw.driver_connection
+        raw.detach()  # the listener's own connection for as long as it listens, never back in the pool
+        return JobListener(connection)
+
+    def _notify_queued(self, connection: Connection, name: str) -> None:
+        """Tell the runners listening on PostgreSQL that ``name`` is queued (delivered when the transaction
+        commits, never if it rolls back)."""
+        if self._url.get_backend_name() == "postgresql":
+            connection.execute(text("SELECT pg_notify(:channel, :name)"), {"channel": JOBS_CHANNEL, "name": name})
+
     def set_job_status(self, name: str, status: JobStatus, **change: Unpack[StatusChange]) -> JobRecord:
-        runner, headline = change.get("runner"), change.get("headline")
+        runner, attempt, headline = change.get("runner"), change.get("attempt"), change.get("headline")
         given_error, given_progress = change.get("error"), change.get("progress")
         given_results = change.get("results")
         error = None if given_error is None else plain_json(given_error, f"job {name!r} error")
@@ -162,8 +190,9 @@ class JobRows(Database):
             current = connection.execute(select(jobs).where(jobs.c.name == name)).first()
             if current is None:
                 raise NotFoundError(f"Job '{name}' does not exist.", fix="List jobs with: thresher job list")
-            if runner is not None and current.runner != runner:
-                raise _lost(name, runner)
+            stale = attempt is not None and current.attempt != attempt
+            if runner is not None and (current.runner != runner or stale):
+                raise _lost(name, runner, attempt)
             if status != current.status and status not in TRANSITIONS[cast(JobStatus, current.status)]:
                 raise ConflictError(
                     f"Job '{name}' is {current.status}; it cannot become {status}.",
@@ -187,7 +216,11 @@ class JobRows(Database):
                 values.update(runner=None, heartbeat_at=None, ended_at=None, cancel_requested=False)
                 values.setdefault("headline", None)  # the reason it was queued again, when one is given
                 values["error"] = error
-            connection.execute(update(jobs).where(jobs.c.name == name).values(**values))
+            guard = _held(name, runner, attempt) if runner is not None else (jobs.c.name == name,)
+            if connection.execute(update(jobs).where(*guard).values(**values)).rowcount == 0:
+                raise _lost(name, runner or "", attempt)  # taken over between the read and the write
+            if status == "Queued":
+                self._notify_queued(connection, name)
         return self.get_job(name)
 
     def request_cancel(self, name: str) -> JobRecord:
@@ -201,16 +234,24 @@ class JobRows(Database):
         return self.get_job(name)
 
     def commit_mini_batches(
-        self, name: str, runner: str, results: Sequence[MiniBatchRecord], progress: JobProgress
+        self,
+        name: str,
+        runner: str,
+        results: Sequence[MiniBatchRecord],
+        progress: JobProgress,
+        *,
+        attempt: int | None = None,
     ) -> None:
         with self._write() as connection:
+            # The job's row is written (and so locked) first: a takeover waits for this commit, or this
+            # commit finds the job taken over and writes nothing.
             owned = connection.execute(
                 update(jobs)
-                .where(jobs.c.name == name, jobs.c.runner == runner)
+                .where(*_held(name, runner, attempt))
                 .values(progress=_progress_json(name, progress), heartbeat_at=utc_now())
             )
             if owned.rowcount == 0:
-                raise _lost(name, runner)
+                raise _lost(name, runner, attempt)
             if not results:
                 return
             latest = {result.index: result for result in results}  # one row per index, the last given
@@ -281,9 +322,66 @@ class JobRows(Database):
             return [_mini_batch(row) for row in connection.execute(query)]
 
 
-def _lost(name: str, runner: str) -> JobTakenOverError:
+class JobListener:
+    """A dedicated PostgreSQL connection that ``LISTEN``s on ``JOBS_CHANNEL``: an idle runner waits on it
+    and claims as soon as a job is queued (a notification), instead of at its next poll.
+
+    It stands in for the doorbell file of SQLite runners (``wait``/``answer``). A broken connection (the
+    server restarted) is not an error: the listener then waits out each timeout, and the runner's regular
+    poll still finds every job.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self._connection: Any = connection  # a psycopg 3 connection
+        try:
+            connection.rollback()  # out of any transaction the pool's checks began, to listen outside one
+            connection.autocommit = True
+            connection.execute(f"LISTEN {JOBS_CHANNEL}")
+        except Exception:
+            self.close()
+            raise
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; True as soon as a job was queued (every pending notification is
+        taken)."""
+        if self._connection is None:
+            time.sleep(timeout)
+            return False
+        try:
+            woke = any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
+        except Exception:  # the connection broke: fall back to polling
+            self.close()
+            return False
+        return self.answer() or woke
+
+    def answer(self) -> bool:
+        """Whether a job was queued since the last ``wait`` or ``answer``, taking the notifications."""
+        if self._connection is None:
+            return False
+        try:
+            return any(True for _ in self._connection.notifies(timeout=0))
+        except Exception:
+            self.close()
+            return False
+
+    def close(self) -> None:
+        """Close the connection; ``wait`` then only waits."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+
+def _held(name: str, runner: str, attempt: int | None) -> tuple[Any, ...]:
+    """The conditions under which ``runner`` still holds its claim (``attempt``, when given) on the job."""
+    held = (jobs.c.name == name, jobs.c.runner == runner)
+    return held if attempt is None else (*held, jobs.c.attempt == attempt)
+
+
+def _lost(name: str, runner: str, attempt: int | None = None) -> JobTakenOverError:
+    claim = f"{runner} (attempt {attempt})" if attempt is not None else runner
     return JobTakenOverError(
-        f"Job '{name}' is no longer run by {runner}: another runner took it over.",
+        f"Job '{name}' is no longer run by {claim}: another runner took it over.",
         fix="Nothing to do: the other runner carries on from the committed mini-batches.",
     )
 
