@@ -20,8 +20,12 @@ from tests.pipelines.test_published import FIXTURE, write_csvs
 from tests.server.conftest import api
 from tests.thresher_server import ThresherServer
 from thresher.cli import main
+from thresher.errors import ThresherError
+from thresher.pipelines.yaml_loader import load_pipeline
 from thresher.sdk import Workspace
+from thresher.sdk.pipelines import WorkspaceSources
 from thresher.sdk.published import PublishedPipeline
+from thresher.settings import load_settings
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -151,3 +155,34 @@ def test_the_cli_publishes_and_drives_pipeline_endpoints_through_the_server(
         (job,) = pipeline_jobs(ws)
         assert ws.jobs.get(job).spec["published_pipeline"]["version"] == "1"
         assert report(ws, job, tmp_path) == {"label": "nightly", "files": 3, "rows": 30, "code": "published"}
+
+
+def test_records_over_http_equal_the_workspace_s_own_and_what_only_the_server_does_is_refused(
+    served: ThresherServer, project: Path
+) -> None:
+    from tests.schedules.conftest import FIXTURES as SCHEDULE_FIXTURES
+
+    shutil.copy(SCHEDULE_FIXTURES / "pipeline.yml", project / "scheduled.yml")
+    (project / "data").mkdir()
+    (project / "hourly.yml").write_text(
+        "name: hourly\ntrigger: {type: cron, expression: '0 * * * *'}\ncreate_job: ./scheduled.yml\n"
+    )
+    local_settings = load_settings(home=served.home, server=None)
+    with Workspace() as remote, Workspace(settings=local_settings) as local:
+        published = remote.pipeline_endpoints.publish(project / "pipeline.yml", name="counting", description="rows")
+        assert published == local.pipeline_endpoints.get_published(published.id)
+        assert remote.pipeline_endpoints.list() == local.pipeline_endpoints.list()
+        assert remote.pipeline_endpoints.list_versions("counting") == local.pipeline_endpoints.pipelines("counting")
+        schedule = remote.schedules.create(project / "hourly.yml")
+        assert schedule == local.schedules.get("hourly") and remote.schedules.list() == [schedule]
+        assert remote.schedules.show("hourly").schedule == schedule
+        assert remote.schedules.server_running() is True
+
+        with pytest.raises(ThresherError) as refused:
+            remote.schedules.fire_due()
+        assert "a thresher server does by itself" in str(refused.value) and refused.value.fix
+        pipeline = load_pipeline(project / "pipeline.yml", WorkspaceSources(local.instance))
+        with pytest.raises(ThresherError) as refused:
+            remote.pipeline_endpoints.publish_definition(pipeline, name="from-python")
+        assert "not against a thresher server" in str(refused.value)
+        assert "thresher pipeline publish -f pipeline.yml --name from-python" in str(refused.value.fix)
