@@ -37,6 +37,7 @@ from thresher.sdk.infra import ComputeOperations, DatastoreOperations
 from thresher.sdk.job_cleanup import JobCleanup
 from thresher.sdk.jobs import JobOperations
 from thresher.sdk.pipelines import ComponentOperations, PipelineJobOperations
+from thresher.sdk.remote_published import RemotePipelineEndpointOperations, RemoteScheduleOperations
 from thresher.sdk.tokens import NewToken, TokenOperations
 from thresher.sdk.wire import decode, error_from_json
 from thresher.sdk.workspace import Workspace, is_server_url
@@ -682,6 +683,8 @@ def remote_parts(client: _Client) -> dict[str, Any]:
         "pipelines": RemotePipelineJobOperations(client),
         "components": RemoteComponentOperations(client),
         "tokens": RemoteTokenOperations(client),
+        "schedules": RemoteScheduleOperations(client),
+        "pipeline_endpoints": RemotePipelineEndpointOperations(client),
     }
 
 

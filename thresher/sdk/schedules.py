@@ -220,7 +220,7 @@ class ScheduleOperations:
         failed = [fire for fire in recent if fire.job is None and fire.detail and fire.detail.get("error")]
         if failed:
             notes.append(f"The fire of {failed[0].slot} created no job: {failed[0].detail['error']}")  # type: ignore[index]
-        running = self.server_running(now=moment)
+        running = self.server_running()  # heartbeats carry the real time, whatever ``now`` the slots take
         if not running:
             notes.append(NO_SERVER)
         return ScheduleStatus(schedule, next_fire, recent, running, notes)

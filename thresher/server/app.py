@@ -37,7 +37,14 @@ from thresher.errors import (
 )
 from thresher.sdk.wire import error_json
 from thresher.sdk.workspace import Workspace
-from thresher.server import routes_assets, routes_jobs, routes_resources, routes_service
+from thresher.server import (
+    routes_assets,
+    routes_jobs,
+    routes_published,
+    routes_resources,
+    routes_schedules,
+    routes_service,
+)
 from thresher.server.auth import AuthError
 from thresher.server.state import ServerState
 from thresher.settings import Settings
@@ -122,7 +129,7 @@ def create_app(settings: Settings, *, workspace: Workspace | None = None, backgr
         body = {"status": "ready" if problem is None else "unavailable", "problem": problem}
         return JSONResponse(body, status_code=200 if problem is None else 503)
 
-    for module in (routes_assets, routes_resources, routes_jobs, routes_service):
+    for module in (routes_assets, routes_resources, routes_jobs, routes_published, routes_schedules, routes_service):
         app.include_router(module.router, prefix="/api/v1")
     return app
 
