@@ -353,15 +353,39 @@ class PipelineEndpointOperations:
         return self._run(record, body, what=f"pipeline endpoint '{name}'", allow_version=True, start=start_runner)
 
     def invoke_published(
-        self, id: str, body: Mapping[str, Any] | None = None, *, start_runner: bool = True
+        self,
+        id: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        start_runner: bool = True,
+        extra: Mapping[str, Any] | None = None,
+        continue_on_step_failure: bool | None = None,
     ) -> JobRecord:
-        """Submit the published pipeline ``id`` with Azure's REST body (``PipelineSubmit/<id>``)."""
+        """Submit the published pipeline ``id`` with Azure's REST body (``PipelineSubmit/<id>``). ``extra`` is
+        kept in the job's spec (a schedule's name and slot); ``continue_on_step_failure`` overrides the
+        pipeline's setting, as v1's ``Schedule.create(continue_on_step_failure=...)`` does."""
         record = self._by_id(id)
         what = f"published pipeline {id} ({record.name} version {record.version})"
-        return self._run(record, body, what=what, allow_version=False, start=start_runner)
+        return self._run(
+            record,
+            body,
+            what=what,
+            allow_version=False,
+            start=start_runner,
+            extra=extra,
+            continue_on_step_failure=continue_on_step_failure,
+        )
 
     def _run(
-        self, record: AssetRecord, body: Mapping[str, Any] | None, *, what: str, allow_version: bool, start: bool
+        self,
+        record: AssetRecord,
+        body: Mapping[str, Any] | None,
+        *,
+        what: str,
+        allow_version: bool,
+        start: bool,
+        extra: Mapping[str, Any] | None = None,
+        continue_on_step_failure: bool | None = None,
     ) -> JobRecord:
         published = self._published(record)
         if published.status == DISABLED:
@@ -387,8 +411,11 @@ class PipelineEndpointOperations:
             tags={**pipeline.tags, **request.tags},
             description=request.description or pipeline.description,
         )
+        if continue_on_step_failure is not None:
+            pipeline = replace(pipeline, continue_on_step_failure=continue_on_step_failure)
         experiment = request.experiment_name or published.experiment_name or record.name
         extra = {
+            **(extra or {}),
             "published_pipeline": {"id": published.id, "name": record.name, "version": record.version},
             "request": {"parameters": dict(request.parameters), "data": dict(request.data)},
         }

@@ -42,8 +42,10 @@ from thresher.pipelines.yaml_loader import build_pipeline
 from thresher.specs.overrides import merge_overrides
 from thresher.specs.problems import show
 from thresher.specs.schedules import (
+    PUBLISHED_KEY,
     DataChangeTrigger,
     ScheduleSpec,
+    is_published_job,
     load_schedule,
     parse_schedule,
 )
@@ -295,7 +297,7 @@ class ScheduleOperations:
         if not changed:
             return []
         folder = f"azureml://datastores/{trigger.datastore}/paths/{trigger.path.strip('/')}".rstrip("/")
-        if _declared_type(schedule.job, trigger.input) == "uri_folder":
+        if trigger.input is not None and _declared_type(schedule.job, trigger.input) == "uri_folder":
             batches = [(changed, {"type": "uri_folder", "path": folder})]
         else:  # each new or changed file fires once, as v1 passes each changed path to its DataPath parameter
             batches = [([name], {"type": "uri_file", "path": f"{folder}/{name}"}) for name in changed]
@@ -310,7 +312,8 @@ class ScheduleOperations:
                 "path": value["path"],
                 "keys": covers,
             }
-            done = self._fire(schedule, slot, detail, (trigger.input, value), start_runner)
+            data_input = None if trigger.input is None else (trigger.input, value)
+            done = self._fire(schedule, slot, detail, data_input, start_runner)
             if done is not None:
                 made.append(done)
         return made
@@ -358,6 +361,8 @@ class ScheduleOperations:
         pipelines = PipelineJobOperations(self._instance)
         extra = {"schedule": schedule.name, "schedule_slot": slot}
         job = schedule.job
+        if PUBLISHED_KEY in job:
+            return self._invoke_published(job[PUBLISHED_KEY], data_input, extra, start_runner)
         if "pipeline" in job:  # an azureml:<job> whose YAML file is gone: its stored definition
             pipeline = PipelineDef.from_dict(job["pipeline"])
         else:
@@ -372,6 +377,36 @@ class ScheduleOperations:
         record = pipelines.submit(pipeline, name=name, start_runner=start_runner, extra=extra)
         return record.name
 
+    def _invoke_published(
+        self,
+        job: Mapping[str, Any],
+        data_input: tuple[str, Mapping[str, Any]] | None,
+        extra: Mapping[str, Any],
+        start_runner: bool,
+    ) -> str:
+        """Submit the published pipeline with Azure's REST body, as v1's schedule service calls it: the
+        parameters as ParameterAssignments, the changed file as the DataPathAssignments of its input."""
+        from thresher.sdk.pipeline_requests import DATA_PATHS, EXPERIMENT, PARAMETERS
+        from thresher.sdk.published import PipelineEndpointOperations
+
+        body: dict[str, Any] = {}
+        if job.get("experiment_name"):
+            body[EXPERIMENT] = job["experiment_name"]
+        if job.get("parameters"):
+            body[PARAMETERS] = dict(job["parameters"])
+        if data_input is not None:
+            name, value = data_input
+            store, _, relative = str(value["path"]).removeprefix("azureml://datastores/").partition("/paths/")
+            body[DATA_PATHS] = {name: {"DataStoreName": store, "RelativePath": relative}}
+        record = PipelineEndpointOperations(self._instance).invoke_published(
+            str(job["id"]),
+            body,
+            start_runner=start_runner,
+            extra=extra,
+            continue_on_step_failure=job.get("continue_on_step_failure"),
+        )
+        return record.name
+
     # -- the job a fire creates, resolved at create time --------------------------------------------
 
     def _resolve_job(
@@ -382,6 +417,9 @@ class ScheduleOperations:
         value = spec.create_job
         problems = Problems()
         prefix: KeyPath = ()
+        if is_published_job(value):
+            assert isinstance(value, Mapping)
+            return self._resolve_published(spec, value, lines, origin, problems)
         if isinstance(value, str):
             base = self._job_source(value, origin, lines)
             if base.document is None:
@@ -414,7 +452,8 @@ class ScheduleOperations:
             for problem in exc.problems:
                 problems.add(problem)
         if isinstance(spec.trigger, DataChangeTrigger):
-            self._check_data_change(spec.trigger, pipeline, origin, lines, problems)
+            inputs = None if pipeline is None else {name: "any" for name in pipeline.inputs}
+            self._check_data_change(spec.trigger, inputs, "the pipeline job", origin, lines, problems)
         if problems.found:
             raise SpecError(
                 problems.found,
@@ -451,22 +490,79 @@ class ScheduleOperations:
             return _JobSource(data, Path(source_path).name, file_lines, folder)
         return _JobSource(None, value, None, Path("."), pipeline=job.spec["pipeline"])
 
+    def _resolve_published(
+        self,
+        spec: ScheduleSpec,
+        value: Mapping[str, Any],
+        lines: LineMap | None,
+        origin: str,
+        problems: Problems,
+    ) -> dict[str, Any]:
+        """The published pipeline a fire submits, checked now: it exists, its parameters are its inputs, and
+        a data-change trigger's input is one of its data inputs."""
+        from thresher.sdk.pipeline_requests import read_request
+        from thresher.sdk.published import PipelineEndpointOperations
+
+        def problem(path: KeyPath, message: str) -> None:
+            Doc(None, origin, lines, (), Path("."), problems).problem(path, message)
+
+        operations = PipelineEndpointOperations(self._instance)
+        identifier = str(value[PUBLISHED_KEY])
+        inputs: dict[str, str] | None = None
+        try:
+            published = operations.get_published(identifier)
+        except NotFoundError as exc:
+            problem(("create_job", PUBLISHED_KEY), f"is {show(identifier)}: {exc.message}")
+        else:
+            inputs = dict(published.inputs)
+            try:
+                read_request(
+                    {"ParameterAssignments": dict(value.get("parameters") or {})},
+                    published.inputs,
+                    what=f"published pipeline {identifier}",
+                    resolve_dataset=operations._dataset,
+                    allow_version=False,
+                )
+            except SpecError as exc:
+                for found in exc.problems:
+                    name = found.path.split(".", 1)[-1]
+                    problem(("create_job", "parameters", name), found.message)
+        if isinstance(spec.trigger, DataChangeTrigger):
+            self._check_data_change(spec.trigger, inputs, "the published pipeline", origin, lines, problems)
+        if problems.found:
+            raise SpecError(
+                problems.found,
+                what=f"schedule {spec.name}",
+                fix="Correct the problems above and create the schedule again; nothing was stored.",
+            )
+        return {PUBLISHED_KEY: {"id": identifier, **{k: v for k, v in value.items() if k != PUBLISHED_KEY}}}
+
     def _check_data_change(
         self,
         trigger: DataChangeTrigger,
-        pipeline: PipelineDef | None,
+        inputs: Mapping[str, str] | None,
+        what: str,
         origin: str,
         lines: LineMap | None,
         problems: Problems,
     ) -> None:
+        """``inputs``: the pipeline's inputs (name -> kind: literal, data, or any), None when unknown."""
+
         def problem(path: KeyPath, message: str) -> None:
             Doc(None, origin, lines, (), Path("."), problems).problem(path, message)
 
-        if pipeline is not None and trigger.input not in pipeline.inputs:
-            known = ", ".join(sorted(pipeline.inputs)) or "none"
+        published = what == "the published pipeline"
+        if trigger.input is None and not published:
             problem(
                 ("trigger", "input"),
-                f"is {show(trigger.input)}, which is not an input of the pipeline job (its inputs: {known}); "
+                "is missing; name the input of the pipeline job that should receive the changed file's path.",
+            )
+        elif trigger.input is not None and inputs is not None and inputs.get(trigger.input, "literal") == "literal":
+            kind, kinds = ("a data input", "data inputs") if published else ("an input", "inputs")
+            known = ", ".join(sorted(n for n, k in inputs.items() if not published or k == "data")) or "none"
+            problem(
+                ("trigger", "input"),
+                f"is {show(trigger.input)}, which is not {kind} of {what} (its {kinds}: {known}); "
                 "name the input that should receive the changed file's path.",
             )
         try:

@@ -16,9 +16,17 @@ path_on_datastore=..., polling_interval=..., data_path_parameter_name=...)``):
       input: scoring_data             # the pipeline input that receives the changed path
 
 ``create_job`` is a pipeline job YAML path, ``azureml:<job name>`` (the definition of that pipeline job
-submitted again), an inline pipeline job, or ``{type: pipeline, job: <path or azureml:job>, inputs:,
-outputs:, settings:}`` (those keys laid over the job's). The job itself is checked by the SDK, which has
-the workspace to resolve it against.
+submitted again), an inline pipeline job, ``{type: pipeline, job: <path or azureml:job>, inputs:,
+outputs:, settings:}`` (those keys laid over the job's), or a published pipeline, as the v1 SDK's
+``Schedule.create(pipeline_id=...)`` schedules one::
+
+    create_job:
+      published_pipeline: 6f1c...        # the published pipeline's id (thresher pipeline list)
+      experiment_name: nightly           # default: the published pipeline's, else its name
+      parameters: {round_to: 2}          # its REST body's ParameterAssignments
+      continue_on_step_failure: true     # optional: overrides the pipeline's setting
+
+The job itself is checked by the SDK, which has the workspace to resolve it against.
 """
 
 from __future__ import annotations
@@ -177,7 +185,7 @@ class DataChangeTrigger(SpecModel):
     datastore: str
     path: str = ""
     polling_interval: int = Field(default=5, ge=1)
-    input: str
+    input: str | None = None  # required for a pipeline job; optional for a published pipeline, as in v1
 
 
 Trigger = Annotated[
@@ -203,6 +211,8 @@ class ScheduleSpec(SpecModel):
     @field_validator("create_job")
     @classmethod
     def _job(cls, value: str | dict[str, Any], info: ValidationInfo) -> str | dict[str, Any]:
+        if isinstance(value, dict) and PUBLISHED_KEY in value:
+            return _published_job(value)
         if isinstance(value, dict):
             kind = str(value.get("type", "pipeline")).lower()
             if kind != "pipeline":
@@ -224,6 +234,42 @@ class ScheduleSpec(SpecModel):
     def to_document(self) -> dict[str, Any]:
         """The spec as a JSON-able dict that ``parse_schedule`` turns back into an equal spec."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+PUBLISHED_KEY = "published_pipeline"
+PUBLISHED_KEYS = (PUBLISHED_KEY, "experiment_name", "parameters", "continue_on_step_failure")
+
+
+def is_published_job(value: Any) -> bool:
+    """Whether a ``create_job`` fires a published pipeline (``{published_pipeline: <id>, ...}``)."""
+    return isinstance(value, Mapping) and PUBLISHED_KEY in value
+
+
+def _published_job(value: dict[str, Any]) -> dict[str, Any]:
+    wrong = []
+    unknown = sorted(str(key) for key in value if key not in PUBLISHED_KEYS)
+    if unknown:
+        wrong.append(
+            f"has {', '.join(unknown)}, which a published pipeline's create_job does not take (its keys: "
+            f"{', '.join(PUBLISHED_KEYS)})"
+        )
+    identifier = value.get(PUBLISHED_KEY)
+    if not isinstance(identifier, str) or not identifier.strip():
+        wrong.append(
+            f"has published_pipeline {identifier!r}; give the published pipeline's id (thresher pipeline list)"
+        )
+    experiment = value.get("experiment_name")
+    if experiment is not None and (not isinstance(experiment, str) or not experiment.strip()):
+        wrong.append(f"has experiment_name {experiment!r}; give the experiment's name as text")
+    parameters = value.get("parameters")
+    if parameters is not None and not isinstance(parameters, Mapping):
+        wrong.append(f"has parameters {parameters!r}; give an object of parameter name -> value")
+    flag = value.get("continue_on_step_failure")
+    if flag is not None and not isinstance(flag, bool):
+        wrong.append(f"has continue_on_step_failure {flag!r}; give true or false")
+    if wrong:
+        raise ValueError("; ".join(wrong) + ".")
+    return {key: value[key] for key in PUBLISHED_KEYS if value.get(key) is not None}
 
 
 _AZURE_ONLY = {

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .pipeline_endpoint import PipelineEndpoint
     from .published_pipeline import PublishedPipeline
     from .run import PipelineRun, StepRun
+    from .schedule import Schedule, ScheduleRecurrence, TimeZone
     from .step import PipelineStep
 
 __all__ = [
@@ -22,7 +23,10 @@ __all__ = [
     "PipelineRun",
     "PipelineStep",
     "PublishedPipeline",
+    "Schedule",
+    "ScheduleRecurrence",
     "StepRun",
+    "TimeZone",
 ]
 
 __getattr__ = exports(
@@ -35,11 +39,12 @@ __getattr__ = exports(
         "PipelineParameter": ".graph",
         "PipelineRun": ".run",
         "StepRun": ".run",
+        "Schedule": ".schedule",
+        "ScheduleRecurrence": ".schedule",
+        "TimeZone": ".schedule",
         "PipelineStep": ".step",
     },
     {
-        "Schedule": "Schedules are not available yet: run 'thresher run driver.py' from cron.",
-        "ScheduleRecurrence": "Schedules are not available yet: run 'thresher run driver.py' from cron.",
         "TrainingOutput": "Use OutputFileDatasetConfig.",
         "OutputPortBinding": "Use OutputFileDatasetConfig.",
         "InputPortBinding": "Use DatasetConsumptionConfig (dataset.as_named_input(name)).",
