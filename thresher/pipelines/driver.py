@@ -608,6 +608,7 @@ class _PipelineRun:
                 self.job.name,
                 "Canceled",
                 runner=self.runner,
+                attempt=self.job.attempt,
                 results=results,
                 headline=f"Canceled: {len(self.done)} of {total} steps had completed.",
             )
@@ -619,6 +620,7 @@ class _PipelineRun:
                 self.job.name,
                 "Failed",
                 runner=self.runner,
+                attempt=self.job.attempt,
                 results=results,
                 headline=f"Pipeline failed: {headline}{tail} Fix it, then resume (completed steps are reused): "
                 f"thresher job resume --name {self.job.name}",
@@ -628,11 +630,12 @@ class _PipelineRun:
                     "resumable": True,
                 },
             )
-        self.store.set_job_status(self.job.name, "Finalizing", runner=self.runner)
+        self.store.set_job_status(self.job.name, "Finalizing", runner=self.runner, attempt=self.job.attempt)
         return self.store.set_job_status(
             self.job.name,
             "Completed",
             runner=self.runner,
+            attempt=self.job.attempt,
             results=results,
             headline=f"Pipeline completed: {total} steps, {ran} ran, {reused} reused, in {seconds:.2f} s.",
         )
@@ -671,7 +674,7 @@ class _PipelineRun:
         """Beat every HEARTBEAT_SECONDS; whether the pipeline was asked to cancel (as of the last beat)."""
         now = time.monotonic()
         if now - self._beat_at >= HEARTBEAT_SECONDS:
-            self._cancel_asked = self.store.heartbeat(self.job.name, self.runner).cancel_requested
+            self._cancel_asked = self.store.heartbeat(self.job.name, self.runner, attempt=self.job.attempt).cancel_requested
             self._beat_at = now
         return self._cancel_asked
 

@@ -141,8 +141,19 @@ class RemotePipelineEndpointOperations(PipelineEndpointOperations):
         return decode(JobRecord, self._client.call("POST", path, json=sent, params={"version": version}, queues=True))
 
     def invoke_published(
-        self, id: str, body: Mapping[str, Any] | None = None, *, start_runner: bool = True
+        self,
+        id: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        start_runner: bool = True,
+        extra: Mapping[str, Any] | None = None,
+        continue_on_step_failure: bool | None = None,
     ) -> JobRecord:
+        if extra is not None or continue_on_step_failure is not None:
+            raise ThresherError(
+                "extra and continue_on_step_failure are set by the server's schedules, not by a remote client.",
+                fix="Call invoke_published(id, body) with Azure's REST body.",
+            )
         sent = None if body is None else dict(body)
         return decode(JobRecord, self._client.call("POST", f"/publishedpipelines/{id}", json=sent, queues=True))
 
