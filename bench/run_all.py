@@ -27,6 +27,7 @@ BENCHMARKS = {
     "p5": ("bench.p5_mlflow", "No-code MLflow"),
     "p7": ("bench.p7_control_plane", "Scale-out: control plane and Ray"),
     "p8": ("bench.p8_pipelines", "Pipeline orchestration overhead"),
+    "p9": ("bench.p9_server", "Server: submissions and claims"),
 }
 
 

@@ -50,7 +50,9 @@ class ThresherServer:
         """A new token of ``role``, made on the workspace directly (as on the server's machine)."""
         from thresher.sdk import Workspace
 
-        with Workspace(settings=load_settings(home=self.home, server=None)) as ws:
+        database = self.extra_env.get("THRESHER_DATABASE_URL") or os.environ.get("THRESHER_DATABASE_URL")
+        settings = load_settings(home=self.home, server=None, database_url=database)
+        with Workspace(settings=settings) as ws:
             return ws.tokens.create(name or f"{role}-{time.monotonic_ns()}", role=role).secret
 
     def start(self, *args: str) -> None:

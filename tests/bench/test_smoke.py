@@ -78,6 +78,7 @@ FIGURES = {
         "reused_1000_s",
         "reused_3_step_s",
     ],
+    "p9": ["submissions_per_s", "submit_p50_ms", "submit_p99_ms", "claim_p50_ms", "claim_p99_ms"],
 }
 
 

@@ -1,0 +1,283 @@
+"""P9. The server and the queue: jobs submitted per second through the REST API, and claim latency.
+
+1. *Submissions*: a ``thresher server --no-runner`` (jobs are queued, nothing runs them) over a fresh
+   workspace with the iris batch deployment of the server tests; ``clients`` threads, each with its own
+   HTTP connection, POST ``invocations`` batch-endpoint invocations in all (``/api/v1/batch-endpoints/
+   iris-batch/jobs`` with an ``Idempotency-Key``, as the CLI sends them). Reported: submissions per
+   second (all of them over the wall time) and each request's latency, median and p99. The floor is the
+   same invocations made in-process with the local SDK (``ws.jobs.invoke(..., start_runner=False)``) by
+   as many threads: what HTTP, authentication and idempotency add. Every job is checked queued once.
+   Both on the workspace's SQLite database and on a durable PostgreSQL.
+2. *Claim latency*: ``bench/p9_claims.py`` (4 ``thresher runner``s on a durable PostgreSQL, waking on
+   ``LISTEN``): from a job queued to a runner holding it, p50 and p99.
+
+    python -m bench.p9_server --reps 3
+    python -m bench.p9_server --smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import common
+
+CONTENDERS = ("rest", "sdk")
+GOAL_SUBMISSIONS_PER_S = 500.0
+GOAL_CLAIM_P99_MS = 50.0
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+def _deploy(work: Path, database_url: str | None) -> tuple[Any, Path]:
+    """A workspace with the iris deployment; its settings and the data folder."""
+    from tests.server.conftest import iris_project
+    from thresher.sdk import Workspace
+    from thresher.settings import load_settings
+    from thresher.specs import load_spec
+
+    project, _expected = iris_project(work / "iris", files=2)
+    overrides: dict[str, Any] = {"home": work / "ws", "server": None}
+    if database_url:
+        overrides["database_url"] = database_url
+    settings = load_settings(**overrides)
+    with Workspace(settings=settings) as ws:
+        ws.models.create(load_spec(_model_yaml(project), "model"))
+        ws.computes.create(load_spec(_compute_yaml(project), "compute"))
+        ws.batch_endpoints.create(load_spec(project / "endpoint.yml", "batch_endpoint"))
+        ws.batch_deployments.create(load_spec(project / "deployment.yml", "batch_deployment"), set_default=True)
+    return settings, project / "data"
+
+
+def _model_yaml(project: Path) -> Path:
+    path = project / "model.yml"
+    path.write_text("name: iris-classifier\npath: model\n")
+    return path
+
+
+def _compute_yaml(project: Path) -> Path:
+    path = project / "compute.yml"
+    path.write_text("name: cpu\ntype: local\nmax_workers: 2\n")
+    return path
+
+
+def _threads(count: int, clients: int, call: Any) -> tuple[float, list[float]]:
+    """``count`` calls of ``call(index)`` spread over ``clients`` threads: wall seconds and latencies (ms)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per = [list(range(c, count, clients)) for c in range(clients)]
+
+    def work(indexes: list[int]) -> None:
+        mine = []
+        for index in indexes:
+            started = time.perf_counter()
+            call(index)
+            mine.append((time.perf_counter() - started) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=work, args=(indexes,)) for indexes in per]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, latencies
+
+
+def measure_rest(work: Path, invocations: int, clients: int, database_url: str | None) -> dict[str, Any]:
+    """Invocations through a real server's REST API."""
+    from tests.thresher_server import ThresherServer
+
+    settings, data = _deploy(work, database_url)
+    env = {"THRESHER_DATABASE_URL": database_url} if database_url else {}
+    server = ThresherServer(settings.home, env=env)
+    server.start("--no-runner")
+    try:
+        headers = {"Authorization": f"Bearer {server.token}"}
+        sessions = [httpx.Client(base_url=server.url, headers=headers, timeout=60) for _ in range(clients)]
+        from thresher.sdk.remote import connect
+
+        uploader = connect(server.url, server.token)
+        path = uploader.local(str(data))
+        uploader.close()
+        names: list[str] = []
+
+        def invoke(index: int) -> None:
+            session = sessions[index % clients]
+            response = session.post(
+                "/api/v1/batch-endpoints/iris-batch/jobs",
+                json={"input": path},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"invocation {index}: {response.status_code} {response.text[:300]}")
+            names.append(response.json()["name"])
+
+        for index in range(min(20, invocations)):  # warm: connections, imports on the server's side
+            invoke(index)
+        names.clear()
+        seconds, latencies = _threads(invocations, clients, invoke)
+        listed = sessions[0].get("/api/v1/jobs", params={"limit": invocations + 100}).json()
+        for session in sessions:
+            session.close()
+    finally:
+        server.stop()
+    if len(set(names)) != invocations or len(listed) != invocations + min(20, invocations):
+        raise RuntimeError(f"{len(set(names))} jobs answered and {len(listed)} listed for {invocations} invocations")
+    return {"seconds": seconds, "latencies": latencies}
+
+
+def measure_sdk(work: Path, invocations: int, clients: int, database_url: str | None) -> dict[str, Any]:
+    """The same invocations in-process with the local SDK (the floor)."""
+    from thresher.sdk import Workspace
+
+    settings, data = _deploy(work, database_url)
+    with Workspace(settings=settings) as ws:
+        for _ in range(min(20, invocations)):
+            ws.jobs.invoke("iris-batch", input=str(data), start_runner=False)
+        seconds, latencies = _threads(
+            invocations, clients, lambda _i: ws.jobs.invoke("iris-batch", input=str(data), start_runner=False)
+        )
+        total = len(ws.jobs.list(limit=None))
+    if total != invocations + min(20, invocations):
+        raise RuntimeError(f"{total} jobs listed for {invocations} invocations")
+    return {"seconds": seconds, "latencies": latencies}
+
+
+def main_bench(options: argparse.Namespace) -> dict[str, Any]:
+    from bench.p9_claims import measure_claims
+
+    invocations = 60 if options.smoke else 1_000
+    clients = 8
+    reps = 1 if options.smoke else options.reps
+    work = common.work_dir("p9", options.work, smoke=options.smoke)
+    results: dict[str, list[dict[str, Any]]] = {}
+    server = None
+    try:
+        from bench.p7_control_plane import start_postgres
+
+        server, skipped = start_postgres()
+        if server is None:
+            print(f"  {skipped}", file=sys.stderr)
+        for rep in range(reps):
+            for database in ("sqlite", "postgres"):
+                if database == "postgres" and server is None:
+                    continue
+                for contender, measure in (("rest", measure_rest), ("sdk", measure_sdk)):
+                    url = server.create_database(f"p9_{contender}_{rep}") if database == "postgres" else None
+                    folder = work / f"{database}-{contender}-{rep}"
+                    shutil.rmtree(folder, ignore_errors=True)
+                    result = measure(folder, invocations, clients, url)
+                    results.setdefault(f"{contender}_{database}", []).append(result)
+                    rate = invocations / result["seconds"]
+                    print(
+                        f"  {contender} on {database}, run {rep + 1}: {rate:,.0f} submissions/s, p50 "
+                        f"{statistics.median(result['latencies']):.1f} ms, p99 "
+                        f"{_percentile(result['latencies'], 0.99):.1f} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+        claims = [measure_claims(40 if options.smoke else 200, 4) for _ in range(reps)]
+    finally:
+        if server is not None:
+            server.stop()
+
+    def figures(key: str) -> tuple[float | None, float | None, float | None]:
+        runs = results.get(key)
+        if not runs:
+            return None, None, None
+        rate = statistics.median(invocations / r["seconds"] for r in runs)
+        p50 = statistics.median(statistics.median(r["latencies"]) for r in runs)
+        p99 = statistics.median(_percentile(r["latencies"], 0.99) for r in runs)
+        return rate, p50, p99
+
+    rows = []
+    for key, label in (
+        ("rest_sqlite", "REST API, SQLite"),
+        ("sdk_sqlite", "local SDK in-process (floor), SQLite"),
+        ("rest_postgres", "REST API, PostgreSQL"),
+        ("sdk_postgres", "local SDK in-process (floor), PostgreSQL"),
+    ):
+        rate, p50, p99 = figures(key)
+        if rate is not None:
+            rows.append([label, common.rounded(rate), common.rounded(p50, 2), common.rounded(p99, 2)])
+    rest_rate, rest_p50, rest_p99 = figures("rest_sqlite")
+    pg_rate, _pg_p50, _pg_p99 = figures("rest_postgres")
+    claim_p50 = statistics.median(c["claim_p50_ms"] for c in claims)
+    claim_p99 = statistics.median(c["claim_p99_ms"] for c in claims)
+    best_rate = max(r for r in (rest_rate, pg_rate) if r is not None)
+    size = "smoke sizes: " if options.smoke else ""
+    section: dict[str, Any] = {
+        "verified": True,
+        "title": "Server: submissions and claims",
+        "description": (
+            f"{invocations:,} batch-endpoint invocations through a `thresher server --no-runner` (queued only) from "
+            f"{clients} concurrent HTTP clients (one connection each, an Idempotency-Key per request, as the CLI "
+            "sends), beside the same invocations made in-process with the local SDK by as many threads; on the "
+            "workspace's SQLite and on a durable PostgreSQL. Every invocation is checked to have queued exactly one "
+            "job. Claim latency: `bench/p9_claims.py`, 4 `thresher runner` processes on a durable PostgreSQL waking "
+            "on LISTEN, from a job's row inserted to a runner holding it."
+        ),
+        "reps": reps,
+        "invocations": invocations,
+        "clients": clients,
+        "smoke_sizes": bool(options.smoke),
+        "submissions_per_s": common.rounded(best_rate),
+        "submissions_per_s_sqlite": common.rounded(rest_rate),
+        "submissions_per_s_postgres": common.rounded(pg_rate),
+        "submit_p50_ms": common.rounded(rest_p50, 2),
+        "submit_p99_ms": common.rounded(rest_p99, 2),
+        "claim_p50_ms": common.rounded(claim_p50, 2),
+        "claim_p99_ms": common.rounded(claim_p99, 2),
+        "figures": ["submissions_per_s", "submit_p50_ms", "submit_p99_ms", "claim_p50_ms", "claim_p99_ms"],
+        "tables": [
+            {
+                "title": f"Invocations from {clients} clients (medians of {reps})",
+                "columns": ["contender", "submissions per second", "latency p50 ms", "latency p99 ms"],
+                "rows": rows,
+            }
+        ],
+        "notes": [
+            "`p9.submissions_per_s` is the better of the two databases through the REST API; "
+            "`p9.submit_p50_ms`/`p99` are on SQLite. Each invocation reads the endpoint and deployment, checks "
+            "the input, makes the job's folder and queues the job, as `batch-endpoint invoke` does.",
+        ],
+        "targets": [
+            common.target(
+                f"{size}more than {GOAL_SUBMISSIONS_PER_S:g} submissions per second through the REST API",
+                f"{best_rate:,.0f}/s",
+                best_rate > GOAL_SUBMISSIONS_PER_S,
+            ),
+            common.target(
+                f"{size}claim latency p99 under {GOAL_CLAIM_P99_MS:g} ms with 4 runners on PostgreSQL",
+                f"{claim_p99:.1f} ms",
+                claim_p99 < GOAL_CLAIM_P99_MS,
+            ),
+        ],
+    }
+    return section
+
+
+def main() -> None:
+    parser = common.arguments((__doc__ or "p9").splitlines()[0], CONTENDERS)
+    options = parser.parse_args()
+    section = main_bench(options)
+    common.save_section(common.results_path(options), "p9", section)
+    print({k: section[k] for k in section["figures"]})
+
+
+if __name__ == "__main__":
+    main()
