@@ -674,7 +674,9 @@ class _PipelineRun:
         """Beat every HEARTBEAT_SECONDS; whether the pipeline was asked to cancel (as of the last beat)."""
         now = time.monotonic()
         if now - self._beat_at >= HEARTBEAT_SECONDS:
-            self._cancel_asked = self.store.heartbeat(self.job.name, self.runner, attempt=self.job.attempt).cancel_requested
+            self._cancel_asked = self.store.heartbeat(
+                self.job.name, self.runner, attempt=self.job.attempt
+            ).cancel_requested
             self._beat_at = now
         return self._cancel_asked
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import os
+import ssl
 import tarfile
 import tempfile
 import threading
@@ -120,6 +121,13 @@ class _Client:
                     body = content() if content is not None else None
                     response = self._http.request(method, path, json=json, params=query, headers=headers, content=body)
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                if _untrusted(error):
+                    raise ThresherError(
+                        f"The thresher server at {self.url} presented a certificate this machine does not trust: "
+                        f"{error}",
+                        fix="Set SSL_CERT_FILE to the certificate of the CA that signed it (or the server's own "
+                        "certificate, when it is self-signed).",
+                    ) from error
                 last: Exception = error  # not sent: any request may be tried again
             except httpx.TransportError as error:
                 if not safe:
@@ -216,6 +224,16 @@ class _Client:
         if not file.is_file():
             raise ThresherError(f"The file {path} does not exist.", fix="Check the path.")
         return str(Path(self.upload(file.parent)) / file.name)
+
+
+def _untrusted(error: Exception) -> bool:
+    """Whether a connection failed on the server's certificate (retrying cannot help)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _pack(local: Path, packed: Path) -> str:
