@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
