@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,3 +62,35 @@ def cli(home: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+ScriptEnv = Callable[[Path], dict[str, str]]
+
+
+@pytest.fixture(params=["local", "server"])
+def script_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ScriptEnv]:
+    """``script_env(home)``: the environment of a shell script's ``thresher`` commands on the workspace at
+    ``home``: directly, or through a real thresher server serving it (the script itself unchanged)."""
+    servers: list[ThresherServer] = []
+
+    def make(home: Path) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("THRESHER_DATABASE_URL", "THRESHER_SERVER", "THRESHER_TOKEN")
+        }
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        env["THRESHER_HOME"] = str(home)
+        if request.param == "server":
+            server = ThresherServer(home)
+            server.start()
+            servers.append(server)
+            env.update(server.client_env())
+            env["THRESHER_HOME"] = str(tmp_path / "client-home")
+        return env
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()

@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli.conftest import ScriptEnv
 
 HERE = Path(__file__).resolve().parent.parent / "azure" / "mnist"
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["THRESHER_HOME"] = str(home)
-    env.pop("THRESHER_DATABASE_URL", None)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return env
-
-
-def test_deploy_script_runs_unchanged_but_for_the_command_name(tmp_path: Path) -> None:
+def test_deploy_script_runs_unchanged_but_for_the_command_name(tmp_path: Path, script_env: ScriptEnv) -> None:
     project = tmp_path / "mnist"
     shutil.copytree(HERE, project)
     home = tmp_path / "workspace"
     result = subprocess.run(
         ["bash", "deploy-and-run.sh"],
         cwd=project,
-        env=_env(home),
+        env=script_env(home),
         capture_output=True,
         text=True,
         timeout=180,
@@ -44,11 +36,11 @@ def test_deploy_script_runs_unchanged_but_for_the_command_name(tmp_path: Path) -
     ).read_bytes()
 
 
-def test_script_leaves_the_registered_model_and_deletes_the_endpoint(tmp_path: Path) -> None:
+def test_script_leaves_the_registered_model_and_deletes_the_endpoint(tmp_path: Path, script_env: ScriptEnv) -> None:
     project = tmp_path / "mnist"
     shutil.copytree(HERE, project)
     home = tmp_path / "workspace"
-    env = _env(home)
+    env = script_env(home)
     subprocess.run(["bash", "deploy-and-run.sh"], cwd=project, env=env, check=True, capture_output=True, timeout=180)
     listed = subprocess.run(
         ["thresher", "batch-endpoint", "list", "--query", "[].name", "-o", "json"],

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
+from tests.cli.conftest import ScriptEnv
+
 HERE = Path(__file__).resolve().parent.parent / "azure" / "iris"
 
 
-def test_invoke_stream_show_download(tmp_path: Path) -> None:
+def test_invoke_stream_show_download(tmp_path: Path, script_env: ScriptEnv) -> None:
     project = tmp_path / "iris"
     shutil.copytree(HERE, project)
     iris = load_iris(as_frame=True)
@@ -29,10 +29,7 @@ def test_invoke_stream_show_download(tmp_path: Path) -> None:
     for index in range(6):
         features.iloc[index * 25 : (index + 1) * 25].to_csv(project / "data" / f"iris-{index}.csv", index=False)
 
-    env = dict(os.environ)
-    env["THRESHER_HOME"] = str(tmp_path / "workspace")
-    env.pop("THRESHER_DATABASE_URL", None)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env = script_env(tmp_path / "workspace")
     result = subprocess.run(
         ["bash", "deploy-and-run.sh"], cwd=project, env=env, capture_output=True, text=True, timeout=300
     )
