@@ -34,6 +34,7 @@ from bench import common
 CONTENDERS = ("rest", "sdk")
 GOAL_SUBMISSIONS_PER_S = 500.0
 GOAL_CLAIM_P99_MS = 50.0
+SERVER_WORKERS = 2  # `thresher server --workers`: one process per core of the machines here
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -104,7 +105,7 @@ def measure_rest(work: Path, invocations: int, clients: int, database_url: str |
     settings, data = _deploy(work, database_url)
     env = {"THRESHER_DATABASE_URL": database_url} if database_url else {}
     server = ThresherServer(settings.home, env=env)
-    server.start("--no-runner")
+    server.start("--no-runner", "--workers", str(SERVER_WORKERS))
     try:
         headers = {"Authorization": f"Bearer {server.token}"}
         sessions = [httpx.Client(base_url=server.url, headers=headers, timeout=60) for _ in range(clients)]
@@ -224,7 +225,8 @@ def main_bench(options: argparse.Namespace) -> dict[str, Any]:
         "verified": True,
         "title": "Server: submissions and claims",
         "description": (
-            f"{invocations:,} batch-endpoint invocations through a `thresher server --no-runner` (queued only) from "
+            f"{invocations:,} batch-endpoint invocations through a `thresher server --no-runner --workers "
+            f"{SERVER_WORKERS}` (queued only) from "
             f"{clients} concurrent HTTP clients (one connection each, an Idempotency-Key per request, as the CLI "
             "sends), beside the same invocations made in-process with the local SDK by as many threads; on the "
             "workspace's SQLite and on a durable PostgreSQL. Every invocation is checked to have queued exactly one "

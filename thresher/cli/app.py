@@ -79,6 +79,7 @@ def server(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
     ssl_certfile: Annotated[str | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM).")] = None,
     ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile", help="TLS private key (PEM).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Server processes sharing the port.", min=1)] = 1,
     no_runner: Annotated[
         bool, typer.Option("--no-runner", help="Queue jobs only: separate `thresher runner` processes run them.")
     ] = False,
@@ -90,4 +91,11 @@ def server(
     overrides: dict[str, object] = {"server": None}  # a server serves its own workspace, never another server
     if no_runner:
         overrides["server_runner"] = False
-    serve(load_settings(**overrides), host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    serve(
+        load_settings(**overrides),
+        host=host,
+        port=port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        workers=workers,
+    )

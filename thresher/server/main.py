@@ -8,6 +8,7 @@ token unless told to make one (so a new server is never open, and never locked t
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from thresher.errors import MissingExtraError, SettingsError
 from thresher.settings import Settings
@@ -21,8 +22,10 @@ def serve(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     log_level: str = "info",
+    workers: int = 1,
 ) -> None:
-    """Serve the workspace of ``settings`` over HTTP(S) until stopped (SIGINT/SIGTERM)."""
+    """Serve the workspace of ``settings`` over HTTP(S) until stopped (SIGINT/SIGTERM); with ``workers`` > 1,
+    in that many processes sharing the port (each with its own app, built from the environment)."""
     try:
         import uvicorn
     except ImportError:
@@ -38,18 +41,48 @@ def serve(
     os.environ.pop("THRESHER_SERVER", None)
     os.environ.pop("THRESHER_TOKEN", None)
 
-    app = create_app(settings, background=True)
     scheme = "https" if ssl_certfile else "http"
-    app.state.thresher.url = f"{scheme}://{host}:{port}"
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-        log_level=log_level,
-        access_log=log_level == "debug",
-        timeout_graceful_shutdown=5,
-    )
-    print(f"thresher server: workspace {settings.workspace_dir}, listening on {scheme}://{host}:{port}", flush=True)
-    uvicorn.Server(config).run()
+    url = f"{scheme}://{host}:{port}"
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "ssl_certfile": ssl_certfile,
+        "ssl_keyfile": ssl_keyfile,
+        "log_level": log_level,
+        "access_log": log_level == "debug",
+        "timeout_graceful_shutdown": 5,
+    }
+    print(f"thresher server: workspace {settings.workspace_dir}, listening on {url}", flush=True)
+    if workers > 1:
+        # Each worker process builds its own app from THRESHER_* variables: the settings go there.
+        os.environ.update(_environment(settings))
+        os.environ[_URL_VARIABLE] = url
+        uvicorn.run("thresher.server.main:app_from_environment", factory=True, workers=workers, **options)
+        return
+    app = create_app(settings, background=True)
+    app.state.thresher.url = url
+    uvicorn.Server(uvicorn.Config(app, **options)).run()
+
+
+_URL_VARIABLE = "THRESHER_SERVER_URL_SEEN"
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    """The settings as THRESHER_* variables, for worker processes that build their own."""
+    found: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None or name in ("server", "token"):  # a server never talks to a server
+            continue
+        text = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        found[f"THRESHER_{name.upper()}"] = str(text).lower() if isinstance(text, bool) else str(text)
+    return found
+
+
+def app_from_environment() -> Any:
+    """One worker process's app (``thresher server --workers N``): settings from THRESHER_* variables."""
+    from thresher.server.app import create_app
+    from thresher.settings import load_settings
+
+    app = create_app(load_settings(server=None), background=True)
+    app.state.thresher.url = os.environ.get(_URL_VARIABLE)
+    return app

@@ -52,27 +52,29 @@ class JobRows(Database):
         status = job.get("status", "Queued")
         now = utc_now()
         ended = {"started_at": now, "ended_at": now} if status == "Completed" else {}
+        values: dict[str, Any] = {
+            "name": name,
+            "kind": job.get("kind", BATCH_SCORING),
+            "status": status,
+            "endpoint_name": job.get("endpoint_name"),
+            "deployment_name": job.get("deployment_name"),
+            "spec": spec,
+            "headline": job.get("headline"),
+            "error": None,
+            "runner": None,
+            "attempt": 0,
+            "cancel_requested": False,
+            "created_at": now,
+            "started_at": ended.get("started_at"),
+            "ended_at": ended.get("ended_at"),
+            "heartbeat_at": None,
+            "parent": job.get("parent"),
+            "cache_key": job.get("cache_key"),
+            "results": None if results is None else plain_json(results, f"job {name!r} results"),
+        }
         try:
             with self._write() as connection:
-                connection.execute(
-                    insert(jobs).values(
-                        name=name,
-                        kind=job.get("kind", BATCH_SCORING),
-                        status=status,
-                        headline=job.get("headline"),
-                        parent=job.get("parent"),
-                        cache_key=job.get("cache_key"),
-                        results=None if results is None else plain_json(results, f"job {name!r} results"),
-                        **ended,
-                        endpoint_name=job.get("endpoint_name"),
-                        deployment_name=job.get("deployment_name"),
-                        spec=spec,
-                        progress=JobProgress().to_json(),
-                        attempt=0,
-                        cancel_requested=False,
-                        created_at=now,
-                    )
-                )
+                connection.execute(insert(jobs).values(progress=JobProgress().to_json(), **values))
                 if status == "Queued":
                     self._notify_queued(connection, name)
         except IntegrityError:
@@ -80,7 +82,9 @@ class JobRows(Database):
                 f"A job named '{name}' already exists.",
                 fix="Leave --job-name out to get a fresh name, or choose another one.",
             ) from None
-        return self.get_job(name)
+        # The record of what was inserted, without reading it back (invocations are the server's hot path);
+        # its spec and results are the private copies made above.
+        return JobRecord(progress=JobProgress(), **values)
 
     def get_job(self, name: str) -> JobRecord:
         with self._read() as connection:
