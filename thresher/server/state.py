@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from thresher.sdk.workspace import Workspace
 from thresher.settings import Settings
 
 HEARTBEAT_SECONDS = 5.0
+HOUSEKEEPING_SECONDS = 600.0
+REQUEST_KEYS_KEPT = timedelta(days=1)  # a client retries for minutes; a day is plenty
 ONCE_WAIT_SECONDS = 60.0  # how long a retried delivery waits for the first one's answer
 
 
@@ -103,6 +105,7 @@ class ServerState:
         """Start the heartbeat and schedule threads."""
         self._loop("heartbeat", HEARTBEAT_SECONDS, self._beat)
         self._loop("schedules", self.settings.schedule_interval, self._fire_schedules)
+        self._loop("housekeeping", HOUSEKEEPING_SECONDS, self._forget_old_requests)
 
     def stop_background(self) -> None:
         """Stop the threads and forget this server's heartbeat."""
@@ -129,6 +132,9 @@ class ServerState:
     def _beat(self) -> None:
         info = {"host": socket.gethostname(), "pid": os.getpid(), "url": self.url, "time": time.time()}
         self.store.beat(self.name, "server", info)
+
+    def _forget_old_requests(self) -> None:
+        self.store.prune_requests(datetime.now(timezone.utc) - REQUEST_KEYS_KEPT)
 
     def _fire_schedules(self) -> None:
         schedules = getattr(self.workspace, "schedules", None)
