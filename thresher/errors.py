@@ -10,7 +10,8 @@ The CLI prints ``str(error)`` as the headline and ``error.fix`` on the line belo
     │   ├── NotFoundError         a model, environment, endpoint, ... does not exist (lists what does)
     │   ├── AlreadyExistsError    the name (and version) is taken
     │   └── ConflictError         the resource is in a state that forbids the operation
-    │       └── JobTakenOverError another runner took the job over; this runner must leave it alone
+    │       ├── JobTakenOverError another runner took the job over; this runner must leave it alone
+    │       └── DuplicateRequestError  a request's idempotency key was used already (.job: what it queued)
     ├── StoreError                the metadata database cannot be reached, is damaged, or is at the wrong schema
     ├── StorageError              a datastore cannot be read or written
     │   ├── StorageUnavailableError   storage kept failing with transient errors for longer than the outage limit
@@ -98,6 +99,19 @@ class ConflictError(ResourceError):
 
 class JobTakenOverError(ConflictError):
     """A runner wrote to a job that another runner has taken over (it was presumed dead)."""
+
+
+class DuplicateRequestError(ConflictError):
+    """A request with an idempotency key that was used already: ``job`` is what the first delivery queued."""
+
+    def __init__(self, key: str, job: str | None) -> None:
+        super().__init__(
+            f"The request with idempotency key {key!r} was made already"
+            + (f": it queued job '{job}'." if job else "."),
+            fix="Nothing to do: a retried request gets the first one's answer.",
+        )
+        self.key = key
+        self.job = job
 
 
 class StoreError(ThresherError):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from thresher.errors import AlreadyExistsError, NotFoundError
+from thresher.errors import AlreadyExistsError, DuplicateRequestError, NotFoundError
 from thresher.store import SqlStore
 
 
@@ -68,3 +68,14 @@ def test_heartbeats_of_servers_and_runners(store: SqlStore) -> None:
     assert store.services("runner", alive_since=future) == []
     store.end_service("server:a")
     assert store.services("server") == []
+
+
+def test_a_job_queued_under_a_request_key_is_queued_once(store: SqlStore) -> None:
+    first = store.create_job("job-a", spec={"x": 1}, request_key="k-1", request_route="invoke ep")
+    assert first == store.get_job("job-a")  # what create_job returns is what was stored
+    with pytest.raises(DuplicateRequestError) as duplicate:
+        store.create_job("job-b", spec={"x": 1}, request_key="k-1", request_route="invoke ep")
+    assert duplicate.value.job == "job-a"
+    assert [job.name for job in store.list_jobs()] == ["job-a"]  # the second delivery queued nothing
+    answered = store.get_request("k-1")
+    assert answered is not None and answered.body == {"job": "job-a"}

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from thresher.errors import ConflictError, NotFoundError, StorageUnavailableError, ThresherError
+from thresher.errors import ConflictError, DuplicateRequestError, NotFoundError, StorageUnavailableError, ThresherError
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.launch import (
@@ -80,6 +80,7 @@ class JobOperations:
         overrides: Sequence[str] = (),
         job_name: str | None = None,
         start_runner: bool = True,
+        request_key: str | None = None,
     ) -> JobRecord:
         """Validate and queue a job on an endpoint's (default) deployment: a batch scoring job of ``input``, or for
         a ``type: pipeline`` deployment a pipeline job with the inputs and outputs of ``inputs_file`` (Azure's
@@ -117,6 +118,7 @@ class JobOperations:
                 job_name=job_name,
                 started=runner,
                 start_runner=start_runner,
+                request_key=request_key,
             )
         if input is None:
             raise ThresherError(
@@ -129,9 +131,18 @@ class JobOperations:
         assert isinstance(spec, BatchDeploymentSpec)
         name = job_name or _job_name(spec.name)
         job_spec = self._job_spec(name, spec, input, input_type, output_path)
-        record = store.create_job(
-            name, spec=job_spec.to_dict(), endpoint_name=endpoint.name, deployment_name=deployment.name
-        )
+        try:
+            record = store.create_job(
+                name,
+                spec=job_spec.to_dict(),
+                endpoint_name=endpoint.name,
+                deployment_name=deployment.name,
+                request_key=request_key,
+                request_route=f"invoke {endpoint.name}",
+            )
+        except DuplicateRequestError:
+            shutil.rmtree(job_spec.folder, ignore_errors=True)  # made for the job that was not queued
+            raise
         if start_runner:
             ensure_runner(self._instance.settings, started=runner)
         return record

@@ -267,6 +267,7 @@ class PipelineJobOperations:
         extra: Mapping[str, Any] | None = None,
         endpoint_name: str | None = None,
         deployment_name: str | None = None,
+        request_key: str | None = None,
     ) -> JobRecord:
         """Queue a resolved pipeline (built by either front door) as a pipeline job."""
         from thresher.sdk.jobs import _job_name
@@ -284,7 +285,13 @@ class PipelineJobOperations:
             **(extra or {}),
         }
         record = self._instance.store.create_job(
-            job_name, spec=spec, kind=PIPELINE, endpoint_name=endpoint_name, deployment_name=deployment_name
+            job_name,
+            spec=spec,
+            kind=PIPELINE,
+            endpoint_name=endpoint_name,
+            deployment_name=deployment_name,
+            request_key=request_key,
+            request_route=f"invoke {endpoint_name}" if endpoint_name else "pipeline job",
         )
         if start_runner:
             ensure_runner(self._instance.settings, started=started)
@@ -301,6 +308,7 @@ class PipelineJobOperations:
         job_name: str | None = None,
         started: Any = None,
         start_runner: bool = True,
+        request_key: str | None = None,
     ) -> JobRecord:
         """Queue a pipeline job of a ``type: pipeline`` batch deployment: its component as the one step of a
         pipeline whose inputs and outputs are the invocation's (``--file inputs.yml``, ``--input``, ``--set``)."""
@@ -368,6 +376,7 @@ class PipelineJobOperations:
             start_runner=start_runner,
             endpoint_name=deployment.endpoint_name,
             deployment_name=deployment.name,
+            request_key=request_key,
         )
 
     def _job_definition(

@@ -84,9 +84,11 @@ class _Client:
         params: Mapping[str, Any] | None = None,
         queues: bool = False,
         content: Callable[[], Iterator[bytes]] | None = None,
+        key: str | None = None,
     ) -> Any:
-        """Send a request (retried as the module says) and return its decoded JSON (None for 204)."""
-        response = self._send(method, path, json=json, params=params, queues=queues, content=content)
+        """Send a request (retried as the module says) and return its decoded JSON (None for 204). A request
+        that ``queues`` a job carries ``key`` (a fresh one by default) as its Idempotency-Key."""
+        response = self._send(method, path, json=json, params=params, queues=queues, content=content, key=key)
         if response.status_code == 204:
             return None
         return response.json()
@@ -101,8 +103,9 @@ class _Client:
         queues: bool = False,
         content: Callable[[], Iterator[bytes]] | None = None,
         stream_to: Path | None = None,
+        key: str | None = None,
     ) -> httpx.Response:
-        headers = {"Idempotency-Key": uuid.uuid4().hex} if queues else {}
+        headers = {"Idempotency-Key": key or uuid.uuid4().hex} if queues else {}
         query = {key: value for key, value in (params or {}).items() if value is not None}
         safe = method in ("GET", "HEAD") or queues or method == "PUT"  # PUTs of uploads are idempotent
         deadline = time.monotonic() + RETRY_SECONDS
@@ -509,6 +512,7 @@ class RemoteJobOperations(JobOperations):
         overrides: Sequence[str] = (),
         job_name: str | None = None,
         start_runner: bool = True,
+        request_key: str | None = None,
     ) -> JobRecord:
         body = {
             "input": self._client.local(input),
@@ -522,7 +526,7 @@ class RemoteJobOperations(JobOperations):
             "job_name": job_name,
         }
         path = f"/batch-endpoints/{endpoint_name.lower()}/jobs"
-        return decode(JobRecord, self._client.call("POST", path, json=body, queues=True))
+        return decode(JobRecord, self._client.call("POST", path, json=body, queues=True, key=request_key))
 
     def score(
         self,

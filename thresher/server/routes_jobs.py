@@ -59,7 +59,7 @@ class InvokeBody(BaseModel):
 def invoked(request: Request, name: str, body: InvokeBody, key: str | None = KEY, _t: Any = WRITE) -> JSONResponse:
     state = _state(request)
 
-    def queue() -> Any:
+    def queue(request_key: str | None) -> Any:
         form = body.model_dump(exclude={"properties"})
         if body.properties is not None:
             form.update(azure_invocation(body.properties, form))
@@ -76,9 +76,10 @@ def invoked(request: Request, name: str, body: InvokeBody, key: str | None = KEY
             overrides=form["overrides"],
             job_name=form["job_name"],
             start_runner=state.settings.server_runner,
+            request_key=request_key,
         )
 
-    return state.once(key, f"invoke {name}", queue)
+    return state.queued_once(key, queue)
 
 
 class PipelineBody(BaseModel):

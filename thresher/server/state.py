@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from thresher.errors import ConflictError, ResourceError, ThresherError
+from thresher.errors import ConflictError, DuplicateRequestError, ResourceError, ThresherError
 from thresher.sdk.tokens import TokenOperations
 from thresher.sdk.wire import encode
 from thresher.sdk.workspace import Workspace
@@ -92,6 +92,29 @@ class ServerState:
             raise
         self.store.finish_request(key, status, body)
         return JSONResponse(body, status_code=status)
+
+    def queued_once(self, key: str | None, queue: Callable[[str | None], Any]) -> JSONResponse:
+        """Queue a job at most once per idempotency ``key``, the key stored with the job in one transaction
+        (``queue(key)`` passes it to the SDK, which hands it to ``create_job``): one write per invocation,
+        where ``once`` takes three. A retried delivery gets the job the first one queued."""
+        if key is not None:
+            if len(key) > 255:
+                raise ResourceError("The Idempotency-Key is longer than 255 characters.", fix="Send a shorter key.")
+            earlier = self.store.get_request(key)
+            if earlier is not None:
+                return self._earlier_job(key, earlier.body)
+        try:
+            return JSONResponse(encode(queue(key)), status_code=201)
+        except DuplicateRequestError as duplicate:  # a concurrent delivery of the same request won
+            return self._earlier_job(key or "", {"job": duplicate.job})
+
+    def _earlier_job(self, key: str, body: Any) -> JSONResponse:
+        job = body.get("job") if isinstance(body, dict) else None
+        if job is None:
+            raise ConflictError(
+                f"Idempotency-Key {key!r} was used for another kind of request.", fix="Send a new key for each request."
+            )
+        return JSONResponse(encode(self.workspace.jobs.get(job)), status_code=201)
 
     def readiness(self) -> str | None:
         """None when the database answers; else what is wrong."""

@@ -78,6 +78,10 @@ class NewJob(TypedDict):
     # A step job reused from an earlier run is created Completed, with its headline; default Queued.
     status: NotRequired[Literal["Queued", "Completed"]]
     headline: NotRequired[str | None]
+    # The idempotency key of the request that queues it (a server's invocation): stored with the job in one
+    # transaction, so that a second delivery of the request finds the job instead of queueing another.
+    request_key: NotRequired[str | None]
+    request_route: NotRequired[str]
 
 
 class JobFilter(TypedDict, total=False):
@@ -286,6 +290,10 @@ class MetadataStore(Protocol):
 
     def token_for_secret(self, secret_hash: str) -> TokenRecord | None:
         """The unrevoked token whose secret hashes to ``secret_hash``, or None."""
+        ...
+
+    def get_request(self, key: str) -> RequestRecord | None:
+        """The request answered (or being answered) under ``key``, if any."""
         ...
 
     def begin_request(self, key: str, route: str) -> RequestRecord | None:

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, Insert, Row, delete, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from thresher.errors import AlreadyExistsError, ConflictError, JobTakenOverError, NotFoundError
+from thresher.errors import AlreadyExistsError, ConflictError, DuplicateRequestError, JobTakenOverError, NotFoundError
 from thresher.store.arguments import check_name, plain_json
 from thresher.store.base import BATCH_SCORING, JOBS_LISTED, JobFilter, NewJob, StatusChange
 from thresher.store.engine import Database
 from thresher.store.job_records import TERMINAL, TRANSITIONS, JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.progress import JobProgress
 from thresher.store.records import from_row, utc_now
-from thresher.store.schema import job_mini_batches, jobs
+from thresher.store.schema import idempotent_requests, job_mini_batches, jobs
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -72,12 +72,27 @@ class JobRows(Database):
             "cache_key": job.get("cache_key"),
             "results": None if results is None else plain_json(results, f"job {name!r} results"),
         }
+        request_key = job.get("request_key")
         try:
             with self._write() as connection:
+                if request_key is not None:  # first: a second delivery fails here, before its job is inserted
+                    connection.execute(
+                        insert(idempotent_requests).values(
+                            key=request_key,
+                            route=job.get("request_route", "create job"),
+                            status_code=201,
+                            body={"job": name},
+                            created_at=now,
+                        )
+                    )
                 connection.execute(insert(jobs).values(progress=JobProgress().to_json(), **values))
                 if status == "Queued":
                     self._notify_queued(connection, name)
         except IntegrityError:
+            earlier = self._request_row(request_key) if request_key is not None else None
+            if request_key is not None and earlier is not None:
+                job_name = earlier.body.get("job") if isinstance(earlier.body, dict) else None
+                raise DuplicateRequestError(request_key, job_name) from None
             raise AlreadyExistsError(
                 f"A job named '{name}' already exists.",
                 fix="Leave --job-name out to get a fresh name, or choose another one.",
@@ -85,6 +100,10 @@ class JobRows(Database):
         # The record of what was inserted, without reading it back (invocations are the server's hot path);
         # its spec and results are the private copies made above.
         return JobRecord(progress=JobProgress(), **values)
+
+    def _request_row(self, key: str) -> Row[Any] | None:
+        with self._read() as connection:
+            return connection.execute(select(idempotent_requests).where(idempotent_requests.c.key == key)).first()
 
     def get_job(self, name: str) -> JobRecord:
         with self._read() as connection:

@@ -124,6 +124,11 @@ class ServiceRows(Database):
 
     # -- idempotent requests -------------------------------------------------------------------
 
+    def get_request(self, key: str) -> RequestRecord | None:
+        with self._read() as connection:
+            row = connection.execute(select(idempotent_requests).where(idempotent_requests.c.key == key)).first()
+        return None if row is None else from_row(RequestRecord, row)
+
     def begin_request(self, key: str, route: str) -> RequestRecord | None:
         try:
             with self._write() as connection:
