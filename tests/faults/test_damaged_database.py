@@ -32,7 +32,7 @@ HEADLINES = {
 FIRST_FAILED_CHECK = {
     "truncated": ("integrity", "database disk image is malformed"),
     "zeroed-header": ("integrity", "file is not a database"),
-    "garbage-pages": ("integrity", "btreeInitPage() returns error code 11"),
+    "garbage-pages": ("integrity", "database disk image is malformed"),
     "not-a-database": ("integrity", "file is not a database"),
     "folder": ("file", "is a folder, not a database file"),
 }

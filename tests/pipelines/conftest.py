@@ -13,9 +13,22 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
-from tests.cli.conftest import Result, cli, home  # noqa: F401 (fixtures)
+from tests.cli.conftest import Result, cli  # noqa: F401 (fixtures)
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The workspace of a pipeline test, used directly. (These tests edit files after a run and resume, inject
+    faults into the runner and read the workspace's objects, so they are not a server's conformance suite:
+    test_published.py and tests/server run pipelines through a server.)"""
+    workspace = tmp_path / "ws"
+    for key in ("THRESHER_DATABASE_URL", "THRESHER_SERVER", "THRESHER_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("THRESHER_HOME", str(workspace))
+    monkeypatch.chdir(tmp_path)
+    return workspace
 
 
 @dataclass

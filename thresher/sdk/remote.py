@@ -208,6 +208,8 @@ class _Client:
                     f"The {where or 'path'} {value!r} does not exist on this machine.",
                     fix="Check the path; relative paths in a YAML file resolve against the file's folder.",
                 )
+            if value.endswith((".yml", ".yaml")) and os.path.isfile(value):
+                return self.yaml_in_folder(value)  # a component or pipeline file names files beside it
             return self.upload(Path(value))
         return value
 
