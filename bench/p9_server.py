@@ -77,15 +77,19 @@ def _compute_yaml(project: Path) -> Path:
 def _threads(count: int, clients: int, call: Any) -> tuple[float, list[float]]:
     """``count`` calls of ``call(index)`` spread over ``clients`` threads: wall seconds and latencies (ms)."""
     latencies: list[float] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
     per = [list(range(c, count, clients)) for c in range(clients)]
 
     def work(indexes: list[int]) -> None:
         mine = []
-        for index in indexes:
-            started = time.perf_counter()
-            call(index)
-            mine.append((time.perf_counter() - started) * 1000)
+        try:
+            for index in indexes:
+                started = time.perf_counter()
+                call(index)
+                mine.append((time.perf_counter() - started) * 1000)
+        except BaseException as error:  # raised in the caller, once every thread ended
+            errors.append(error)
         with lock:
             latencies.extend(mine)
 
@@ -95,6 +99,8 @@ def _threads(count: int, clients: int, call: Any) -> tuple[float, list[float]]:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise errors[0]
     return time.perf_counter() - started, latencies
 
 

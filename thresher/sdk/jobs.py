@@ -507,4 +507,5 @@ def _output_file(output_dir: Path, settings: BatchSettings) -> str | None:
 
 def _job_name(prefix: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{prefix}-{stamp}-{secrets.token_hex(2)}"
+    # 32 random bits: a server queueing hundreds of jobs a second still gets a collision only once in years
+    return f"{prefix}-{stamp}-{secrets.token_hex(4)}"
