@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -118,6 +119,20 @@ def create_app(settings: Settings, *, workspace: Workspace | None = None, backgr
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         fix = "See the routes at /openapi.json." if exc.status_code in (404, 405) else None
         return error_response(ThresherError(str(exc.detail), fix=fix), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # A bug, or a failure nobody turned into a message yet: one headline for the client, the traceback
+        # in the server's log for whoever fixes it.
+        traceback.print_exception(exc)
+        what = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:300]
+        return error_response(
+            ThresherError(
+                f"The server failed on an unexpected error: {what}",
+                fix="This is a bug in thresher: report it with the traceback in the server's log.",
+            ),
+            500,
+        )
 
     @app.get("/health", tags=["service"], summary="Whether the server process answers (no token needed).")
     def health() -> dict[str, str]:

@@ -92,12 +92,19 @@ async def receive(uploads: Path, digest: str, body: AsyncIterator[bytes], *, max
 
 
 def _unpack(packed: Path, into: Path) -> None:
-    with tarfile.open(packed, mode="r:") as archive:
-        members = archive.getmembers()
-        for member in members:
-            if not (member.isfile() or member.isdir()):
-                raise ResourceError(
-                    f"The upload holds {member.name!r}, which is not a plain file or folder.",
-                    fix="Upload folders of plain files (links are followed by thresher's client).",
-                )
-        archive.extractall(into, filter="data")
+    try:
+        with tarfile.open(packed, mode="r:") as archive:
+            for member in archive.getmembers():
+                if not (member.isfile() or member.isdir()):
+                    raise ResourceError(
+                        f"The upload holds {member.name!r}, which is not a plain file or folder.",
+                        fix="Upload folders of plain files (links are followed by thresher's client).",
+                    )
+            archive.extractall(into, filter="data")
+    except tarfile.FilterError as refused:  # a name outside the folder, an absolute path, odd modes
+        raise ResourceError(
+            f"The upload holds an entry that would land outside its folder or is not allowed: {refused}",
+            fix="Upload a folder packed with names relative to it (thresher's client does).",
+        ) from None
+    except tarfile.TarError as error:
+        raise ResourceError(f"The upload is not a tar archive: {error}", fix="Send it packed as a tar.") from None
