@@ -10,17 +10,12 @@ from pydantic import BaseModel
 from thresher.sdk.wire import encode
 from thresher.server.auth import READ, WRITE
 from thresher.server.bodies import SpecBody, check_paths, checked_spec
-from thresher.server.state import ServerState
+from thresher.server.state import state_of as _state
 
 router = APIRouter(tags=["assets"])
 
 ASSETS = {"models": "model", "environments": "environment", "data": "data", "components": "component"}
 """The URL segment of each asset kind, and the SDK's kind."""
-
-
-def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.thresher
-    return state
 
 
 def _operations(request: Request, collection: str) -> Any:

@@ -2,7 +2,9 @@
 
 Routes that queue a job honour an ``Idempotency-Key`` header: the first delivery of a key queues the job
 and stores the answer; a retried delivery (a dropped connection, a client that timed out) gets that
-same answer, so a job is never queued twice (``ServerState.once``).
+same answer, so a job is never queued twice. An invocation stores its key in the job's own transaction
+(``ServerState.queued_once``); the other routes claim the key first and store the answer after
+(``ServerState.once``).
 """
 
 from __future__ import annotations
@@ -26,16 +28,11 @@ from thresher.sdk.wire import encode
 from thresher.server.auth import READ, WRITE
 from thresher.server.azure_body import azure_invocation
 from thresher.server.bodies import check_paths
-from thresher.server.state import ServerState
+from thresher.server.state import state_of as _state
 from thresher.store import TERMINAL
 
 router = APIRouter(tags=["jobs"])
 KEY = Header(default=None, alias="Idempotency-Key", description="Send the same key on a retry: one job is queued.")
-
-
-def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.thresher
-    return state
 
 
 class InvokeBody(BaseModel):

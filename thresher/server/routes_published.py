@@ -24,7 +24,7 @@ from thresher.sdk.wire import encode
 from thresher.server.auth import READ, WRITE
 from thresher.server.bodies import server_path
 from thresher.server.routes_jobs import KEY
-from thresher.server.state import ServerState
+from thresher.server.state import state_of as _state
 
 router = APIRouter(tags=["published pipelines"])
 REQUEST = Body(
@@ -32,11 +32,6 @@ REQUEST = Body(
     description="Azure's REST body: ExperimentName, ParameterAssignments, DataPathAssignments, "
     "DataSetDefinitionValueAssignments, PipelineVersion (keys matched without regard to case).",
 )
-
-
-def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.thresher
-    return state
 
 
 def _ops(request: Request) -> Any:

@@ -9,14 +9,9 @@ from fastapi import APIRouter, Request, Response
 from thresher.sdk.wire import encode
 from thresher.server.auth import READ, WRITE
 from thresher.server.bodies import SpecBody, UpdateBody, checked_spec
-from thresher.server.state import ServerState
+from thresher.server.state import state_of as _state
 
 router = APIRouter(tags=["resources"])
-
-
-def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.thresher
-    return state
 
 
 # -- datastores and computes -------------------------------------------------------------------------

@@ -17,15 +17,10 @@ from thresher.errors import ResourceError
 from thresher.sdk.wire import encode
 from thresher.server.auth import READ, WRITE
 from thresher.server.bodies import check_paths, server_path
-from thresher.server.state import ServerState
+from thresher.server.state import state_of as _state
 from thresher.specs.schedules import parse_schedule
 
 router = APIRouter(tags=["schedules"])
-
-
-def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.thresher
-    return state
 
 
 class ScheduleBody(BaseModel):

@@ -11,14 +11,9 @@ from thresher.errors import NotFoundError
 from thresher.sdk.wire import encode
 from thresher.server import uploads
 from thresher.server.auth import OWN, READ, WRITE
-from thresher.server.state import ServerState
+from thresher.server.state import state_of as _state
 
 router = APIRouter()
-
-
-def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.thresher
-    return state
 
 
 @router.get("/uploads/{digest}", tags=["uploads"], summary="Where an upload is, if this content was uploaded.")

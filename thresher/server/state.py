@@ -28,6 +28,12 @@ REQUEST_KEYS_KEPT = timedelta(days=1)  # a client retries for minutes; a day is 
 ONCE_WAIT_SECONDS = 60.0  # how long a retried delivery waits for the first one's answer
 
 
+def state_of(request: Any) -> ServerState:
+    """The state of the app that is answering ``request`` (a route's first line)."""
+    state: ServerState = request.app.state.thresher
+    return state
+
+
 class ServerState:
     """The server's workspace and background threads."""
 
