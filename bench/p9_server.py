@@ -260,6 +260,10 @@ def main_bench(options: argparse.Namespace) -> dict[str, Any]:
         "claim_p50_ms": common.rounded(claim_p50, 2),
         "claim_p99_ms": common.rounded(claim_p99, 2),
         "figures": ["submissions_per_s", "submit_p50_ms", "submit_p99_ms", "claim_p50_ms", "claim_p99_ms"],
+        "commands": [
+            f"python -m bench.p9_server --reps {reps}" + (" --smoke" if options.smoke else ""),
+            f"python -m bench.p9_claims --jobs {40 if options.smoke else 200} --runners 4 --reps {reps}",
+        ],
         "tables": [
             {
                 "title": f"Invocations from {clients} clients (medians of {reps})",

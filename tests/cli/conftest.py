@@ -26,6 +26,14 @@ class Result:
         return json.loads(self.out)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked local_only has no server variant (deselected, not skipped)."""
+    dropped = [item for item in items if item.name.endswith("[server]") and item.get_closest_marker("local_only")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 @pytest.fixture(params=["local", "server"])
 def home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The workspace folder a test's commands work on: directly ("local"), or through a real thresher server

@@ -107,6 +107,7 @@ def test_azure_only_options_are_ignored_by_prefix_too(cli: Cli, project: Path) -
     assert (shown.code, shown.out.strip()) == (0, "scorer"), shown.err
 
 
+@pytest.mark.local_only("help and option parsing happen before any workspace is opened")
 def test_help_still_works_whole_and_by_prefix(cli: Cli) -> None:
     for args in (["--help"], ["batch-endpoint", "--help"], ["batch-endpoint", "show", "--help"]):
         result = cli(*args)
@@ -135,6 +136,7 @@ def _commands() -> list[tuple[str, str, str, int]]:
     return picked
 
 
+@pytest.mark.local_only("help and option parsing happen before any workspace is opened")
 def test_every_command_of_every_group_takes_prefixes(cli: Cli) -> None:
     commands = _commands()
     assert {group for group, *_ in commands} == set(GROUPS)

@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Result
 
 Cli = Callable[..., Result]
@@ -41,6 +43,7 @@ def _model_folder(root: Path, content: str = "weights") -> Path:
     return folder
 
 
+@pytest.mark.local_only("help and option parsing happen before any workspace is opened")
 def test_version_flag(cli: Cli) -> None:
     result = cli("--version")
     assert result.code == 0
@@ -232,6 +235,7 @@ def test_unknown_model_lists_what_exists(cli: Cli, tmp_path: Path) -> None:
     assert "gamma" in result.err and "alpha" in result.err and "beta" in result.err
 
 
+@pytest.mark.local_only("help and option parsing happen before any workspace is opened")
 def test_every_command_help_shows_an_example(cli: Cli) -> None:
     commands = {
         "model": ["create", "show", "list", "archive", "restore"],

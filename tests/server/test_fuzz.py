@@ -34,7 +34,7 @@ def _workspace_removed() -> Iterator[None]:
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_route_answers_a_5xx(case: Any) -> None:
     response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code < 500, (case.method, case.path, case.body, response.status_code, response.text[:500])
