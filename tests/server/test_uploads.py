@@ -58,3 +58,14 @@ def test_an_upload_over_the_limit_is_refused_with_the_setting_to_raise(tmp_path:
         assert not any((tmp_path / "ws" / "uploads").glob("[0-9a-f]*"))
     finally:
         server.stop()
+
+
+def test_a_request_names_no_file_of_the_server_s_but_uploads(served: ThresherServer, tmp_path: Path) -> None:
+    with api(served) as client:
+        relative = client.post("/api/v1/jobs/score", json={"model": "../secret", "input": "data"})
+        assert relative.status_code == 400 and "relative path" in relative.json()["error"]["message"]
+        absolute = client.post("/api/v1/jobs", json={"path": "/etc/passwd"})
+        assert absolute.status_code == 400 and "server's path '/etc/passwd'" in absolute.json()["error"]["message"]
+        escaping = client.post("/api/v1/models", json={"spec": {"name": "m", "path": "../../../../etc"}})
+        assert escaping.status_code == 400 and "server's path" in escaping.json()["error"]["message"]
+        assert client.get("/api/v1/models").json() == []

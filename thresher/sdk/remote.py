@@ -541,6 +541,13 @@ class RemoteJobOperations(JobOperations):
         settings: dict[str, Any] | None = None,
         job_name: str | None = None,
     ) -> JobRecord:
+        if output is not None and "://" not in output:
+            raise ThresherError(
+                f"--output {output} is a folder of this machine; a job scored by a thresher server writes on the "
+                "server.",
+                fix="Leave --output out and fetch the result with: thresher job download --name <job> "
+                "--download-path " + output,
+            )
         script = None
         code_path = None
         if scoring_script is not None:

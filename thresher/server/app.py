@@ -33,6 +33,7 @@ from thresher.errors import (
     SettingsError,
     SpecError,
     StorageError,
+    StorageUnavailableError,
     StoreError,
     ThresherError,
 )
@@ -59,7 +60,8 @@ _STATUS: list[tuple[type[ThresherError], int]] = [
     (ResourceError, 400),
     (SettingsError, 400),
     (StoreError, 503),
-    (StorageError, 502),
+    (StorageUnavailableError, 503),
+    (StorageError, 400),  # an input that does not exist or cannot be read: the request's
 ]
 
 

@@ -32,10 +32,32 @@ class UpdateBody(BaseModel):
 
 def checked_spec(uploads: Path, body: dict[str, Any], kind: Any, *, local_paths: bool = False) -> Spec:
     """The spec of ``kind`` from a request's document, its paths checked (``local_paths``: any path, for
-    a local datastore's folder on the server)."""
+    a local datastore's folder on the server). Relative paths resolve against the uploads folder, and are
+    checked once resolved: ``../`` leads nowhere else."""
     if not local_paths:
         check_paths(uploads, body)
-    return parse_spec(body, kind, base_dir=uploads, source="<request>")
+    spec = parse_spec(body, kind, base_dir=uploads, source="<request>")
+    if not local_paths:
+        check_paths(uploads, spec.to_document())
+    return spec
+
+
+def check_path_fields(uploads: Path, fields: dict[str, Any]) -> None:
+    """ResourceError unless each given field (an input, a model, a YAML file) is a URI, an ``azureml:``
+    reference or an upload: a client names no other file of the server's, relative or absolute."""
+    for key, value in fields.items():
+        if value is None:
+            continue
+        text = str(value)
+        if "://" in text or text.startswith("azureml:"):
+            continue
+        if not text.startswith("/"):
+            raise ResourceError(
+                f"{key} is the relative path {text[:200]!r}; the server does not read files relative to itself.",
+                fix="Send a URI (azureml://datastores/<name>/paths/..., s3://...), an azureml:<name>:<version> "
+                "reference, or the path of an upload (the thresher CLI and SDK upload local paths).",
+            )
+        check_paths(uploads, {key: text})
 
 
 def check_paths(uploads: Path, value: Any, where: str = "") -> None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from thresher.sdk.wire import encode
 from thresher.server.auth import READ, WRITE
-from thresher.server.bodies import SpecBody, check_paths, checked_spec
+from thresher.server.bodies import SpecBody, check_path_fields, checked_spec
 from thresher.server.state import state_of as _state
 
 router = APIRouter(tags=["assets"])
@@ -75,7 +75,7 @@ class ComponentBody(BaseModel):
 @router.post("/components", status_code=201, summary="Register a component YAML (its folder uploaded first).")
 def component_created(request: Request, body: ComponentBody, _t: Any = WRITE) -> Any:
     state = _state(request)
-    check_paths(state.uploads, {"path": body.path})
+    check_path_fields(state.uploads, {"path": body.path})
     return encode(state.workspace.components.create(body.path, name=body.name, version=body.version))
 
 

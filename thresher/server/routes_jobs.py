@@ -27,7 +27,7 @@ from thresher.errors import ThresherError
 from thresher.sdk.wire import encode
 from thresher.server.auth import READ, WRITE
 from thresher.server.azure_body import azure_invocation
-from thresher.server.bodies import check_paths
+from thresher.server.bodies import check_path_fields
 from thresher.server.state import state_of as _state
 from thresher.store import TERMINAL
 
@@ -60,7 +60,7 @@ def invoked(request: Request, name: str, body: InvokeBody, key: str | None = KEY
         form = body.model_dump(exclude={"properties"})
         if body.properties is not None:
             form.update(azure_invocation(body.properties, form))
-        check_paths(state.uploads, {k: v for k, v in form.items() if k in ("input", "inputs_file")})
+        check_path_fields(state.uploads, {k: v for k, v in form.items() if k in ("input", "inputs_file")})
         return state.workspace.jobs.invoke(
             name,
             input=form["input"],
@@ -93,7 +93,7 @@ def pipeline_created(request: Request, body: PipelineBody, key: str | None = KEY
     state = _state(request)
 
     def queue() -> Any:
-        check_paths(state.uploads, {"path": body.path})
+        check_path_fields(state.uploads, {"path": body.path})
         return state.workspace.pipelines.create(
             body.path,
             overrides=body.overrides,
@@ -122,7 +122,9 @@ def scored(request: Request, body: ScoreBody, key: str | None = KEY, _t: Any = W
     state = _state(request)
 
     def queue() -> Any:
-        check_paths(state.uploads, body.model_dump(include={"model", "input", "code", "scoring_script", "output"}))
+        check_path_fields(
+            state.uploads, body.model_dump(include={"model", "input", "code", "scoring_script", "output"})
+        )
         jobs = state.workspace.jobs
         job = jobs.score(
             model=body.model,
