@@ -49,16 +49,7 @@ def home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
         monkeypatch.setenv("THRESHER_HOME", str(workspace))
         yield workspace
         return
-    server = ThresherServer(workspace)
-    server.start()
-    # The client's own THRESHER_HOME is elsewhere: nothing it does may touch the served folder itself.
-    monkeypatch.setenv("THRESHER_HOME", str(tmp_path / "client-home"))
-    for key, value in server.client_env().items():
-        monkeypatch.setenv(key, value)
-    try:
-        yield workspace
-    finally:
-        server.stop()
+    yield from served_workspace(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -70,6 +61,21 @@ def cli(home: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+def served_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A real thresher server over ``tmp_path/ws``, the test's CLI and SDK set to talk to it; the folder."""
+    workspace = tmp_path / "ws"
+    server = ThresherServer(workspace)
+    server.start()
+    # The client's own THRESHER_HOME is elsewhere: nothing it does may touch the served folder itself.
+    monkeypatch.setenv("THRESHER_HOME", str(tmp_path / "client-home"))
+    for key, value in server.client_env().items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield workspace
+    finally:
+        server.stop()
 
 
 ScriptEnv = Callable[[Path], dict[str, str]]

@@ -37,7 +37,8 @@ def input_identity(binding: Binding, upstream: Mapping[str, Any] | None = None) 
         identity = {"path": binding.path}
     if binding.path and "://" not in binding.path and Path(binding.path).exists():
         local = Path(binding.path)
-        if binding.fingerprint == "content":
+        if binding.fingerprint == "content":  # its bytes, wherever they are (an upload moves with each copy)
+            identity = {"asset": binding.asset} if binding.asset else {"name": local.name}
             identity["content"] = content_hash(local)
         elif not binding.asset:  # a plain path: what it holds now, cheaply (sizes and change times)
             identity["fingerprint"] = fingerprint(local).hash
@@ -154,7 +155,7 @@ def _identity(identity: Mapping[str, Any]) -> str:
         return f"azureml:{identity['asset']}"
     if "from" in identity:
         return f"output {identity['from']}"
-    return str(identity.get("path"))
+    return str(identity.get("path") or identity.get("name"))
 
 
 def _changed(before: Any, after: Any) -> str:

@@ -74,3 +74,8 @@ class Sources(Protocol):
     def snapshot(self, folder: Path) -> StoredCode:
         """Snapshot a code folder into the datastore (content-addressed)."""
         ...
+
+    def uploaded(self, path: Path) -> bool:
+        """Whether a local path is inside a remote client's upload (its place changes with every upload of the
+        folder it came in, so only its bytes can tell one version of it from another)."""
+        ...

@@ -427,6 +427,8 @@ def _data(doc: Doc, value: Mapping[str, Any], kind: str, sources: Sources) -> Bi
             ("path",) if isinstance(doc.data, Mapping) else (),
             f"is {path!r}, a folder, but the type is uri_file; use type: uri_folder or give a file.",
         )
+    if fingerprint is None and sources.uploaded(local):
+        fingerprint = "content"  # uploaded by a remote client: a new upload of the same bytes is the same input
     return Binding("data", type=kind, path=str(local), mode=mode, fingerprint=fingerprint)
 
 

@@ -9,6 +9,7 @@ plain paths without registering anything, in this process.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import secrets
 import shutil
@@ -255,10 +256,14 @@ class JobOperations:
         """Cancel a queued job, or ask its runner to stop workers and end it Canceled."""
         return self._instance.store.request_cancel(name)
 
-    def resume(self, name: str, *, start_runner: bool = True) -> JobRecord:
-        """Continue a Failed, Canceled, queued-again or orphaned job from its committed mini-batches."""
+    def resume(self, name: str, *, start_runner: bool = True, source_path: str | None = None) -> JobRecord:
+        """Continue a Failed, Canceled, queued-again or orphaned job from its committed mini-batches. A pipeline
+        job is read again from its file (``source_path``: from this one instead, e.g. a fixed copy a remote
+        client uploaded)."""
         store = self._instance.store
         job = store.get_job(name)
+        if source_path is not None and job.kind == "pipeline":
+            job = dataclasses.replace(job, spec={**job.spec, "source_path": source_path})
         if job.parent is not None:
             raise ConflictError(
                 f"Job '{name}' is step '{(job.results or {}).get('step')}' of pipeline job '{job.parent}'; steps are "

@@ -49,6 +49,9 @@ class WorkspaceSources:
         self._instance = instance
         self._snapshots: dict[Path, StoredCode] = {}
 
+    def uploaded(self, path: Path) -> bool:
+        return path.is_relative_to(self._instance.settings.workspace_dir / "uploads")
+
     def component(self, name: str, version: str | None) -> ComponentDocument:
         record = _get(self._instance, COMPONENT, name, version)
         return ComponentDocument(
@@ -235,15 +238,18 @@ class PipelineJobOperations:
         experiment_name: str | None = None,
         regenerate_outputs: bool = False,
         start_runner: bool = True,
+        client_path: str | None = None,
     ) -> JobRecord:
         """Check and queue the pipeline job in ``path`` (``--set`` overrides applied); nothing runs if it has a
-        problem. The runner starts each step when its inputs exist."""
+        problem. The runner starts each step when its inputs exist. ``client_path``: where a remote client
+        has the file ``path`` is an upload of (kept, so that its resume can send the fixed file again)."""
         runner = ensure_runner(self._instance.settings) if start_runner else None
         pipeline = load_pipeline(path, WorkspaceSources(self._instance), overrides=overrides)
         source = {
             "source_path": str(Path(path).resolve()),
             "overrides": list(overrides),
             "lineage": git_lineage(Path(path).resolve().parent),
+            **({"client_path": client_path} if client_path else {}),
         }
         return self.submit(
             pipeline,

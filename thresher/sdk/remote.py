@@ -594,8 +594,11 @@ class RemoteJobOperations(JobOperations):
     def cancel(self, name: str) -> JobRecord:
         return decode(JobRecord, self._client.call("POST", f"/jobs/{name}/cancel"))
 
-    def resume(self, name: str, *, start_runner: bool = True) -> JobRecord:
-        return decode(JobRecord, self._client.call("POST", f"/jobs/{name}/resume"))
+    def resume(self, name: str, *, start_runner: bool = True, source_path: str | None = None) -> JobRecord:
+        # A pipeline job is read again from its YAML: this machine's copy, where the fix was made, goes up again.
+        local = source_path or self.get(name).spec.get("client_path")
+        body = {"path": self._client.yaml_in_folder(local)} if local and Path(str(local)).is_file() else None
+        return decode(JobRecord, self._client.call("POST", f"/jobs/{name}/resume", json=body))
 
     def note(self, job: JobRecord) -> str | None:
         note: str | None = self._client.call("GET", f"/jobs/{job.name}/note")["note"]
@@ -649,6 +652,7 @@ class RemotePipelineJobOperations(PipelineJobOperations):
         experiment_name: str | None = None,
         regenerate_outputs: bool = False,
         start_runner: bool = True,
+        client_path: str | None = None,
     ) -> JobRecord:
         if regenerate_outputs:
             raise _not_remote("regenerate_outputs")
@@ -657,6 +661,7 @@ class RemotePipelineJobOperations(PipelineJobOperations):
             "overrides": [self._override(item) for item in overrides],
             "name": name,
             "experiment_name": experiment_name,
+            "client_path": client_path or str(Path(path).expanduser().resolve()),
         }
         return decode(JobRecord, self._client.call("POST", "/jobs", json=body, queues=True))
 

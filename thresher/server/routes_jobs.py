@@ -86,6 +86,7 @@ class PipelineBody(BaseModel):
     overrides: list[str] = Field(default_factory=list)
     name: str | None = None
     experiment_name: str | None = None
+    client_path: str | None = Field(default=None, description="Where the client has the YAML (kept for resume).")
 
 
 @router.post("/jobs", status_code=201, summary="Create a pipeline job from its YAML (folder uploaded first).")
@@ -100,6 +101,7 @@ def pipeline_created(request: Request, body: PipelineBody, key: str | None = KEY
             name=body.name,
             experiment_name=body.experiment_name,
             start_runner=state.settings.server_runner,
+            client_path=body.client_path,
         )
 
     return state.once(key, "pipeline job", queue)
@@ -174,10 +176,18 @@ def job_canceled(request: Request, name: str, _t: Any = WRITE) -> Any:
     return encode(_state(request).workspace.jobs.cancel(name))
 
 
+class ResumeBody(BaseModel):
+    """A pipeline job's fixed YAML, uploaded with its folder, to read the pipeline from again."""
+
+    path: str | None = None
+
+
 @router.post("/jobs/{name}/resume", summary="Resume a job from its committed mini-batches.")
-def job_resumed(request: Request, name: str, _t: Any = WRITE) -> Any:
+def job_resumed(request: Request, name: str, body: ResumeBody | None = None, _t: Any = WRITE) -> Any:
     state = _state(request)
-    return encode(state.workspace.jobs.resume(name, start_runner=state.settings.server_runner))
+    path = body.path if body is not None else None
+    check_path_fields(state.uploads, {"path": path})
+    return encode(state.workspace.jobs.resume(name, start_runner=state.settings.server_runner, source_path=path))
 
 
 @router.delete("/jobs/{name}", summary="Delete an ended job: its folder and rows.")
