@@ -176,7 +176,7 @@ def measure_sdk(work: Path, invocations: int, clients: int, database_url: str | 
 def main_bench(options: argparse.Namespace) -> dict[str, Any]:
     from bench.p9_claims import measure_claims
 
-    invocations = 60 if options.smoke else 1_000
+    invocations = 30 if options.smoke else 1_000
     clients = 8
     reps = 1 if options.smoke else options.reps
     work = common.work_dir("p9", options.work, smoke=options.smoke)
@@ -206,7 +206,7 @@ def main_bench(options: argparse.Namespace) -> dict[str, Any]:
                         file=sys.stderr,
                         flush=True,
                     )
-        claims = [measure_claims(40 if options.smoke else 200, 4) for _ in range(reps)]
+        claims = [measure_claims(20 if options.smoke else 200, 4) for _ in range(reps)]
     finally:
         if server is not None:
             server.stop()
@@ -262,7 +262,7 @@ def main_bench(options: argparse.Namespace) -> dict[str, Any]:
         "figures": ["submissions_per_s", "submit_p50_ms", "submit_p99_ms", "claim_p50_ms", "claim_p99_ms"],
         "commands": [
             f"python -m bench.p9_server --reps {reps}" + (" --smoke" if options.smoke else ""),
-            f"python -m bench.p9_claims --jobs {40 if options.smoke else 200} --runners 4 --reps {reps}",
+            f"python -m bench.p9_claims --jobs {20 if options.smoke else 200} --runners 4 --reps {reps}",
         ],
         "tables": [
             {

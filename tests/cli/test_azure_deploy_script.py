@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import ScriptEnv
 
 HERE = Path(__file__).resolve().parent.parent / "azure" / "mnist"
@@ -36,6 +38,7 @@ def test_deploy_script_runs_unchanged_but_for_the_command_name(tmp_path: Path, s
     ).read_bytes()
 
 
+@pytest.mark.local_only("the same script as the test before, whose server run covers it")
 def test_script_leaves_the_registered_model_and_deletes_the_endpoint(tmp_path: Path, script_env: ScriptEnv) -> None:
     project = tmp_path / "mnist"
     shutil.copytree(HERE, project)
