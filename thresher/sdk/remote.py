@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 RETRY_SECONDS = 120.0
 """How long a request is retried while the server cannot be reached (a restart takes seconds)."""
+FIRST_CONTACT_SECONDS = 10.0
+"""How long the first request of a client is retried: a server never reached may be a wrong address."""
 TIMEOUT = httpx.Timeout(300.0, connect=5.0)
 
 
@@ -70,6 +72,7 @@ class _Client:
             base_url=self.url + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
         )
         self._uploaded: dict[tuple[str, int, int], str] = {}
+        self._reached = False  # whether this client has had an answer yet
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -108,13 +111,15 @@ class _Client:
         headers = {"Idempotency-Key": key or uuid.uuid4().hex} if queues else {}
         query = {key: value for key, value in (params or {}).items() if value is not None}
         safe = method in ("GET", "HEAD") or queues or method == "PUT"  # PUTs of uploads are idempotent
-        deadline = time.monotonic() + RETRY_SECONDS
+        patience = RETRY_SECONDS if self._reached else FIRST_CONTACT_SECONDS
+        deadline = time.monotonic() + patience
         delay = 0.1
         while True:
             try:
                 if stream_to is not None:
                     with self._http.stream(method, path, params=query, headers=headers) as response:
                         if response.status_code < 400:
+                            self._reached = True
                             with open(stream_to, "wb") as handle:
                                 for chunk in response.iter_bytes():
                                     handle.write(chunk)
@@ -147,13 +152,14 @@ class _Client:
                     return self._checked(response)
             if time.monotonic() > deadline:
                 raise ThresherError(
-                    f"The thresher server at {self.url} did not answer for {RETRY_SECONDS:.0f} s ({last}).",
+                    f"The thresher server at {self.url} did not answer for {patience:.0f} s ({last}).",
                     fix="Check that it runs (thresher server) and that THRESHER_SERVER is its address.",
                 ) from last
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
 
     def _checked(self, response: httpx.Response) -> httpx.Response:
+        self._reached = True
         if response.status_code < 400:
             return response
         try:
