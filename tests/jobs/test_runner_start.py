@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 
 from tests.imports import run_and_list_imports
 from tests.jobs.conftest import Bench, csv_folder
@@ -50,3 +52,26 @@ def test_a_runner_started_before_the_job_is_queued_is_woken_to_claim_it(bench: B
         assert done.runner == f"{socket.gethostname()}:{started.pid}"  # the early runner took it
     finally:
         started.wait(timeout=60)
+
+
+def test_a_runner_started_early_that_idled_out_before_the_job_was_queued_is_replaced(bench: Bench) -> None:
+    # invoke starts a runner, then checks a slow input (remote storage under load) for longer than the runner
+    # waits idle: the runner has marked the lock stopping and made its last look at the queue, but its
+    # process has not exited yet when invoke, the job queued, asks again. Waking it left the job queued for
+    # good (seen in CI); a new runner must be started. The leaving runner is stood in for by a process that
+    # lives on with the lock marked as a real runner leaves it.
+    bench.deploy(SCRIPT)
+    settings = bench.ws.settings
+    leaving = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (settings.workspace_dir / "runner.lock").write_text(f"{leaving.pid} stopping")
+        job = bench.ws.jobs.invoke(bench.endpoint, input=str(csv_folder(bench.root, 2)), start_runner=False)
+        started = ensure_runner(settings, started=leaving)
+        assert started is not None  # a new runner, not a ring of the leaving one's doorbell
+        done = bench.ws.jobs.wait(job.name, timeout=120)
+        assert done.status == "Completed", done.headline
+        assert done.runner == f"{socket.gethostname()}:{started.pid}"
+        started.wait(timeout=60)
+    finally:
+        leaving.kill()
+        leaving.wait()

@@ -167,7 +167,9 @@ def ensure_runner(
     started as ``started``: that runner counts as alive while its process runs, though it may not hold
     the lock yet (it will, and claim the job; or it finds another runner serving, which will).
     """
-    if (started is not None and started.poll() is None) or runner_alive(settings):
+    if (started is not None and started.poll() is None and not _leaving(settings, started.pid)) or runner_alive(
+        settings
+    ):
         wake_runner(settings)
         return None
     with (settings.workspace_dir / LOG_FILE).open("a", encoding="utf-8") as log:
@@ -184,6 +186,14 @@ def ensure_runner(
             env=environment,
             close_fds=True,
         )
+
+
+def _leaving(settings: Settings, pid: int) -> bool:
+    """Whether the runner process ``pid`` has served and is on its way out: it marked the lock stopping,
+    and may have looked at the queue for the last time before the job now queued (a runner that idles
+    out while ``invoke`` checks a slow input). One that has not taken the lock yet will see the job."""
+    holder, stopping = _lock_holder(settings)
+    return holder == pid and stopping
 
 
 def wake_runner(settings: Settings) -> None:

@@ -164,10 +164,11 @@ def serve(
             try:
                 idle = settings.runner_idle_exit if idle_exit is None else idle_exit
                 _drain(store, runner, idle, settings, faults, resolve, doorbell, pools, handlers or {}, stopping, None)
-            except (RunnerStopped, KeyboardInterrupt):
-                stopping()  # stopped between jobs (in a job, its handler marked it before queueing the job)
-                raise
             finally:
+                # However it leaves (idle, stopped between jobs, an error), it says so before letting go of
+                # the lock: a client holding this runner's process (``ensure_runner``'s ``started``) then
+                # knows it may have looked at the queue for the last time, and starts another.
+                stopping()
                 pools.close()  # no worker outlives its runner
         # Lock released: a job queued meanwhile would have found no runner alive. Look once more.
         if store.list_jobs(statuses=("Queued",), limit=1, top_level=True) or dead_local_runners(store, steps=False):
