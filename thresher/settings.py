@@ -142,6 +142,18 @@ class Settings(BaseSettings):
         gt=0,
         description="How often (seconds) thresher server looks for schedules that are due.",
     )
+    online_host: str = Field(
+        default="127.0.0.1",
+        description="The address the online endpoints' front listens on. Only this machine reaches the default; "
+        "0.0.0.0 serves every network the machine is on (every scoring route still needs the endpoint's key).",
+    )
+    online_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="The port of the online endpoints' front; 0: the port it had last time when that is free, "
+        "else any free port. `thresher online-endpoint show` gives the scoring_uri.",
+    )
     clock_file: Path | None = Field(
         default=None,
         description="Test seam: a file holding an ISO time that thresher server's schedules take as now. Leave unset.",

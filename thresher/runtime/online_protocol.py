@@ -77,6 +77,7 @@ class OnlineConfig(TypedDict, total=False):
     worker: str  # e.g. blue/instance-0/worker-1, for logs
     error_log: str  # where tracebacks of init() and run() are appended
     warmup: bool  # predict once on the model's input example before saying ready
+    tune_batching: bool  # and time predict on batch sizes 1..64 of it (the ready event carries the cost curve)
 
 
 def encode_frame(header: dict[str, Any], bodies: Sequence[bytes] = ()) -> bytes:
