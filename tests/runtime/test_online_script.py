@@ -175,13 +175,17 @@ def test_undecorated_run_gets_text_a_get_its_query_and_request_headers(tmp_path:
             return {"raw": raw_data, "type": kind, "is_dict": isinstance(request_headers, dict)}
         """,
     )
-    text, query, binary = served.answers(
-        post("héllo", headers={"content-type": "text/plain"}), get("a=1&a=2&b=x&empty="), post(raw=b"\xff\xfe")
+    text, query, binary, other = served.answers(
+        post("héllo", headers={"content-type": "text/plain"}),
+        get("a=1&a=2&b=x&empty="),
+        post(raw=b"\xff\xfe"),
+        {**post("{}"), "dialect": "invocations", "path": "/invocations"},
     )
     assert json.loads(text["body"]) == {"raw": "héllo", "type": "text/plain", "is_dict": True}
     assert json.loads(json.loads(query["body"])["raw"]) == {"a": ["1", "2"], "b": "x", "empty": ""}
     assert binary["reply"]["status"] == 400
     assert "not UTF-8 text" in message(binary) and "@rawhttp" in message(binary)
+    assert other["reply"]["status"] == 404 and "serves /score only" in message(other)
 
 
 # ---- @input_schema with numpy ---------------------------------------------------------------------------

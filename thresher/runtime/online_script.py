@@ -6,6 +6,7 @@ Swagger file beside it, then calls ``init()``. ``handle`` calls ``run`` once per
 
     200  run's value as JSON (or its AMLResponse, as it is)
     400  a body that does not fit run()'s parameters (the message names the parameter and the column)
+    404  a request in another dialect than /score's (MLflow's /invocations, V2)
     415  a decorated run() and a body that is not JSON
     424  run() raised (body {"message": "<Type>: <message>"}, header x-ms-run-function-failed: True;
          the traceback goes to the error log only), or returned a value JSON cannot hold
@@ -31,7 +32,7 @@ from typing import Any, Callable
 
 from thresher.runtime.entry import UserCodeError, describe, error_boundary, import_script
 from thresher.runtime.online_call import SCHEMA, RequestError, RunShape
-from thresher.runtime.online_protocol import Answer, Exchange, OnlineReply, OnlineRequest
+from thresher.runtime.online_protocol import SCORE, Answer, Exchange, OnlineReply, OnlineRequest
 from thresher.runtime.online_reply import (
     EXEC_MS_HEADER,
     FAILED_HEADER,
@@ -165,6 +166,9 @@ class ScriptHandler:
         run, shape = self._run, self.shape
         assert run is not None  # set by init() with the shape
         started = time.perf_counter()
+        if request.get("dialect", SCORE) != SCORE:
+            said = f"This deployment runs a scoring script, which serves /score only, not {request.get('path')!r}."
+            return self._error(404, said, {}, "RequestError")
         try:
             args, kwargs = shape.arguments(request, body)
         except RequestError as bad:
