@@ -349,6 +349,9 @@ def test_swagger_of_an_undecorated_script_and_a_users_own_file(tmp_path: Path) -
     assert v2["ok"]["definitions"]["ServiceInput"] == {"type": "object"}
     assert v2["ok"]["definitions"]["ServiceOutput"] == {"type": "object"}
     assert v3["ok"] == {"openapi": "3.0.1", "info": {"title": "mine"}}
+    (tmp_path / "code" / "swagger.json").write_text(json.dumps({"swagger": "2.0", "info": {"title": "legacy"}}))
+    _, v2 = served.run(("init", None), ("document", {"op": "swagger"}))
+    assert v2["ok"]["info"] == {"title": "legacy"}  # swagger.json: for any version without its own file
 
 
 # ---- @rawhttp ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import sys
 import warnings
 from typing import Any
 
@@ -36,6 +37,11 @@ def json_kind(value: Any) -> str:
     if isinstance(value, str):
         return "a string"
     return "null" if value is None else f"a {type(value).__name__}"
+
+
+def _module(name: str) -> Any:
+    """numpy or pandas: already imported by the script whose sample uses them (imported here otherwise)."""
+    return sys.modules.get(name) or importlib.import_module(name)
 
 
 def is_parameter_type(value: Any) -> bool:
@@ -116,7 +122,7 @@ def _moment(sample: Any, value: Any, where: str) -> Any:
 
 def numpy_input(ptype: Any, value: Any) -> Any:
     """``value`` (nested lists) as an array like ``ptype.sample_input`` (shape checked but for the rows)."""
-    np = importlib.import_module("numpy")
+    np = _module("numpy")
     sample = ptype.sample_input
     if isinstance(value, np.ndarray):
         return value
@@ -152,6 +158,8 @@ def _shape(shape: tuple[int, ...], rows: bool = False) -> str:
 
 def _fit_numpy(np: Any, data: Any, target: Any, what: str) -> Any:
     """``data`` as ``target`` dtype, or the ``Problem`` (its position counted in rows)."""
+    if data.dtype == target:
+        return data
     per_row = max(1, int(np.prod(data.shape[1:]))) if data.ndim > 1 else 1
     kind = data.dtype.kind
     if target.kind in "biuf":
@@ -212,7 +220,7 @@ def _structured(np: Any, ptype: Any, rows: list[Any]) -> Any:
 
 def pandas_input(ptype: Any, value: Any) -> Any:
     """``value`` (JSON in the ``orient`` layout) as a DataFrame with the sample's columns and dtypes."""
-    pd = importlib.import_module("pandas")
+    pd = _module("pandas")
     sample = ptype.sample_input
     if isinstance(value, pd.DataFrame):
         return value
@@ -296,7 +304,7 @@ def _fit_columns(pd: Any, sample: Any, frame: Any) -> Any:
 
 
 def _fit_column(pd: Any, column: Any, model: Any, what: str) -> Any:
-    np = importlib.import_module("numpy")
+    np = _module("numpy")
     types, target = pd.api.types, model.dtype
     present = column.notna().to_numpy()
     first = int(present.argmax()) if present.any() else None

@@ -52,6 +52,11 @@ def input_schema(
 
         @functools.wraps(func)
         def converting(*args: Any, **kwargs: Any) -> Any:
+            if not args:  # all by name (as the server calls): no binding needed
+                value = kwargs.get(param_name)
+                if param_name in kwargs and not (value is None and optional):
+                    kwargs[param_name] = param_type.deserialize_input(value)
+                return func(**kwargs)
             try:
                 bound = signature.bind_partial(*args, **kwargs)
             except TypeError:

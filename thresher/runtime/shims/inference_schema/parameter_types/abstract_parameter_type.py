@@ -15,6 +15,7 @@ JSON list into a numpy array like the sample, ...) and raises ``ValueError`` say
 from __future__ import annotations
 
 import importlib
+import sys
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -42,4 +43,5 @@ class AbstractParameterType(ABC):
 
 def thresher_module(name: str) -> Any:
     """``thresher.runtime.<name>``, where the built-in types' conversion and schemas are written once."""
-    return importlib.import_module("thresher.runtime." + name)
+    full = "thresher.runtime." + name
+    return sys.modules.get(full) or importlib.import_module(full)
