@@ -103,6 +103,24 @@ def _positional_count(func: Callable[..., Any]) -> int:
         return 1
 
 
+def import_script(path: str) -> ModuleType:
+    """Import the script at ``path`` as a module named after its file stem (so siblings import it normally)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"The scoring script {path} does not exist (code snapshot: {os.getcwd()}).")
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"Cannot load the scoring script {path}: it must be a .py file.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
 class ScoringScript:
     """A loaded scoring script: its ``init``, ``run`` and optional ``shutdown``."""
 
@@ -125,20 +143,7 @@ class ScoringScript:
         """
         if path is None:
             return cls(importlib.import_module(BUILTIN_MLFLOW_DRIVER))
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"The scoring script {path} does not exist (code snapshot: {os.getcwd()}).")
-        name = os.path.splitext(os.path.basename(path))[0]
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"Cannot load the scoring script {path}: it must be a .py file.")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-        return cls(module)
+        return cls(import_script(path))
 
     def init(self) -> None:
         """Call the script's ``init()``, when it has one (v1 scripts may omit it)."""

@@ -1,5 +1,6 @@
-"""Shim of the ``azureml`` namespace: ``azureml.core`` is thresher's; other installed ``azureml.*``
-packages (``azureml.mlflow``, ...) stay importable because the namespace extends over ``sys.path``.
+"""Shim of the ``azureml`` namespace: ``azureml.core`` and ``azureml.contrib.services`` are thresher's;
+other installed ``azureml.*`` packages (``azureml.mlflow``, ...) stay importable because the
+namespace extends over ``sys.path``.
 """
 
 from pkgutil import extend_path

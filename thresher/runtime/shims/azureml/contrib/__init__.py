@@ -1,0 +1,1 @@
+"""``azureml.contrib``: only ``azureml.contrib.services`` (the ``@rawhttp`` request and response)."""
