@@ -16,7 +16,6 @@ import contextlib
 import fcntl
 import functools
 import os
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from thresher.instance import Instance
 from thresher.sdk import online_serving
 from thresher.server.online.catalog import Catalog, DeploymentPlan, EndpointPlan, load_catalog, resolve_launch
 from thresher.server.online.dispatch import LiveDeployment
-from thresher.server.online.front import Front, ServedEndpoint
+from thresher.server.online.front import Front, ServedEndpoint, listening_socket
 from thresher.server.online.workers import WorkerStartError
 from thresher.settings import Settings
 
@@ -92,7 +91,9 @@ class OnlineService:
         """Listen, keep in step with the database, and exit once no endpoint is left."""
         import uvicorn  # the server extra; thresher server needs it too
 
-        sock = _bind(self.settings.online_host, self.settings.online_port or online_serving.last_port(self.settings))
+        sock = listening_socket(
+            self.settings.online_host, self.settings.online_port or online_serving.last_port(self.settings)
+        )
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.front,
@@ -254,25 +255,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return -1
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``port`` (0, or taken: any free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for candidate in [port, 0] if port else [0]:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, candidate))
-        except OSError:
-            sock.close()
-            if candidate == 0:
-                raise
-            continue
-        sock.listen(2048)
-        sock.setblocking(False)
-        return sock
-    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager
