@@ -12,6 +12,9 @@ One policy, the same for columns and tensors (README "Signature policy"):
   columns by position.
 - Tensors: the data (a table's columns, or an image's pixels) is reshaped to the tensor's shape when
   the number of values per item matches; the dtype follows the rule above.
+- Online requests (``online_inputs``) also send tensors as nested lists (``array``) and, for a signature
+  of several named tensors, a dict of them (``named_arrays``); files cannot, so batch refuses that
+  signature unless ``InputSignature(..., named_tensors=True)``.
 
 A ``SignatureError`` names the file, every offending column, the expected and found type, and one
 sample row (counting data rows from 0, like the output's ``row`` column); never the data itself.
@@ -74,6 +77,9 @@ class InputSignature:
             return self._table_tensor(frame, where, first_row), []
         if not self.named:
             return self._positional(frame, where, first_row)
+        exact = self._exact(frame)
+        if exact is not None:
+            return exact
         pd = importlib.import_module("pandas")
         present = {str(column) for column in frame.columns}
         wanted = {spec["name"] for spec in self.columns}
@@ -93,6 +99,27 @@ class InputSignature:
         _raise(problems, where, first_row)
         extra = [str(column) for column in frame.columns if str(column) not in wanted]
         return pd.DataFrame(data, index=frame.index), extra
+
+    def _exact(self, frame: Any) -> tuple[Any, list[str]] | None:
+        """The frame's signature columns as they are, when each already has its numeric field's exact dtype and
+        every required one is there: nothing to convert or check (a 1-row online request's common case)."""
+        np = importlib.import_module("numpy")
+        if not frame.columns.is_unique or not all(isinstance(column, str) for column in frame.columns):
+            return None
+        dtypes = frame.dtypes
+        names = []
+        for spec in self.columns:
+            name, kind = spec["name"], str(spec.get("type"))
+            if name not in dtypes:
+                if spec.get("required", True):
+                    return None
+            elif kind not in _NUMPY_TYPES or dtypes[name] != np.dtype(_NUMPY_TYPES[kind]):
+                return None
+            else:
+                names.append(name)
+        wanted = set(names)
+        extra = [column for column in frame.columns if column not in wanted]
+        return (frame if list(frame.columns) == names else frame[names]), extra
 
     def _positional(self, frame: Any, where: str, first_row: int) -> tuple[Any, list[str]]:
         pd = importlib.import_module("pandas")
