@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,9 @@ def test_named_tensors_with_params_return_the_models_own_predictions(
     status, answer = ask(handlers["named"], request("invocations", {"inputs": NAMED, "params": {"scale": 2}}))
     assert (status, answer) == (200, {"predictions": mine})
     assert ask(handlers["named"], request("score", {"input_data": NAMED})) == (200, expected(models, "named", arrays))
+    instances = [{"a": [1, 2, 3], "b": 10}, {"a": [4, 5, 6], "b": 20}]  # TF-serving rows of named tensors
+    status, answer = ask(handlers["named"], request("invocations", {"instances": instances, "params": {"scale": 2}}))
+    assert (status, answer) == (200, {"predictions": mine})
 
 
 def test_v2_infer_reads_named_inputs_as_columns_and_answers_outputs(
@@ -351,6 +355,15 @@ def test_warmup_uses_the_input_example_or_a_row_made_from_the_signature(handlers
     assert warm["source"] == "signature" and warm["rows"] == 1 and warm["ms"] > 0
 
 
+def test_a_missing_input_example_file_falls_back_to_the_signature(saved: dict[str, Path], tmp_path: Path) -> None:
+    shutil.copytree(saved["digits"], tmp_path / "model")
+    (tmp_path / "model" / "input_example.json").unlink()
+    handler = _handler({"digits": tmp_path / "model"}, "digits", tmp_path / "error.txt")
+    warm = handler.warmup()
+    assert warm["source"] == "signature" and warm["rows"] == 1
+    assert "Reading the input example" in (tmp_path / "error.txt").read_text()
+
+
 def test_cost_curve_times_predict_on_each_batch_size(handlers: dict[str, MlflowHandler]) -> None:
     curve = handlers["diabetes"].cost_curve((1, 4, 16))
     assert list(curve) == [1, 4, 16] and all(ms > 0 for ms in curve.values())
@@ -373,6 +386,9 @@ def test_v2_metadata_and_swagger_come_from_the_signature(handlers: dict[str, Mlf
     body = swagger["components"]["schemas"]["ServiceInput"]
     assert body["properties"]["input_data"]["properties"]["columns"]["example"] == ["x", "n", "name", "note"]
     assert body["example"]["input_data"]["columns"] == ["x", "n", "name", "note"]
+    digits = handlers["digits"].document({"op": "swagger"})["components"]["schemas"]["ServiceInput"]
+    assert digits["properties"]["input_data"]["items"]["maxItems"] == 64
+    assert np.array(digits["example"]["input_data"]).shape == (2, 64)
     assert handlers["named"].document({"op": "swagger", "version": "2"})["definitions"]["ServiceInput"]["properties"][
         "params"
     ] == {"type": "object", "properties": {"scale": {"type": "number", "format": "double", "default": 1.0}}}

@@ -73,15 +73,13 @@ def replicated(data: Any, rows: int, size: int) -> Any:
     return np.concatenate([data] * times)[:size]
 
 
-def json_example(example: RawInput | None) -> Any:
-    """The example as ``input_data`` is sent (a split DataFrame, nested lists or a dict of them)."""
+def json_example(data: Any) -> Any:
+    """Model input as ``input_data`` sends it (a split DataFrame, nested lists or a dict of them)."""
     np = importlib.import_module("numpy")
     pd = importlib.import_module("pandas")
-    if example is None:
-        return None
-    if isinstance(example.data, pd.DataFrame):
-        split = example.data.to_dict(orient="split")
+    if isinstance(data, pd.DataFrame):
+        split = data.to_dict(orient="split")
         return {key: split[key] for key in ("columns", "index", "data")}
-    if isinstance(example.data, dict):
-        return {name: np.asarray(values).tolist() for name, values in example.data.items()}
-    return np.asarray(example.data).tolist()
+    if isinstance(data, dict):
+        return {name: np.asarray(values).tolist() for name, values in data.items()}
+    return np.asarray(data).tolist()

@@ -7,7 +7,7 @@ the data)::
     signature          FRAME                 TENSOR (lists)                    TENSORS (dict)
     columns            table()               one column, or unnamed columns    a dict of columns
     one tensor         table() (reshaped)    array()                           its one entry
-    named tensors      refused               refused                           named_arrays()
+    named tensors      a column per tensor   refused                           named_arrays()
     none               as sent               an array                          a dict of arrays
 
 ``params`` are checked against the model's params schema (MLmodel ``signature.params``): every name must
@@ -76,7 +76,7 @@ def described(data: Any, params: dict[str, Any] | None, named_tensors: bool = Fa
 def _fit_data(raw: RawInput, signature: InputSignature) -> Any:
     np = importlib.import_module("numpy")
     pd = importlib.import_module("pandas")
-    if raw.form == FRAME:
+    if raw.form == FRAME and (signature.tensor is not None or not signature.tensors):
         return signature.table(raw.data, WHERE, 0)[0]
     if not signature.inputs:
         if raw.form == TENSORS:
@@ -84,6 +84,9 @@ def _fit_data(raw: RawInput, signature: InputSignature) -> Any:
         return _array(np, raw.data)
     if signature.tensors:
         if signature.tensor is None:
+            if raw.form == FRAME:  # records of named tensors ({"instances": [{"a": [...], "b": ...}, ...]})
+                tensors = {str(column): raw.data[column].tolist() for column in raw.data.columns}
+                return signature.named_arrays(tensors, WHERE)
             if raw.form != TENSORS:
                 raise SignatureError(_want_named(signature))
             return signature.named_arrays(raw.data, WHERE)

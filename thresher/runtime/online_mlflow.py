@@ -144,7 +144,10 @@ class MlflowHandler:
             return online_v2.metadata(name, self.signature.inputs, self.outputs)
         if op.get("op") == "swagger":
             known, _ = self._known_input()
-            example = online_examples.json_example(RawInput("", known.data)) if known is not None else None
+            data = known.data if known is not None else None
+            if isinstance(data, dict) and self.signature.tensor is not None:
+                data = next(iter(data.values()))  # one named tensor: input_data is the tensor itself
+            example = online_examples.json_example(data) if data is not None else None
             return online_openapi.document(
                 name, str(op.get("version") or "3"), self.signature, self.outputs, self.param_specs, example
             )
@@ -267,8 +270,12 @@ class MlflowHandler:
     def _known_input(self) -> tuple[ModelInput | None, str]:
         """The saved input example fitted to the signature, or a row made from the signature (cached)."""
         if self._known is None:
-            example = online_examples.saved_example(self.model.metadata, self.folder)
             source = online_examples.INPUT_EXAMPLE
+            try:
+                example = online_examples.saved_example(self.model.metadata, self.folder)
+            except Exception as exc:  # a missing or unreadable example file: fall back to the signature
+                describe(exc, f"Reading the input example of {self.folder} failed", self.error_log)
+                example = None
             if example is None:
                 example, source = online_examples.synthesized(self.signature), online_examples.SIGNATURE
             known = None
