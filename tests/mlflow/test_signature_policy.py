@@ -132,6 +132,31 @@ def test_several_named_tensors_cannot_be_fed_from_files() -> None:
         InputSignature([{**spec, "name": "a"}, {**spec, "name": "b"}])
 
 
+def test_named_tensors_sent_online_are_fitted_each_by_the_lossless_rule() -> None:
+    spec: dict[str, Any] = {"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1, 2]}}
+    signature = InputSignature([{**spec, "name": "a"}, {**spec, "name": "b"}], named_tensors=True)
+    fitted = signature.named_arrays({"a": [[1, 2]], "b": [[3.0, 4.0]], "extra": [0]}, "The request")
+    assert sorted(fitted) == ["a", "b"] and fitted["b"].dtype == np.int64 and fitted["b"].tolist() == [[3, 4]]
+    with pytest.raises(SignatureError) as caught:
+        signature.named_arrays({"a": [[1, 2], [3, 4.5]], "b": [["secret", "x"]]}, "The request")
+    assert str(caught.value) == (
+        "The request does not fit the model's signature: tensor 'a': expected int64 (tensor (-1, 2)), found float64 "
+        "with a fractional part (e.g. row 1); tensor 'b': expected int64 (tensor (-1, 2)), found text (e.g. row 0)."
+    )
+    with pytest.raises(SignatureError, match="it has no tensor 'b', which the signature requires"):
+        signature.named_arrays({"a": [[1, 2]]}, "The request")
+    with pytest.raises(SignatureError, match=r"several named tensors .* a table feeds one"):
+        signature.table(pd.DataFrame({"a": [1]}), "The request", 0)
+
+
+def test_a_tensor_sent_as_lists_keeps_its_shape_or_is_reshaped_per_item() -> None:
+    assert DIGITS.array(np.zeros((2, 64)).tolist(), "r").shape == (2, 8, 8)
+    with pytest.raises(SignatureError, match=r"the tensor has shape \(2, 63\), and the model takes \(-1, 8, 8\)"):
+        DIGITS.array(np.zeros((2, 63)).tolist(), "r")
+    with pytest.raises(SignatureError, match="the tensor is ragged"):
+        DIGITS.array([[0.0] * 64, [0.0]], "r")
+
+
 def test_no_signature_passes_data_as_read() -> None:
     frame = pd.DataFrame({"anything": ["goes"]})
     assert InputSignature(None).table(frame, "x.csv", 0) == (frame, [])

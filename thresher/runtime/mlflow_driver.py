@@ -219,9 +219,8 @@ def _extra_message(extra: list[str], path: str) -> str:
     )
 
 
-def init() -> None:
-    """Load the model in AZUREML_MODEL_DIR (once per worker)."""
-    global _driver
+def load_model(model_dir: str) -> Any:
+    """The pyfunc model in ``model_dir`` (AZUREML_MODEL_DIR), loaded with MLflow's telemetry off."""
     for name, value in QUIET_MLFLOW.items():
         os.environ.setdefault(name, value)
     try:
@@ -232,11 +231,18 @@ def init() -> None:
             f"mlflow (or mlflow-skinny) and {', '.join(RUNTIME_REQUIREMENTS)}. Add them to the model's "
             "requirements, or name an environment that has them in the deployment."
         ) from exc
-    folder = model_folder(os.environ.get("AZUREML_MODEL_DIR") or os.environ.get("THRESHER_MODEL_DIR") or ".")
-    chunk_rows = int(os.environ.get("THRESHER_MLFLOW_CHUNK_ROWS") or CHUNK_ROWS)
+    folder = model_folder(model_dir)
     # The real path: MLflow refuses a model folder reached through a link (``batch score`` links it).
-    _driver = Driver(pyfunc.load_model(os.path.realpath(folder), suppress_warnings=True), chunk_rows)
-    _log.info("Loaded MLflow model %s (chunks of %d rows)", folder, chunk_rows)
+    return pyfunc.load_model(os.path.realpath(folder), suppress_warnings=True)
+
+
+def init() -> None:
+    """Load the model in AZUREML_MODEL_DIR (once per worker)."""
+    global _driver
+    model_dir = os.environ.get("AZUREML_MODEL_DIR") or os.environ.get("THRESHER_MODEL_DIR") or "."
+    chunk_rows = int(os.environ.get("THRESHER_MLFLOW_CHUNK_ROWS") or CHUNK_ROWS)
+    _driver = Driver(load_model(model_dir), chunk_rows)
+    _log.info("Loaded MLflow model %s (chunks of %d rows)", model_folder(model_dir), chunk_rows)
 
 
 def run(mini_batch: Any) -> ItemResults:

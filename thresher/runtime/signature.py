@@ -12,6 +12,9 @@ One policy, the same for columns and tensors (README "Signature policy"):
   columns by position.
 - Tensors: the data (a table's columns, or an image's pixels) is reshaped to the tensor's shape when
   the number of values per item matches; the dtype follows the rule above.
+- Online requests (``online_inputs``) also send tensors as nested lists (``array``) and, for a signature
+  of several named tensors, a dict of them (``named_arrays``); files cannot, so batch refuses that
+  signature unless ``InputSignature(..., named_tensors=True)``.
 
 A ``SignatureError`` names the file, every offending column, the expected and found type, and one
 sample row (counting data rows from 0, like the output's ``row`` column); never the data itself.
@@ -37,10 +40,12 @@ class SignatureError(ValueError):
 class InputSignature:
     """A model's input signature (``MLmodel`` ``signature.inputs`` as parsed JSON; None: no signature)."""
 
-    def __init__(self, inputs: list[dict[str, Any]] | None) -> None:
+    def __init__(self, inputs: list[dict[str, Any]] | None, *, named_tensors: bool = False) -> None:
+        """``named_tensors``: accept a signature of several named tensors (online requests can send them as a
+        dict; files cannot, so batch refuses such a signature here)."""
         self.inputs = list(inputs or [])
         self.tensors = [spec for spec in self.inputs if spec.get("type") == "tensor"]
-        if self.tensors and len(self.inputs) > 1:
+        if self.tensors and len(self.inputs) > 1 and not (named_tensors and len(self.tensors) == len(self.inputs)):
             names = ", ".join(str(spec.get("name")) for spec in self.inputs)
             raise SignatureError(
                 f"The model takes several named inputs ({names}); a file can only feed one tensor or a table. "
@@ -51,8 +56,8 @@ class InputSignature:
 
     @property
     def tensor(self) -> dict[str, Any] | None:
-        """The one tensor spec, for a tensor signature."""
-        return self.tensors[0] if self.tensors else None
+        """The one tensor spec, for a tensor signature (None for several named tensors)."""
+        return self.tensors[0] if len(self.tensors) == 1 else None
 
     def text_columns(self) -> dict[str, Any]:
         """``dtype=`` for reading a CSV file: the columns to read as text."""
@@ -62,10 +67,19 @@ class InputSignature:
         """The model input for a chunk of a table (rows ``first_row``...), and the extra columns dropped."""
         if not self.inputs:
             return frame, []
+        if self.tensors and self.tensor is None:
+            raise SignatureError(
+                f"{where} does not fit the model's signature: the model takes several named tensors "
+                f"({_names([str(spec.get('name')) for spec in self.tensors])}), and a table feeds one. "
+                "Send a dict of named tensors."
+            )
         if self.tensor is not None:
             return self._table_tensor(frame, where, first_row), []
         if not self.named:
             return self._positional(frame, where, first_row)
+        exact = self._exact(frame)
+        if exact is not None:
+            return exact
         pd = importlib.import_module("pandas")
         present = {str(column) for column in frame.columns}
         wanted = {spec["name"] for spec in self.columns}
@@ -85,6 +99,27 @@ class InputSignature:
         _raise(problems, where, first_row)
         extra = [str(column) for column in frame.columns if str(column) not in wanted]
         return pd.DataFrame(data, index=frame.index), extra
+
+    def _exact(self, frame: Any) -> tuple[Any, list[str]] | None:
+        """The frame's signature columns as they are, when each already has its numeric field's exact dtype and
+        every required one is there: nothing to convert or check (a 1-row online request's common case)."""
+        np = importlib.import_module("numpy")
+        if not frame.columns.is_unique or not all(isinstance(column, str) for column in frame.columns):
+            return None
+        dtypes = frame.dtypes
+        names = []
+        for spec in self.columns:
+            name, kind = spec["name"], str(spec.get("type"))
+            if name not in dtypes:
+                if spec.get("required", True):
+                    return None
+            elif kind not in _NUMPY_TYPES or dtypes[name] != np.dtype(_NUMPY_TYPES[kind]):
+                return None
+            else:
+                names.append(name)
+        wanted = set(names)
+        extra = [column for column in frame.columns if column not in wanted]
+        return (frame if list(frame.columns) == names else frame[names]), extra
 
     def _positional(self, frame: Any, where: str, first_row: int) -> tuple[Any, list[str]]:
         pd = importlib.import_module("pandas")
@@ -171,6 +206,68 @@ class InputSignature:
             raise SignatureError(f"{where} does not fit the model's signature: {fitted.describe(None, values=True)}.")
         data = fitted.reshape(batch.shape)
         return {spec["name"]: data} if spec.get("name") else data
+
+    def array(self, values: Any, where: str) -> Any:
+        """A tensor sent as (nested) lists or an array, fitted to the model's one tensor: the same rank and
+        fixed dimensions (or, with fixed dimensions, as many values per item, reshaped), and the tensor's
+        dtype by the lossless rule. The first dimension counts the items (rows)."""
+        spec = self.tensor or {}
+        fitted = _fit_tensor(values, spec)
+        if isinstance(fitted, str):
+            raise SignatureError(f"{where} does not fit the model's signature: {fitted}.")
+        return fitted
+
+    def named_arrays(self, values: dict[str, Any], where: str) -> dict[str, Any]:
+        """Named tensors sent as a dict, each fitted as ``array`` fits one; every problem is reported at once.
+        Missing required tensors fail, tensors the signature does not name are dropped."""
+        specs = self.tensors
+        missing = [str(s.get("name")) for s in specs if s.get("name") not in values and s.get("required", True)]
+        if missing:
+            raise SignatureError(
+                f"{where} does not fit the model's signature: it has no tensor {_names(missing)}, which the "
+                f"signature requires (tensors: {_names([str(s.get('name')) for s in specs])})."
+            )
+        fitted: dict[str, Any] = {}
+        problems: list[str] = []
+        for spec in specs:
+            if spec.get("name") in values:
+                array = _fit_tensor(values[spec["name"]], spec)
+                if isinstance(array, str):
+                    problems.append(array)
+                else:
+                    fitted[spec["name"]] = array
+        if problems:
+            raise SignatureError(f"{where} does not fit the model's signature: {'; '.join(problems)}.")
+        return fitted
+
+
+def _fit_tensor(values: Any, spec: dict[str, Any]) -> Any:
+    """``values`` as an array of the tensor spec's shape and dtype, or a clause saying why not."""
+    np = importlib.import_module("numpy")
+    pd = importlib.import_module("pandas")
+    what = f"tensor '{spec['name']}'" if spec.get("name") is not None else "the tensor"
+    dtype, shape = _tensor_spec(spec)
+    try:
+        array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    except ValueError:  # numpy refuses nested lists of unequal lengths
+        return f"{what} is ragged (its items have different lengths), and the model takes {_shape(shape)}"
+    inner = shape[1:]
+    fits = array.ndim == len(shape) and all(d in (-1, s) for d, s in zip(shape, array.shape))
+    same_items = array.ndim >= 1 and -1 not in inner and int(np.prod(array.shape[1:])) == int(np.prod(inner))
+    if not fits and same_items and shape[0] in (-1, array.shape[0]):
+        array, fits = array.reshape((array.shape[0], *inner)), True
+    if not fits:
+        return f"{what} has shape {_shape(list(array.shape))}, and the model takes {_shape(shape)} (-1: any size)"
+    target = np.dtype(dtype) if dtype not in ("None", "") else array.dtype
+    if target.kind not in "biuf":
+        return array  # text, bytes and objects: MLflow checks these itself
+    flat = array.reshape(-1)
+    fitted = fit_array(numeric_values(pd.Series(flat, copy=False)), target, what, f"{dtype} (tensor {_shape(shape)})")
+    if isinstance(fitted, Problem):
+        per_item = max(1, flat.size // max(1, array.shape[0])) if array.ndim else 1
+        row = None if fitted.position is None else fitted.position // per_item
+        return Problem(fitted.what, fitted.expected, fitted.found, row).describe(0)
+    return fitted.reshape(array.shape)
 
 
 def _fit_column(series: Any, spec: dict[str, Any], problems: list[Problem]) -> Any:
