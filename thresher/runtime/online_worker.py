@@ -33,7 +33,7 @@ def _handler(config: OnlineConfig) -> Handler:
         return ScriptHandler(script, error_log)
     from thresher.runtime.online_mlflow import MlflowHandler
 
-    return MlflowHandler(str(config.get("model_dir") or "."), error_log)
+    return MlflowHandler(str(config.get("model_dir") or "."), error_log, name=config.get("deployment"))
 
 
 class Channel:
@@ -85,7 +85,7 @@ def serve(channel: Channel, handler: Handler) -> None:
         elif op in ("swagger", "metadata"):
             try:
                 document = handler.document(header)
-            except Exception as exc:  # a broken user swagger file: the front answers 500 with this
+            except Exception as exc:  # an unknown swagger version, a broken user swagger file: the front says so
                 document = {"error": f"{type(exc).__name__}: {exc}"}
             channel.send({"event": "document", "document": document})
         elif op == "shutdown":

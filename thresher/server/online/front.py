@@ -260,6 +260,8 @@ class Front:
             else:
                 op = {"op": "metadata"}
             document = await live.document(op)
+            if set(document) == {"error"}:
+                raise Answer(400, f"No {op['op']} document: {document['error']}")
             await _respond(send, 200, json.dumps(document).encode(), [*answer_headers, (b"content-type", _JSON)])
             return
         raise Answer(
