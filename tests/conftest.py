@@ -129,7 +129,13 @@ LEFTOVER_WAIT_SECONDS = 15.0
 def _warm_compute_off() -> Iterator[None]:
     # Runners exit 0.5 s after their queue empties (3 s outside tests), so that a test that ran jobs
     # does not wait long for its runner to be gone; a later invoke starts another.
-    values = {"THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN": "0", "THRESHER_RUNNER_IDLE_EXIT": "0.5"}
+    # Online endpoints are served only in the tests that serve them (tests/online): elsewhere creating one
+    # starts no serving process.
+    values = {
+        "THRESHER_IDLE_TIME_BEFORE_SCALE_DOWN": "0",
+        "THRESHER_RUNNER_IDLE_EXIT": "0.5",
+        "THRESHER_ONLINE_AUTOSTART": "0",
+    }
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     yield

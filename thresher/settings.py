@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         description="The port of the online endpoints' front; 0: the port it had last time when that is free, "
         "else any free port. `thresher online-endpoint show` gives the scoring_uri.",
     )
+    online_autostart: bool = Field(
+        default=True,
+        description="Whether the workspace's online serving process is started when none runs: by creating or "
+        "changing an online endpoint or deployment (as invoke starts a runner), by any online-endpoint command, "
+        "and by thresher server while endpoints exist. Off: nothing starts it (a test seam).",
+    )
     clock_file: Path | None = Field(
         default=None,
         description="Test seam: a file holding an ISO time that thresher server's schedules take as now. Leave unset.",

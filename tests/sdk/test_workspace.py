@@ -26,7 +26,13 @@ def test_public_surface_is_pinned() -> None:
         "Workspace",
         "__version__",
     ]
-    assert thresher.sdk.__all__ == ["Workspace", "asset_document", "deployment_document", "resource_document"]
+    assert thresher.sdk.__all__ == [
+        "Workspace",
+        "asset_document",
+        "deployment_document",
+        "online_endpoint_document",
+        "resource_document",
+    ]
     for name in thresher.__all__:
         assert getattr(thresher, name) is not None
 

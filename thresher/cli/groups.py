@@ -64,6 +64,14 @@ GROUPS: dict[str, Group] = {
         "thresher.cli.jobs:deployment_app",
         "Batch deployments: model + scoring script + environment + compute + settings.",
     ),
+    "online-endpoint": Group(
+        "thresher.cli.online:endpoint_app",
+        "Online endpoints: names that requests are scored on, with their keys and their traffic split.",
+    ),
+    "online-deployment": Group(
+        "thresher.cli.online_deployments:deployment_app",
+        "Online deployments: model + scoring script (or none, for MLflow models) + environment + request settings.",
+    ),
     "job": Group(
         "thresher.cli.jobs:job_app",
         "Jobs (batch scoring and pipelines): create, list, show, stream, cancel, resume, download, explain-reuse, "

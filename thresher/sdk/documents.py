@@ -42,8 +42,18 @@ def resource_document(record: ResourceRecord, extra: dict[str, Any] | None = Non
     return document
 
 
+def online_endpoint_document(record: ResourceRecord, scoring_uri: str | None = None) -> dict[str, Any]:
+    """An online endpoint as ``az ml online-endpoint show`` shapes it (never its keys): ``scoring_uri`` is
+    where it is served, once a serving process serves it."""
+    document = resource_document(record)
+    document.setdefault("traffic", {})
+    document.setdefault("mirror_traffic", {})
+    document["scoring_uri"] = scoring_uri
+    return document
+
+
 def deployment_document(record: DeploymentRecord) -> dict[str, Any]:
-    """A batch deployment."""
+    """A batch or online deployment."""
     document: dict[str, Any] = {"name": record.name, "endpoint_name": record.endpoint_name}
     document.update({k: v for k, v in record.spec.items() if k not in ("name", "endpoint_name")})
     document["provisioning_state"] = "Succeeded"

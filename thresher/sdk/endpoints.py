@@ -2,8 +2,9 @@
 
 Creating a deployment checks every reference it makes (model, environment, compute) and reports all
 missing ones at once, listing what exists. Inline models and environments are registered, and the
-code folder is snapshotted into the default datastore, so a deployment keeps running the code it was
-created with. The stored deployment names exact versions (``azureml:name:3``).
+code folder is snapshotted into the default datastore (``deployment_assets.py``, shared with online
+deployments), so a deployment keeps running the code it was created with. The stored deployment names
+exact versions (``azureml:name:3``).
 """
 
 from __future__ import annotations
@@ -16,17 +17,9 @@ from typing import Any
 from thresher.errors import ConflictError, NotFoundError, ThresherError
 from thresher.instance import Instance
 from thresher.sdk.assets import EnvironmentOperations, ModelOperations
+from thresher.sdk.deployment_assets import DeploymentAssets, raise_missing, reference
 from thresher.sdk.infra import ComputeOperations
-from thresher.specs import (
-    BatchDeploymentSpec,
-    BatchEndpointSpec,
-    EnvironmentSpec,
-    ModelSpec,
-    Reference,
-    parse_reference,
-    parse_spec,
-)
-from thresher.storage import load_ignore
+from thresher.specs import BatchDeploymentSpec, BatchEndpointSpec, parse_reference, parse_spec
 from thresher.store import DeploymentRecord, ResourceRecord
 
 ENDPOINT = "batch_endpoint"
@@ -105,8 +98,7 @@ class BatchDeploymentOperations:
     ) -> None:
         self._instance = instance
         self._endpoints = endpoints
-        self._models = models
-        self._environments = environments
+        self._assets = DeploymentAssets(instance, models, environments)
         self._computes = computes
 
     def create(
@@ -170,12 +162,7 @@ class BatchDeploymentOperations:
         model = self._model_reference(spec, problems)
         environment = self._environment_reference(spec, problems)
         compute = self._compute_reference(spec, problems)
-        if problems:
-            raise NotFoundError(
-                f"Deployment '{spec.name}' refers to what does not exist:\n" + "\n".join(f"  {p}" for p in problems),
-                fix="Register the missing assets (thresher model|environment|compute create ...) or correct the "
-                "references, then run the command again.",
-            )
+        raise_missing(spec.name, problems)
         document = spec.to_document()
         document["endpoint_name"] = endpoint
         for key, value in (("model", model), ("environment", environment), ("compute", compute)):
@@ -186,19 +173,7 @@ class BatchDeploymentOperations:
         if spec.type == "pipeline":
             document.update(self._pipeline_reference(spec))
         if spec.code_configuration is not None:
-            code = Path(spec.code_configuration.code)
-            script = code / spec.code_configuration.scoring_script
-            if not script.is_file():
-                raise NotFoundError(
-                    f"Scoring script {spec.code_configuration.scoring_script!r} is not in the code folder {code}.",
-                    fix="Check code_configuration.code and code_configuration.scoring_script "
-                    "(the script path is relative to the code folder).",
-                )
-            stored = self._instance.datastore().put_content(code, ignore=load_ignore(code))
-            document["code_configuration"] = {
-                "code": str(stored.path),
-                "scoring_script": spec.code_configuration.scoring_script,
-            }
+            document["code_configuration"] = self._assets.code(spec.code_configuration)
         return document
 
     def _pipeline_reference(self, spec: BatchDeploymentSpec) -> dict[str, Any]:
@@ -228,44 +203,18 @@ class BatchDeploymentOperations:
         return {"component": f"azureml:{record.name}:{record.version}"}
 
     def _model_reference(self, spec: BatchDeploymentSpec, problems: builtins.list[str]) -> str | None:
-        model = spec.model
-        if model is None:
+        if spec.model is None:
             if spec.type != "pipeline":
                 problems.append("model: a model deployment needs a model (model: azureml:<name>:<version>).")
             return None
-        if isinstance(model, Reference):
-            return _check(lambda: self._models.get(model.name, model.version), "model", problems)
-        registered = self._models.create(
-            ModelSpec(
-                name=model.name,
-                version=model.version,
-                path=model.path,
-                type=model.type,
-                description=model.description,
-            )
-        )
-        return f"azureml:{registered.name}:{registered.version}"
+        record = self._assets.model(spec.model, problems)
+        return None if record is None else reference(record)
 
     def _environment_reference(self, spec: BatchDeploymentSpec, problems: builtins.list[str]) -> str | None:
-        environment = spec.environment
-        if environment is None:
+        if spec.environment is None:
             return None
-        if isinstance(environment, Reference):
-            return _check(
-                lambda: self._environments.get(environment.name, environment.version), "environment", problems
-            )
-        registered = self._environments.create(
-            EnvironmentSpec(
-                name=environment.name,
-                version=environment.version,
-                image=environment.image,
-                conda_file=environment.conda_file,
-                requirements_file=environment.requirements_file,
-                python_env_file=environment.python_env_file,
-                description=environment.description,
-            )
-        )
-        return f"azureml:{registered.name}:{registered.version}"
+        record = self._assets.environment(spec.environment, problems)
+        return None if record is None else reference(record)
 
     def _compute_reference(self, spec: BatchDeploymentSpec, problems: builtins.list[str]) -> str | None:
         compute = spec.compute
@@ -277,12 +226,3 @@ class BatchDeploymentOperations:
             problems.append(f"compute: {exc}")
             return None
         return f"azureml:{compute.name}"
-
-
-def _check(lookup: Any, what: str, problems: list[str]) -> str | None:
-    try:
-        record = lookup()
-    except NotFoundError as exc:
-        problems.append(f"{what}: {exc}")
-        return None
-    return f"azureml:{record.name}:{record.version}"

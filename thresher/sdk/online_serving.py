@@ -142,14 +142,30 @@ def wait_for(settings: Settings, key: str, revision: str | None, timeout: float)
 
 
 class OnlineServing:
-    """The serving process of one workspace, for the SDK's online operations."""
+    """Where the SDK and the serving process of one workspace meet: the doorbell, the state file, and
+    starting the process when an endpoint changes (unless ``online_autostart`` is off)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    @property
+    def wake_file(self) -> Path:
+        """The doorbell: appended to on every change."""
+        return wake_path(self.settings)
+
+    @property
+    def state_file(self) -> Path:
+        """What the serving process serves, as JSON."""
+        return state_dir(self.settings) / STATE_FILE
+
     def changed(self) -> None:
-        """Endpoints or deployments changed: make sure they are served, and served as stored now."""
-        ensure_serving(self.settings)
+        """Endpoints or deployments changed: ring the serving process, and start it when none runs (and
+        ``online_autostart`` is on). Never fails: a process started later reads everything anyway."""
+        if self.settings.online_autostart:
+            with contextlib.suppress(OSError):
+                ensure_serving(self.settings)
+        else:
+            ring(self.settings)
 
     def status(self) -> dict[str, Any]:
         """What the serving process last wrote ({} when it never ran)."""

@@ -38,6 +38,7 @@ from thresher.sdk.infra import ComputeOperations, DatastoreOperations
 from thresher.sdk.job_cleanup import JobCleanup
 from thresher.sdk.jobs import JobOperations
 from thresher.sdk.pipelines import ComponentOperations, PipelineJobOperations
+from thresher.sdk.remote_online import RemoteOnlineDeploymentOperations, RemoteOnlineEndpointOperations
 from thresher.sdk.remote_published import RemotePipelineEndpointOperations, RemoteScheduleOperations
 from thresher.sdk.tokens import NewToken, TokenOperations
 from thresher.sdk.wire import decode, error_from_json
@@ -721,6 +722,8 @@ def remote_parts(client: _Client) -> dict[str, Any]:
         "computes": RemoteComputeOperations(client),
         "batch_endpoints": RemoteBatchEndpointOperations(client),
         "batch_deployments": RemoteBatchDeploymentOperations(client),
+        "online_endpoints": RemoteOnlineEndpointOperations(client),
+        "online_deployments": RemoteOnlineDeploymentOperations(client),
         "jobs": RemoteJobOperations(client),
         "pipelines": RemotePipelineJobOperations(client),
         "components": RemoteComponentOperations(client),

@@ -11,6 +11,8 @@ from thresher.sdk.endpoints import BatchDeploymentOperations, BatchEndpointOpera
 from thresher.sdk.health import WorkspaceCheck, WorkspaceInfo, backup_workspace, check_workspace, describe_workspace
 from thresher.sdk.infra import ComputeOperations, DatastoreOperations
 from thresher.sdk.jobs import JobOperations
+from thresher.sdk.online import OnlineDeploymentOperations, OnlineEndpointOperations
+from thresher.sdk.online_serving import OnlineServing
 from thresher.sdk.pipelines import ComponentOperations, PipelineJobOperations
 from thresher.sdk.published import PipelineEndpointOperations
 from thresher.sdk.schedules import ScheduleOperations
@@ -84,6 +86,11 @@ class Workspace:
         self.batch_endpoints = BatchEndpointOperations(self.instance)
         self.batch_deployments = BatchDeploymentOperations(
             self.instance, self.batch_endpoints, self.models, self.environments, self.computes
+        )
+        serving = OnlineServing(settings)
+        self.online_endpoints = OnlineEndpointOperations(self.instance, serving)
+        self.online_deployments = OnlineDeploymentOperations(
+            self.instance, self.online_endpoints, self.models, self.environments, serving
         )
         self.jobs = JobOperations(self.instance)
         self.pipelines = PipelineJobOperations(self.instance)

@@ -42,6 +42,7 @@ from thresher.sdk.workspace import Workspace
 from thresher.server import (
     routes_assets,
     routes_jobs,
+    routes_online,
     routes_published,
     routes_resources,
     routes_schedules,
@@ -146,7 +147,8 @@ def create_app(settings: Settings, *, workspace: Workspace | None = None, backgr
         body = {"status": "ready" if problem is None else "unavailable", "problem": problem}
         return JSONResponse(body, status_code=200 if problem is None else 503)
 
-    for module in (routes_assets, routes_resources, routes_jobs, routes_published, routes_schedules, routes_service):
+    routes = (routes_assets, routes_resources, routes_online, routes_jobs, routes_published, routes_schedules)
+    for module in (*routes, routes_service):
         app.include_router(module.router, prefix="/api/v1")
     return app
 

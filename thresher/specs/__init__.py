@@ -21,6 +21,14 @@ from thresher.specs.deployments import (
 from thresher.specs.endpoints import BatchEndpointSpec, EndpointDefaults
 from thresher.specs.fields import Kind
 from thresher.specs.loader import Spec, load_spec, parse_spec
+from thresher.specs.online import (
+    BatchingSettings,
+    OnlineDeploymentSpec,
+    OnlineEndpointSpec,
+    ProbeSettings,
+    RequestSettings,
+    ScaleSettings,
+)
 from thresher.specs.overrides import apply_overrides
 from thresher.specs.references import Reference, parse_reference
 
@@ -28,6 +36,7 @@ __all__ = [
     "BatchDeploymentSpec",
     "BatchEndpointSpec",
     "BatchSettings",
+    "BatchingSettings",
     "BuildContext",
     "CodeConfiguration",
     "CodeSpec",
@@ -40,10 +49,15 @@ __all__ = [
     "InlineModel",
     "Kind",
     "ModelSpec",
+    "OnlineDeploymentSpec",
+    "OnlineEndpointSpec",
     "PipelineSettings",
+    "ProbeSettings",
     "Reference",
+    "RequestSettings",
     "ResourceConfiguration",
     "RetrySettings",
+    "ScaleSettings",
     "Spec",
     "apply_overrides",
     "load_spec",

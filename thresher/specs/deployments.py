@@ -252,7 +252,7 @@ def normalise_deployment(
     conflicts: list[tuple[KeyPath, str]] = []
     kind = out.get("type")
     kind = kind.lower() if isinstance(kind, str) else kind
-    _name_inline_assets(out)
+    name_inline_assets(out)
     if kind == "pipeline":
         if "settings" in out and "pipeline_settings" not in out:
             out["pipeline_settings"] = out.pop("settings")
@@ -284,8 +284,11 @@ def normalise_deployment(
     return out, moved, conflicts
 
 
-def _name_inline_assets(out: dict[str, Any]) -> None:
-    # Azure registers unnamed inline assets anonymously; thresher names them after the deployment.
+def name_inline_assets(out: dict[str, Any]) -> None:
+    """Name unnamed inline assets after the deployment (``<name>-model``, ``<name>-env``), in place.
+
+    Azure registers them anonymously; a name lets thresher register them as versions of one asset.
+    """
     name = out.get("name")
     for key, suffix in (("model", "model"), ("environment", "env")):
         value = out.get(key)

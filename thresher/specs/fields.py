@@ -23,7 +23,18 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-Kind = Literal["model", "environment", "code", "data", "datastore", "compute", "batch_endpoint", "batch_deployment"]
+Kind = Literal[
+    "model",
+    "environment",
+    "code",
+    "data",
+    "datastore",
+    "compute",
+    "batch_endpoint",
+    "batch_deployment",
+    "online_endpoint",
+    "online_deployment",
+]
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
@@ -133,16 +144,17 @@ Lowercase = BeforeValidator(_lower)
 """Metadata for ``Annotated[Literal[...], Lowercase]``: any letter case accepted, stored lowercase."""
 
 
-def rule_error(model: str, violations: Iterable[tuple[str, str]]) -> ValidationError | None:
+def rule_error(model: str, violations: Iterable[tuple[str | tuple[str | int, ...], str]]) -> ValidationError | None:
     """A ValidationError for cross-field rules: ``(field, message)``, the message written to follow the path.
 
     Raised from a model's after-validator, so every broken rule of one model is reported at once.
-    A field whose message starts with ``required key`` is reported as a missing key.
+    ``field`` is a field name, or a key path below the model (``("traffic", "blue")``). A field whose
+    message starts with ``required key`` is reported as a missing key.
     """
     details = [
         InitErrorDetails(
             type=PydanticCustomError("spec_missing" if message.startswith("required") else "spec_rule", message),
-            loc=(field,),
+            loc=(field,) if isinstance(field, str) else field,
             input=None,
         )
         for field, message in violations

@@ -15,6 +15,7 @@ from thresher.specs.datastores import DatastoreSpec
 from thresher.specs.deployments import BatchDeploymentSpec, normalise_deployment
 from thresher.specs.endpoints import BatchEndpointSpec
 from thresher.specs.fields import Kind, ResourceSpec
+from thresher.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 from thresher.specs.overrides import SOURCE as OVERRIDE_SOURCE
 from thresher.specs.overrides import merge_overrides
 from thresher.specs.problems import Locator, dotted_path, problems_from, show, sort_problems
@@ -29,6 +30,8 @@ Spec: TypeAlias = (
     | ComputeSpec
     | BatchEndpointSpec
     | BatchDeploymentSpec
+    | OnlineEndpointSpec
+    | OnlineDeploymentSpec
 )
 
 SPEC_CLASSES: dict[Kind, type[ResourceSpec]] = {
@@ -44,6 +47,8 @@ _LABELS: dict[Kind, str] = {
     "compute": "compute",
     "batch_endpoint": "batch endpoint",
     "batch_deployment": "batch deployment",
+    "online_endpoint": "online endpoint",
+    "online_deployment": "online deployment",
 }
 
 # Azure's $schema file names (lowercase, without .schema.json). None: an Azure kind thresher does not
@@ -63,9 +68,9 @@ _SCHEMAS: dict[str, Kind | None] = {
     "batchdeployment": "batch_deployment",
     "modelbatchdeployment": "batch_deployment",
     "pipelinecomponentbatchdeployment": "batch_deployment",
-    "managedonlineendpoint": None,
+    "managedonlineendpoint": "online_endpoint",
     "kubernetesonlineendpoint": None,
-    "managedonlinedeployment": None,
+    "managedonlinedeployment": "online_deployment",
     "kubernetesonlinedeployment": None,
     "commandjob": None,
     "pipelinejob": None,
@@ -152,11 +157,15 @@ def _check_schema(url: Any, kind: Kind) -> str | None:
     if name not in _SCHEMAS or _SCHEMAS[name] == kind:
         return None
     named = _SCHEMAS[name]
-    other = f"a {_LABELS[named]}" if named is not None else f"an Azure {name} file"
+    other = _a(_LABELS[named]) if named is not None else f"an Azure {name} file"
     return (
-        f"$schema is '{url}', which describes {other}, but this command reads a {_LABELS[kind]}; "
+        f"$schema is '{url}', which describes {other}, but this command reads {_a(_LABELS[kind])}; "
         "check that this is the right file (or remove the $schema line)."
     )
+
+
+def _a(label: str) -> str:
+    return f"an {label}" if label[0] in "aeiou" else f"a {label}"
 
 
 def _fix(problems: Sequence[Problem], source: str, what: str) -> str:

@@ -1,10 +1,10 @@
 """The workspace key, and secrets encrypted with it at rest.
 
-A secret given inline in a datastore's YAML (an account key, a SAS token, a secret access key) is
-stored in the metadata database only as a Fernet token. The key that opens it never goes into the
-database: it is ``THRESHER_SECRET_KEY`` when set (runners on other machines that share the database),
-else the file ``secret.key`` in the workspace folder, created readable only by its owner the first
-time a secret is stored.
+A secret given inline in a datastore's YAML (an account key, a SAS token, a secret access key), and an
+online endpoint's keys, are stored in the metadata database only as Fernet tokens. The key that opens
+them never goes into the database: it is ``THRESHER_SECRET_KEY`` when set (runners on other machines
+that share the database), else the file ``secret.key`` in the workspace folder, created readable only
+by its owner the first time a secret is stored.
 
 Example::
 
@@ -54,17 +54,24 @@ class Vault:
 
     def decrypt(self, token: str, *, datastore: str, key: str, stored_with: str | None = None) -> str:
         """The secret in ``token``; SecretKeyError naming the datastore and the fix when the key does not open it."""
+        return self.open(
+            token,
+            what=f"Datastore '{datastore}': its secret credentials.{key}",
+            fix=f"Set {ENV_KEY} to the key of the workspace that stored it (the contents of its secret.key file), "
+            "or create the datastore again with its credentials: thresher datastore create -f datastore.yml",
+            stored_with=stored_with,
+        )
+
+    def open(self, token: str, *, what: str, fix: str, stored_with: str | None = None) -> str:
+        """The secret in ``token``; SecretKeyError saying ``what`` secret it is, and ``fix``, when this workspace
+        has no key or its key does not open the token (``stored_with``: the id of the key that sealed it)."""
         from cryptography.fernet import InvalidToken
 
         workspace_key = self._key(create=False)
-        fix = (
-            f"Set {ENV_KEY} to the key of the workspace that stored it (the contents of its secret.key file), "
-            "or create the datastore again with its credentials: thresher datastore create -f datastore.yml"
-        )
         if workspace_key is None:
             raise SecretKeyError(
-                f"Datastore '{datastore}': its secret credentials.{key} is stored encrypted, but this workspace "
-                f"has no key to decrypt it ({ENV_KEY} is not set and {self.key_file} does not exist).",
+                f"{what} is stored encrypted, but this workspace has no key to decrypt it ({ENV_KEY} is not set "
+                f"and {self.key_file} does not exist).",
                 fix=fix,
             )
         try:
@@ -72,8 +79,8 @@ class Vault:
         except (InvalidToken, ValueError, TypeError):
             stored = f" (stored with key {stored_with})" if stored_with else ""
             raise SecretKeyError(
-                f"Datastore '{datastore}': its secret credentials.{key}{stored} cannot be decrypted with this "
-                f"workspace's key {key_id(workspace_key)} (from {self.source}).",
+                f"{what}{stored} cannot be decrypted with this workspace's key {key_id(workspace_key)} "
+                f"(from {self.source}).",
                 fix=fix,
             ) from None
 

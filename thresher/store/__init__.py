@@ -6,6 +6,7 @@
 
 from thresher.store.base import MetadataStore
 from thresher.store.job_records import TERMINAL, JobRecord, JobStatus, MiniBatchRecord
+from thresher.store.online import EndpointKeysRecord, SealedKeys
 from thresher.store.progress import FailedItem, JobProgress, PlanInfo, ResourceUsage, WorkerUsage
 from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord
 from thresher.store.sql import SqlStore, open_store
@@ -14,6 +15,7 @@ __all__ = [
     "TERMINAL",
     "AssetRecord",
     "DeploymentRecord",
+    "EndpointKeysRecord",
     "FailedItem",
     "JobProgress",
     "JobRecord",
@@ -23,6 +25,7 @@ __all__ = [
     "PlanInfo",
     "ResourceRecord",
     "ResourceUsage",
+    "SealedKeys",
     "SqlStore",
     "WorkerUsage",
     "open_store",

@@ -4,8 +4,9 @@ The registry has three shapes of things:
 
 - versioned assets (``model``, ``environment``, ``code``, ``data``): every create adds a version;
   versions are never changed, only archived and restored;
-- named resources (``datastore``, ``compute``, ``batch_endpoint``): one row per name, saved whole;
-- deployments, which belong to a batch endpoint.
+- named resources (``datastore``, ``compute``, ``batch_endpoint``, ``online_endpoint``, ...): one row
+  per name, saved whole; an online endpoint with its keys;
+- deployments, which belong to a batch or an online endpoint.
 
 Every method returns frozen records holding private copies of the data, so a record never changes
 after it is returned. Errors are thresher's: ``NotFoundError`` (its message lists what does exist),
@@ -31,6 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from thresher.store.job_records import JobRecord, JobStatus, MiniBatchRecord
+from thresher.store.online import EndpointKeysRecord, KeyType, SealedKeys
 from thresher.store.progress import JobProgress
 from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord, SaveMode
 from thresher.store.service import FireRecord, RequestRecord, ServiceRecord, TokenRecord
@@ -174,7 +176,8 @@ class MetadataStore(Protocol):
         ...
 
     def delete_resource(self, kind: str, name: str) -> None:
-        """Delete a resource; a batch endpoint takes its deployments with it. NotFoundError if absent."""
+        """Delete a resource; an endpoint takes its deployments (and an online one its keys) with it.
+        NotFoundError if absent."""
         ...
 
     # -- deployments of a batch endpoint (which must exist: NotFoundError otherwise) ------------
@@ -195,6 +198,41 @@ class MetadataStore(Protocol):
 
     def delete_deployment(self, endpoint_name: str, name: str) -> None:
         """Delete one deployment; NotFoundError if it (or its endpoint) does not exist."""
+        ...
+
+    # -- online endpoints: the endpoint with its keys, and its deployments (online.py) ------------
+
+    def save_online_endpoint(
+        self, name: str, spec: Mapping[str, Any], keys: SealedKeys, *, mode: SaveMode = "upsert"
+    ) -> ResourceRecord:
+        """Store an online endpoint's spec (``mode`` as in ``save_resource``) and, in the same transaction,
+        ``keys`` when it has none yet: a new endpoint gets them, an existing one keeps its own."""
+        ...
+
+    def get_endpoint_keys(self, name: str) -> EndpointKeysRecord:
+        """An online endpoint's sealed keys; NotFoundError listing the online endpoints if it does not exist."""
+        ...
+
+    def rotate_endpoint_key(self, name: str, key_type: KeyType, sealed: str, key_id: str) -> EndpointKeysRecord:
+        """Replace the primary or secondary key with ``sealed`` and add 1 to ``keys_version``."""
+        ...
+
+    def save_online_deployment(
+        self, endpoint_name: str, name: str, spec: Mapping[str, Any], *, mode: SaveMode = "upsert"
+    ) -> DeploymentRecord:
+        """Store a deployment of an online endpoint, with the ``mode`` rules of ``save_resource``."""
+        ...
+
+    def get_online_deployment(self, endpoint_name: str, name: str) -> DeploymentRecord:
+        """One online deployment; NotFoundError listing the endpoint's deployments (or the endpoints)."""
+        ...
+
+    def list_online_deployments(self, endpoint_name: str) -> list[DeploymentRecord]:
+        """The online endpoint's deployments, sorted by name."""
+        ...
+
+    def delete_online_deployment(self, endpoint_name: str, name: str) -> None:
+        """Delete one online deployment; NotFoundError if it (or its endpoint) does not exist."""
         ...
 
     # -- jobs: the queue, the status machine (job_records.TRANSITIONS) and committed mini-batches

@@ -77,23 +77,31 @@ def name_taken(kind: str, name: str) -> AlreadyExistsError:
     )
 
 
-def missing_deployment(endpoint_name: str, name: str, existing: Sequence[str]) -> NotFoundError:
+DEPLOYMENT_KINDS = {"batch_endpoint": "deployment", "online_endpoint": "online_deployment"}
+"""The kind of the deployments each kind of endpoint holds."""
+
+
+def missing_deployment(
+    endpoint_name: str, name: str, existing: Sequence[str], endpoint_kind: str = "batch_endpoint"
+) -> NotFoundError:
     """A deployment that its (existing) endpoint does not have."""
-    where = f"batch endpoint {endpoint_name!r}"
+    where = f"{KIND_NAMES[endpoint_kind].singular} {endpoint_name!r}"
+    deployment = DEPLOYMENT_KINDS[endpoint_kind]
     if existing:
         message = f"deployment {name!r} does not exist in {where}. Existing deployments: {listing(existing)}."
     else:
         message = f"deployment {name!r} does not exist: {where} has no deployments yet."
     return NotFoundError(
         message,
-        fix=f"List them with: thresher batch-deployment list --endpoint-name {endpoint_name}. "
-        f"Create one with: {_create_hint('deployment')}",
+        fix=f"List them with: thresher {KIND_NAMES[deployment].command} list --endpoint-name {endpoint_name}. "
+        f"Create one with: {_create_hint(deployment)}",
     )
 
 
-def deployment_taken(endpoint_name: str, name: str) -> AlreadyExistsError:
+def deployment_taken(endpoint_name: str, name: str, endpoint_kind: str = "batch_endpoint") -> AlreadyExistsError:
     """A deployment created with mode 'create' whose name is taken in its endpoint."""
+    command = KIND_NAMES[DEPLOYMENT_KINDS[endpoint_kind]].command
     return AlreadyExistsError(
-        f"deployment {name!r} already exists in batch endpoint {endpoint_name!r}.",
-        fix="Choose another name, or change it with: thresher batch-deployment update -f deployment.yml",
+        f"deployment {name!r} already exists in {KIND_NAMES[endpoint_kind].singular} {endpoint_name!r}.",
+        fix=f"Choose another name, or change it with: thresher {command} update -f deployment.yml",
     )

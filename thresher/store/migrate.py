@@ -26,7 +26,7 @@ from thresher.store.schema import VERSION_TABLE
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest revision in ``migrations/versions``; a new migration script moves it (a test compares them)."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

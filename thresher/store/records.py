@@ -26,7 +26,7 @@ SAVE_MODES: tuple[SaveMode, ...] = ("create", "update", "upsert")
 ASSET_KINDS = ("model", "environment", "code", "data", "component", "pipeline")
 """Versioned assets: every ``create_asset`` adds a version."""
 
-RESOURCE_KINDS = ("datastore", "compute", "batch_endpoint", "pipeline_endpoint", "schedule")
+RESOURCE_KINDS = ("datastore", "compute", "batch_endpoint", "online_endpoint", "pipeline_endpoint", "schedule")
 """Named resources with no versions: saving one replaces its spec."""
 
 LATEST = "latest"
@@ -52,6 +52,8 @@ KIND_NAMES: Mapping[str, KindNames] = {
     "compute": KindNames("compute", "computes", "compute"),
     "batch_endpoint": KindNames("batch endpoint", "batch endpoints", "batch-endpoint"),
     "deployment": KindNames("deployment", "deployments", "batch-deployment"),
+    "online_endpoint": KindNames("online endpoint", "online endpoints", "online-endpoint"),
+    "online_deployment": KindNames("online deployment", "online deployments", "online-deployment"),
     "job": KindNames("job", "jobs", "job"),
     "pipeline": KindNames("published pipeline", "published pipelines", "pipeline"),
     "pipeline_endpoint": KindNames("pipeline endpoint", "pipeline endpoints", "pipeline-endpoint"),
@@ -85,11 +87,13 @@ class ResourceRecord:
 
 
 DEPLOYMENT = "deployment"
+ONLINE_DEPLOYMENT = "online_deployment"
 
 
 @dataclass(frozen=True)
 class DeploymentRecord(ResourceRecord):
-    """A deployment of a batch endpoint: a named resource of kind ``deployment`` that one endpoint holds."""
+    """A deployment that one endpoint holds: of kind ``deployment`` for a batch endpoint, ``online_deployment``
+    for an online one."""
 
     endpoint_name: str = ""
 

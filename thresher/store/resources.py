@@ -1,9 +1,10 @@
-"""Named rows without versions: resources (datastore, compute, batch endpoint) and deployments.
+"""Named rows without versions: resources (datastore, compute, endpoints, ...) and deployments.
 
-Both tables are saved the same way (``_save``): create, update or upsert, with the database's
-primary key settling a race between two creators. Deployments belong to a batch endpoint: the
-foreign key keeps a deployment from outliving its endpoint, and deleting an endpoint deletes its
-deployments in the same transaction.
+Resources and deployments are saved the same way (``_save``): create, update or upsert, with the
+database's primary key settling a race between two creators. Deployments belong to an endpoint, batch
+(table ``deployments``) or online (``online_deployments``, used by ``online.py``): the foreign key keeps
+a deployment from outliving its endpoint, and deleting an endpoint deletes its deployments (and an online
+endpoint's keys) in the same transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from thresher.store.engine import Database
 from thresher.store.records import (
     DEPLOYMENT,
     KIND_NAMES,
+    ONLINE_DEPLOYMENT,
     RESOURCE_KINDS,
     DeploymentRecord,
     ResourceRecord,
@@ -29,10 +31,18 @@ from thresher.store.records import (
     from_row,
     utc_now,
 )
-from thresher.store.schema import deployments, resources
+from thresher.store.schema import deployments, endpoint_keys, online_deployments, resources
 
 _SAVE_ATTEMPTS = 3  # a lost race is retried once it can see the winner's row
 ENDPOINT = "batch_endpoint"
+ONLINE_ENDPOINT = "online_endpoint"
+_DEPLOYMENTS: dict[str, tuple[Table, str]] = {
+    ENDPOINT: (deployments, DEPLOYMENT),
+    ONLINE_ENDPOINT: (online_deployments, ONLINE_DEPLOYMENT),
+}
+"""Per kind of endpoint: the table of its deployments, and their kind."""
+_HELD: dict[str, tuple[Table, ...]] = {ENDPOINT: (deployments,), ONLINE_ENDPOINT: (online_deployments, endpoint_keys)}
+"""Per kind of resource: the tables whose rows it holds, deleted with it."""
 
 
 class NamedRows(Database):
@@ -74,8 +84,8 @@ class NamedRows(Database):
     def delete_resource(self, kind: str, name: str) -> None:
         check_kind(kind, RESOURCE_KINDS)
         with self._write() as connection:
-            if kind == ENDPOINT:  # the foreign key cascades too; this keeps it true without the pragma
-                connection.execute(delete(deployments).where(deployments.c.endpoint_name == name))
+            for table in _HELD.get(kind, ()):  # the foreign keys cascade too; this keeps it true without the pragma
+                connection.execute(delete(table).where(table.c.endpoint_name == name))
             if connection.execute(delete(resources).where(_resource(kind, name))).rowcount == 0:
                 raise self._missing_resource(connection, kind, name)
 
@@ -88,37 +98,57 @@ class NamedRows(Database):
     def save_deployment(
         self, endpoint_name: str, name: str, spec: Mapping[str, Any], *, mode: SaveMode = "upsert"
     ) -> DeploymentRecord:
+        return self._save_deployment_of(ENDPOINT, endpoint_name, name, spec, mode)
+
+    def get_deployment(self, endpoint_name: str, name: str) -> DeploymentRecord:
+        return self._get_deployment_of(ENDPOINT, endpoint_name, name)
+
+    def list_deployments(self, endpoint_name: str) -> list[DeploymentRecord]:
+        return self._list_deployments_of(ENDPOINT, endpoint_name)
+
+    def delete_deployment(self, endpoint_name: str, name: str) -> None:
+        self._delete_deployment_of(ENDPOINT, endpoint_name, name)
+
+    # The deployments of either kind of endpoint (batch or online), each kind in its own table.
+
+    def _save_deployment_of(
+        self, endpoint_kind: str, endpoint_name: str, name: str, spec: Mapping[str, Any], mode: SaveMode
+    ) -> DeploymentRecord:
+        table, kind = _DEPLOYMENTS[endpoint_kind]
         saved = self._save(
-            deployments,
-            "deployment",
+            table,
+            kind,
             {"endpoint_name": endpoint_name, "name": name},
             spec,
             mode,
-            taken=lambda: messages.deployment_taken(endpoint_name, name),
-            missing=lambda connection: self._missing_deployment(connection, endpoint_name, name),
-            first=lambda connection: self._require_endpoint(connection, endpoint_name),
+            taken=lambda: messages.deployment_taken(endpoint_name, name, endpoint_kind),
+            missing=lambda connection: self._missing_deployment(connection, endpoint_kind, endpoint_name, name),
+            first=lambda connection: self._require_endpoint(connection, endpoint_name, endpoint_kind),
         )
-        return DeploymentRecord(DEPLOYMENT, name, *saved, endpoint_name=endpoint_name)
+        return DeploymentRecord(kind, name, *saved, endpoint_name=endpoint_name)
 
-    def get_deployment(self, endpoint_name: str, name: str) -> DeploymentRecord:
+    def _get_deployment_of(self, endpoint_kind: str, endpoint_name: str, name: str) -> DeploymentRecord:
+        table, kind = _DEPLOYMENTS[endpoint_kind]
         with self._read() as connection:
-            self._require_endpoint(connection, endpoint_name)
-            row = connection.execute(select(deployments).where(_deployment(endpoint_name, name))).first()
+            self._require_endpoint(connection, endpoint_name, endpoint_kind)
+            row = connection.execute(select(table).where(_deployment(table, endpoint_name, name))).first()
             if row is None:
-                raise self._missing_deployment(connection, endpoint_name, name)
-        return from_row(DeploymentRecord, row, kind=DEPLOYMENT)
+                raise self._missing_deployment(connection, endpoint_kind, endpoint_name, name)
+        return from_row(DeploymentRecord, row, kind=kind)
 
-    def list_deployments(self, endpoint_name: str) -> list[DeploymentRecord]:
-        query = select(deployments).where(deployments.c.endpoint_name == endpoint_name).order_by(deployments.c.name)
+    def _list_deployments_of(self, endpoint_kind: str, endpoint_name: str) -> list[DeploymentRecord]:
+        table, kind = _DEPLOYMENTS[endpoint_kind]
+        query = select(table).where(table.c.endpoint_name == endpoint_name).order_by(table.c.name)
         with self._read() as connection:
-            self._require_endpoint(connection, endpoint_name)
-            return [from_row(DeploymentRecord, row, kind=DEPLOYMENT) for row in connection.execute(query)]
+            self._require_endpoint(connection, endpoint_name, endpoint_kind)
+            return [from_row(DeploymentRecord, row, kind=kind) for row in connection.execute(query)]
 
-    def delete_deployment(self, endpoint_name: str, name: str) -> None:
+    def _delete_deployment_of(self, endpoint_kind: str, endpoint_name: str, name: str) -> None:
+        table, _ = _DEPLOYMENTS[endpoint_kind]
         with self._write() as connection:
-            self._require_endpoint(connection, endpoint_name)
-            if connection.execute(delete(deployments).where(_deployment(endpoint_name, name))).rowcount == 0:
-                raise self._missing_deployment(connection, endpoint_name, name)
+            self._require_endpoint(connection, endpoint_name, endpoint_kind)
+            if connection.execute(delete(table).where(_deployment(table, endpoint_name, name))).rowcount == 0:
+                raise self._missing_deployment(connection, endpoint_kind, endpoint_name, name)
 
     def _save(
         self,
@@ -131,9 +161,11 @@ class NamedRows(Database):
         taken: Callable[[], ResourceError],
         missing: Callable[[Connection], ResourceError],
         first: Callable[[Connection], None] = lambda _connection: None,
+        then: Callable[[Connection], None] = lambda _connection: None,
     ) -> tuple[dict[str, Any], datetime, datetime]:
         """Insert or update the row of ``key`` (a ``kind``) as ``mode`` allows, after ``first``, a check in
-        the same transaction; run again when it lost a race, to see the winner's row.
+        the same transaction, and before ``then``, a write that goes with it; run again when it lost a race,
+        to see the winner's row.
 
         Returns what the record holds besides its key: the spec as stored, created_at and updated_at.
         """
@@ -151,32 +183,36 @@ class NamedRows(Database):
                         if mode == "update":
                             raise missing(connection)
                         connection.execute(insert(table).values(**key, spec=data, created_at=now, updated_at=now))
+                        then(connection)
                         return data, now, now
                     if mode == "create":
                         raise taken()
                     connection.execute(update(table).where(where).values(spec=data, updated_at=now))
+                    then(connection)
                     return data, created_at, now
             except IntegrityError:  # a concurrent create won, or (a deployment's) endpoint went away
                 if attempt == _SAVE_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _require_endpoint(self, connection: Connection, endpoint_name: str) -> None:
-        """Raise NotFoundError, listing the batch endpoints, unless this one exists."""
-        exists = connection.execute(select(resources.c.name).where(_resource(ENDPOINT, endpoint_name)))
+    def _require_endpoint(self, connection: Connection, endpoint_name: str, endpoint_kind: str = ENDPOINT) -> None:
+        """Raise NotFoundError, listing the endpoints of that kind, unless this one exists."""
+        exists = connection.execute(select(resources.c.name).where(_resource(endpoint_kind, endpoint_name)))
         if exists.first() is None:
-            raise self._missing_resource(connection, ENDPOINT, endpoint_name)
+            raise self._missing_resource(connection, endpoint_kind, endpoint_name)
 
-    def _missing_deployment(self, connection: Connection, endpoint_name: str, name: str) -> ResourceError:
-        query = (
-            select(deployments.c.name).where(deployments.c.endpoint_name == endpoint_name).order_by(deployments.c.name)
-        )
-        return messages.missing_deployment(endpoint_name, name, list(connection.execute(query).scalars()))
+    def _missing_deployment(
+        self, connection: Connection, endpoint_kind: str, endpoint_name: str, name: str
+    ) -> ResourceError:
+        table, _ = _DEPLOYMENTS[endpoint_kind]
+        query = select(table.c.name).where(table.c.endpoint_name == endpoint_name).order_by(table.c.name)
+        existing = list(connection.execute(query).scalars())
+        return messages.missing_deployment(endpoint_name, name, existing, endpoint_kind)
 
 
 def _resource(kind: str, name: str) -> ColumnElement[bool]:
     return and_(resources.c.kind == kind, resources.c.name == name)
 
 
-def _deployment(endpoint_name: str, name: str) -> ColumnElement[bool]:
-    return and_(deployments.c.endpoint_name == endpoint_name, deployments.c.name == name)
+def _deployment(table: Table, endpoint_name: str, name: str) -> ColumnElement[bool]:
+    return and_(table.c.endpoint_name == endpoint_name, table.c.name == name)

@@ -237,3 +237,38 @@ service_heartbeats = Table(
     _time("heartbeat_at"),
     PrimaryKeyConstraint("name"),
 )
+
+
+# -- online endpoints (migration 0005) -------------------------------------------------------------
+
+online_deployments = Table(
+    "online_deployments",
+    metadata,
+    # always 'online_endpoint': it lets the database itself tie a deployment to its endpoint's row
+    Column("endpoint_kind", String(KIND_LENGTH), nullable=False, server_default=text("'online_endpoint'")),
+    _name("endpoint_name"),
+    _name("name"),
+    _json("spec"),
+    _time("created_at"),
+    _time("updated_at"),
+    PrimaryKeyConstraint("endpoint_name", "name"),
+    ForeignKeyConstraint(["endpoint_kind", "endpoint_name"], ["resources.kind", "resources.name"], ondelete="CASCADE"),
+    CheckConstraint("endpoint_kind = 'online_endpoint'", name="endpoint_kind"),
+)
+
+endpoint_keys = Table(
+    "endpoint_keys",
+    metadata,
+    Column("endpoint_kind", String(KIND_LENGTH), nullable=False, server_default=text("'online_endpoint'")),
+    _name("endpoint_name"),
+    # Each secret is a Fernet token made with the workspace key (storage/vault.py), never the secret itself.
+    Column("primary_key", Text, nullable=False),
+    Column("secondary_key", Text, nullable=False),
+    Column("token_secret", Text, nullable=False),  # signs the endpoint's aml_token tokens
+    Column("key_id", String(64), nullable=False),  # which workspace key sealed them, for messages
+    _count("keys_version"),  # counts regenerations: a serving process reloads keys when it moves
+    _time("updated_at"),
+    PrimaryKeyConstraint("endpoint_name"),
+    ForeignKeyConstraint(["endpoint_kind", "endpoint_name"], ["resources.kind", "resources.name"], ondelete="CASCADE"),
+    CheckConstraint("endpoint_kind = 'online_endpoint'", name="endpoint_kind"),
+)

@@ -23,8 +23,9 @@ from thresher.errors import ThresherError
 from thresher.instance import Instance
 from thresher.runtime.online_protocol import OnlineConfig
 from thresher.sdk import no_code
-from thresher.sdk.online import credential_checker
-from thresher.sdk.online_serving import revision
+from thresher.sdk.online import OnlineEndpointOperations
+from thresher.sdk.online_keys import credential_checker
+from thresher.sdk.online_serving import OnlineServing, revision
 from thresher.server.online.dispatch import Limits
 from thresher.server.online.workers import WorkerLaunch
 from thresher.specs.references import read_reference
@@ -85,6 +86,7 @@ class Catalog:
 def load_catalog(instance: Instance) -> Catalog:
     """Every online endpoint and deployment of the workspace, now."""
     store = instance.store
+    operations = OnlineEndpointOperations(instance, OnlineServing(instance.settings))
     endpoints = []
     for record in store.list_resources("online_endpoint"):
         spec = dict(record.spec)
@@ -96,7 +98,7 @@ def load_catalog(instance: Instance) -> Catalog:
         endpoints.append(
             EndpointPlan(
                 name=record.name,
-                check=credential_checker(instance, record.name),
+                check=credential_checker(operations.key_material(record.name)),
                 traffic={str(k): int(v) for k, v in (spec.get("traffic") or {}).items()},
                 mirror=(str(mirror[0]), int(mirror[1])) if mirror and int(mirror[1]) > 0 else None,
                 deployments=plans,
