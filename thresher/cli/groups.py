@@ -65,11 +65,11 @@ GROUPS: dict[str, Group] = {
         "Batch deployments: model + scoring script + environment + compute + settings.",
     ),
     "online-endpoint": Group(
-        "thresher.cli.online:endpoint_app",
+        "thresher.cli.online_calls:endpoint_app",
         "Online endpoints: names that requests are scored on, with their keys and their traffic split.",
     ),
     "online-deployment": Group(
-        "thresher.cli.online_deployments:deployment_app",
+        "thresher.cli.online_calls:deployment_app",
         "Online deployments: model + scoring script (or none, for MLflow models) + environment + request settings.",
     ),
     "job": Group(

@@ -7,7 +7,7 @@ as every command accepts it (``arguments.py``): thresher's changes are done when
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +18,7 @@ from thresher.cli.output import OutputFormat, emit
 from thresher.errors import ThresherError
 from thresher.sdk import Workspace, online_endpoint_document
 from thresher.specs import OnlineEndpointSpec, Spec
+from thresher.store import ResourceRecord
 
 NAME_HELP = "Name of the online endpoint."
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help=NAME_HELP)]
@@ -111,7 +112,18 @@ def endpoint_show(
     """Show one online endpoint (never its keys: see get-credentials)."""
     named = require(name, "--name", "thresher online-endpoint show -n NAME")
     with workspace() as ws:
-        emit(online_endpoint_document(ws.online_endpoints.get(named)), output, query)
+        record = ws.online_endpoints.get(named)
+        emit(served_document(record, ws.online_endpoints.serving(named)), output, query)
+
+
+def served_document(record: ResourceRecord, serving: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint as az shows it, with where it is served and, when it mirrors, the mirror's diff."""
+    document = online_endpoint_document(record, serving.get("scoring_uri"))
+    document["swagger_uri"] = serving.get("swagger_uri")
+    document["openapi_uri"] = serving.get("openapi_uri")
+    if serving.get("mirror"):
+        document["mirror_diff"] = serving["mirror"]
+    return document
 
 
 @endpoint_app.command("list", epilog="Example: thresher online-endpoint list -o table")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -83,7 +83,18 @@ def deployment_show(
     named = require(name, "--name", "thresher online-deployment show -n D -e E")
     endpoint = require(endpoint_name, "--endpoint-name", "thresher online-deployment show -n D -e E")
     with workspace() as ws:
-        emit(deployment_document(ws.online_deployments.get(named, endpoint)), output, query)
+        document = deployment_document(ws.online_deployments.get(named, endpoint))
+        emit(with_status(document, ws.online_deployments.status(named, endpoint)), output, query)
+
+
+def with_status(document: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """A deployment's document with its provisioning_state as its serving process reports it."""
+    if status.get("state"):
+        document["provisioning_state"] = status["state"]
+    for key in ("error", "workers", "restarts", "batching"):
+        if status.get(key) is not None:
+            document[key] = status[key]
+    return document
 
 
 @deployment_app.command("list", epilog="Example: thresher online-deployment list -e my-endpoint -o table")

@@ -11,6 +11,7 @@ rings the serving process's doorbell (``online_serving.py``).
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,18 @@ from thresher.instance import Instance
 from thresher.sdk.assets import EnvironmentOperations, ModelOperations
 from thresher.sdk.deployment_assets import DeploymentAssets, raise_missing, reference
 from thresher.sdk.no_code import registered_model_folder
+from thresher.sdk.online_calls import ScoreResponse, deployment_logs, endpoint_logs, score
 from thresher.sdk.online_keys import Credentials, KeyMaterial, issue_token, key_credentials, new_secret
-from thresher.sdk.online_serving import OnlineServing
+from thresher.sdk.online_serving import (
+    OnlineServing,
+    read_state,
+    record_key,
+    revision,
+    serving_pid,
+    serving_report,
+    state_dir,
+    wait_for,
+)
 from thresher.specs import OnlineDeploymentSpec, OnlineEndpointSpec, parse_spec
 from thresher.store import DeploymentRecord, ResourceRecord, SealedKeys
 from thresher.store.online import KEY_TYPES, KeyType
@@ -69,6 +80,58 @@ class OnlineEndpointOperations:
         """Delete an endpoint with its deployments and keys."""
         self._instance.store.delete_resource(ENDPOINT, name.lower())
         self._serving.changed()
+
+    def serving(self, name: str) -> dict[str, Any]:
+        """How the endpoint is served now: ``scoring_uri`` and ``swagger_uri`` (None until a serving process
+        listens), whether it is ``served``, each deployment's state (``Creating``, ``Updating``, ``Succeeded``,
+        ``Failed`` with its error) and the mirror's diff. Starts the serving process when none runs."""
+        endpoint = self.get(name)
+        settings = self._instance.settings
+        if settings.online_autostart and serving_pid(settings) is None:
+            self._serving.changed()
+        report = serving_report(settings, endpoint.name)
+        report["traffic"] = dict(endpoint.spec.get("traffic") or {})
+        return report
+
+    def invoke(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        deployment_name: str | None = None,
+        content_type: str = "application/json",
+        route: str = "score",
+        wait: float = 120.0,
+    ) -> ScoreResponse:
+        """Score ``body`` on the endpoint (``route``: score, invocations, or a V2 path) with its primary key or a
+        new token, as ``az ml online-endpoint invoke`` does; waits up to ``wait`` seconds for a deployment to
+        be ready. The answer is returned whatever its status."""
+        deadline = time.monotonic() + wait
+        while True:
+            report = self.serving(name)
+            states = report.get("deployments") or {}
+            wanted = [deployment_name] if deployment_name else [d for d, share in report["traffic"].items() if share]
+            ready = report.get("scoring_uri") and any(
+                (states.get(d) or {}).get("state") in ("Succeeded", "Updating") and (states.get(d) or {}).get("workers")
+                for d in wanted
+            )
+            if ready or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        if not report.get("scoring_uri"):
+            raise ThresherError(
+                f"Online endpoint '{name}' is not served: no serving process answered within {wait:g} s.",
+                fix="See the serving process's log (online.log in the workspace folder), or start thresher server.",
+            )
+        credentials = dict(self.get_credentials(name))
+        credential = str(credentials.get("primaryKey") or credentials.get("accessToken"))
+        uri = str(report["scoring_uri"]).rsplit("/", 1)[0] + "/" + route.lstrip("/")
+        return score(uri, body, credential=credential, deployment=deployment_name, content_type=content_type)
+
+    def get_logs(self, name: str, lines: int = 100) -> str:
+        """The endpoint's last requests in the access log (time, client, deployment, route, status, duration)."""
+        endpoint = self.get(name)
+        return endpoint_logs(state_dir(self._instance.settings) / "access.log", endpoint.name, lines)
 
     def get_credentials(self, name: str) -> Credentials:
         """``{"primaryKey", "secondaryKey"}`` for a ``key`` endpoint; for ``aml_token`` a new token that
@@ -198,10 +261,16 @@ class OnlineDeploymentOperations:
         self._serving = serving
 
     def create(
-        self, spec: OnlineDeploymentSpec, *, endpoint_name: str | None = None, all_traffic: bool = False
+        self,
+        spec: OnlineDeploymentSpec,
+        *,
+        endpoint_name: str | None = None,
+        all_traffic: bool = False,
+        wait: bool = True,
     ) -> DeploymentRecord:
         """Check references, register inline assets, snapshot code, then create or update the deployment;
-        ``all_traffic`` then sends the endpoint's live traffic to it alone (``{name: 100}``)."""
+        ``all_traffic`` then sends the endpoint's live traffic to it alone (``{name: 100}``). ``wait``: return
+        once its workers are ready (``ThresherError`` with the script's own error when they cannot start)."""
         endpoint = (endpoint_name or spec.endpoint_name or "").lower()
         if not endpoint:
             raise ThresherError(
@@ -217,6 +286,8 @@ class OnlineDeploymentOperations:
         if planned is not None:
             self._endpoints._save(planned, "update")
         self._serving.changed()
+        if wait:
+            self._wait_served(record)
         return record
 
     def update(
@@ -226,8 +297,10 @@ class OnlineDeploymentOperations:
         overrides: Sequence[str] = (),
         *,
         spec: OnlineDeploymentSpec | None = None,
+        wait: bool = True,
     ) -> DeploymentRecord:
-        """Apply ``--set`` overrides (or a new spec) to an existing deployment, re-checking its references."""
+        """Apply ``--set`` overrides (or a new spec) to an existing deployment, re-checking its references;
+        ``wait``: return once the new workers serve (the old ones served until then, then drained)."""
         current = self.get(name, endpoint_name)
         if spec is None:
             parsed = parse_spec(current.spec, "online_deployment", base_dir=Path.cwd(), overrides=overrides)
@@ -241,7 +314,52 @@ class OnlineDeploymentOperations:
         document = self._resolve(spec, current.endpoint_name)
         record = self._instance.store.save_online_deployment(current.endpoint_name, name, document, mode="update")
         self._serving.changed()
+        if wait:
+            self._wait_served(record)
         return record
+
+    def status(self, name: str, endpoint_name: str) -> dict[str, Any]:
+        """The deployment as served now: ``state`` (Creating, Updating, Succeeded, Failed; None when no serving
+        process has seen it), ``error``, ``workers``, ``restarts``, ``pending``, ``batching``."""
+        record = self.get(name, endpoint_name)
+        entry = dict((read_state(self._instance.settings).get("deployments") or {}).get(record_key(record)) or {})
+        entry.setdefault("state", None)
+        return entry
+
+    def get_logs(self, name: str, endpoint_name: str, lines: int = 100) -> str:
+        """The last ``lines`` lines of each of the deployment's worker logs and of its error log."""
+        record = self.get(name, endpoint_name)
+        folder = state_dir(self._instance.settings) / "logs" / record.endpoint_name / record.name
+        return deployment_logs(folder, lines)
+
+    def _wait_served(self, record: DeploymentRecord) -> None:
+        """Wait until the serving process serves this revision of the deployment, or failed to (raised)."""
+        settings = self._instance.settings
+        if not settings.online_autostart:
+            return
+        key, wanted = record_key(record), revision(dict(record.spec))
+        absent_since: float | None = None
+        while True:
+            entry = wait_for(settings, key, wanted, timeout=1.0)
+            if entry.get("revision") == wanted and entry.get("state") == "Succeeded" and not entry.get("wanted"):
+                return
+            if entry.get("state") == "Failed" or (entry.get("error") and not entry.get("wanted")):
+                raise ThresherError(
+                    f"Online deployment '{record.name}' of endpoint '{record.endpoint_name}' did not start: "
+                    f"{entry.get('error')}",
+                    fix=f"See its logs: thresher online-deployment get-logs -n {record.name} -e {record.endpoint_name}"
+                    " ; fix the script or model, then run online-deployment update.",
+                )
+            if serving_pid(settings) is None:
+                absent_since = absent_since or time.monotonic()
+                if time.monotonic() - absent_since > 10:
+                    raise ThresherError(
+                        f"Online deployment '{record.name}' is saved, but no serving process runs to serve it.",
+                        fix=f"See {settings.workspace_dir / 'online.log'}; any online-endpoint command starts it "
+                        "again.",
+                    )
+            else:
+                absent_since = None
 
     def get(self, name: str, endpoint_name: str) -> DeploymentRecord:
         """One deployment of an online endpoint."""

@@ -141,6 +141,33 @@ def wait_for(settings: Settings, key: str, revision: str | None, timeout: float)
         time.sleep(0.05)
 
 
+def record_key(record: Any) -> str:
+    """``endpoint/deployment``: how state.json names a deployment record."""
+    return f"{record.endpoint_name}/{record.name}"
+
+
+def serving_report(settings: Settings, endpoint: str) -> dict[str, Any]:
+    """What ``online-endpoint show`` adds to an endpoint from the serving process: where it is served,
+    each deployment's state, the mirror's diff."""
+    state = read_state(settings)
+    live = bool(state.get("serving")) and serving_pid(settings) is not None
+    base = scoring_base(settings) if live else None
+    prefix = f"{base}/endpoints/{endpoint}" if base else None
+    deployments = {
+        key.split("/", 1)[1]: entry
+        for key, entry in (state.get("deployments") or {}).items()
+        if key.split("/", 1)[0] == endpoint
+    }
+    return {
+        "served": live,
+        "scoring_uri": f"{prefix}/score" if prefix else None,
+        "swagger_uri": f"{prefix}/swagger.json" if prefix else None,
+        "openapi_uri": f"{prefix}/swagger.json?version=3" if prefix else None,
+        "deployments": deployments,
+        "mirror": ((state.get("endpoints") or {}).get(endpoint) or {}).get("mirror"),
+    }
+
+
 class OnlineServing:
     """Where the SDK and the serving process of one workspace meet: the doorbell, the state file, and
     starting the process when an endpoint changes (unless ``online_autostart`` is off)."""

@@ -71,6 +71,13 @@ class RemoteOnlineEndpointOperations(OnlineEndpointOperations):
         path = f"/online-endpoints/{name.lower()}/regenerate-keys"
         self._client.call("POST", path, json={"key_type": key_type})
 
+    def serving(self, name: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self._client.call("GET", f"/online-endpoints/{name.lower()}/serving"))
+
+    def get_logs(self, name: str, lines: int = 100) -> str:
+        path = f"/online-endpoints/{name.lower()}/logs"
+        return str(self._client.call("GET", path, params={"lines": lines})["logs"])
+
     def key_material(self, name: str) -> KeyMaterial:
         raise ThresherError(
             "An online endpoint's opened key material stays on the machine that serves it.",
@@ -85,7 +92,12 @@ class RemoteOnlineDeploymentOperations(OnlineDeploymentOperations):
         self._client = client
 
     def create(
-        self, spec: OnlineDeploymentSpec, *, endpoint_name: str | None = None, all_traffic: bool = False
+        self,
+        spec: OnlineDeploymentSpec,
+        *,
+        endpoint_name: str | None = None,
+        all_traffic: bool = False,
+        wait: bool = True,
     ) -> DeploymentRecord:
         endpoint = (endpoint_name or spec.endpoint_name or "").lower()
         if not endpoint:
@@ -93,7 +105,7 @@ class RemoteOnlineDeploymentOperations(OnlineDeploymentOperations):
                 f"Deployment '{spec.name}' names no endpoint.",
                 fix="Pass --endpoint-name/-e, or set endpoint_name in the YAML file.",
             )
-        body = {"spec": _document(self._client, spec), "all_traffic": all_traffic}
+        body = {"spec": _document(self._client, spec), "all_traffic": all_traffic, "wait": wait}
         path = f"/online-endpoints/{endpoint}/deployments"
         return decode(DeploymentRecord, self._client.call("POST", path, json=body))
 
@@ -104,8 +116,13 @@ class RemoteOnlineDeploymentOperations(OnlineDeploymentOperations):
         overrides: Sequence[str] = (),
         *,
         spec: OnlineDeploymentSpec | None = None,
+        wait: bool = True,
     ) -> DeploymentRecord:
-        body = {"overrides": list(overrides), "spec": None if spec is None else _document(self._client, spec)}
+        body = {
+            "overrides": list(overrides),
+            "spec": None if spec is None else _document(self._client, spec),
+            "wait": wait,
+        }
         path = f"/online-endpoints/{endpoint_name.lower()}/deployments/{name}"
         return decode(DeploymentRecord, self._client.call("PATCH", path, json=body))
 
@@ -119,3 +136,11 @@ class RemoteOnlineDeploymentOperations(OnlineDeploymentOperations):
 
     def delete(self, name: str, endpoint_name: str) -> None:
         self._client.call("DELETE", f"/online-endpoints/{endpoint_name.lower()}/deployments/{name}")
+
+    def status(self, name: str, endpoint_name: str) -> dict[str, Any]:
+        path = f"/online-endpoints/{endpoint_name.lower()}/deployments/{name}/serving"
+        return cast(dict[str, Any], self._client.call("GET", path))
+
+    def get_logs(self, name: str, endpoint_name: str, lines: int = 100) -> str:
+        path = f"/online-endpoints/{endpoint_name.lower()}/deployments/{name}/logs"
+        return str(self._client.call("GET", path, params={"lines": lines})["logs"])

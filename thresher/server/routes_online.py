@@ -33,9 +33,17 @@ class KeyTypeBody(BaseModel):
 
 
 class OnlineDeploymentBody(SpecBody):
-    """An online deployment, and whether it then takes all of its endpoint's live traffic."""
+    """An online deployment, whether it then takes all of its endpoint's live traffic, and whether the answer
+    waits until its workers serve."""
 
     all_traffic: bool = False
+    wait: bool = True
+
+
+class DeploymentUpdateBody(UpdateBody):
+    """An update of an online deployment, and whether the answer waits until its new workers serve."""
+
+    wait: bool = True
 
 
 @router.get("/online-endpoints", summary="List online endpoints (never their keys).")
@@ -104,14 +112,39 @@ def online_deployment_created(request: Request, endpoint: str, body: OnlineDeplo
     state = _state(request)
     spec = checked_spec(state.uploads, body.spec, "online_deployment")
     deployments = state.workspace.online_deployments
-    return encode(deployments.create(spec, endpoint_name=endpoint, all_traffic=body.all_traffic))  # type: ignore[arg-type]
+    created = deployments.create(spec, endpoint_name=endpoint, all_traffic=body.all_traffic, wait=body.wait)  # type: ignore[arg-type]
+    return encode(created)
 
 
 @router.patch("/online-endpoints/{endpoint}/deployments/{name}", summary="Update an online deployment.")
-def online_deployment_updated(request: Request, endpoint: str, name: str, body: UpdateBody, _t: Any = WRITE) -> Any:
+def online_deployment_updated(
+    request: Request, endpoint: str, name: str, body: DeploymentUpdateBody, _t: Any = WRITE
+) -> Any:
     state = _state(request)
     spec = None if body.spec is None else checked_spec(state.uploads, body.spec, "online_deployment")
-    return encode(state.workspace.online_deployments.update(name, endpoint, body.overrides, spec=spec))  # type: ignore[arg-type]
+    deployments = state.workspace.online_deployments
+    return encode(deployments.update(name, endpoint, body.overrides, spec=spec, wait=body.wait))  # type: ignore[arg-type]
+
+
+@router.get("/online-endpoints/{name}/serving", summary="Where and how it is served: scoring_uri, states, mirror.")
+def online_endpoint_serving(request: Request, name: str, _t: Any = READ) -> Any:
+    return _state(request).workspace.online_endpoints.serving(name)
+
+
+@router.get("/online-endpoints/{name}/logs", summary="Its last requests in the access log.")
+def online_endpoint_logs(request: Request, name: str, lines: int = 100, _t: Any = READ) -> Any:
+    return {"logs": _state(request).workspace.online_endpoints.get_logs(name, max(1, min(lines, 100_000)))}
+
+
+@router.get("/online-endpoints/{endpoint}/deployments/{name}/serving", summary="A deployment as served now.")
+def online_deployment_serving(request: Request, endpoint: str, name: str, _t: Any = READ) -> Any:
+    return _state(request).workspace.online_deployments.status(name, endpoint)
+
+
+@router.get("/online-endpoints/{endpoint}/deployments/{name}/logs", summary="Its workers' and error logs.")
+def online_deployment_logs(request: Request, endpoint: str, name: str, lines: int = 100, _t: Any = READ) -> Any:
+    logs = _state(request).workspace.online_deployments.get_logs(name, endpoint, max(1, min(lines, 100_000)))
+    return {"logs": logs}
 
 
 @router.delete(

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from thresher.errors import ConflictError, DuplicateRequestError, ResourceError, ThresherError
+from thresher.sdk import online_serving
 from thresher.sdk.tokens import TokenOperations
 from thresher.sdk.wire import encode
 from thresher.sdk.workspace import Workspace
@@ -24,6 +25,7 @@ from thresher.settings import Settings
 
 HEARTBEAT_SECONDS = 5.0
 HOUSEKEEPING_SECONDS = 600.0
+ONLINE_CHECK_SECONDS = 5.0  # how often the server checks that its online endpoints are served
 REQUEST_KEYS_KEPT = timedelta(days=1)  # a client retries for minutes; a day is plenty
 ONCE_WAIT_SECONDS = 60.0  # how long a retried delivery waits for the first one's answer
 
@@ -135,6 +137,8 @@ class ServerState:
         self._loop("heartbeat", HEARTBEAT_SECONDS, self._beat)
         self._loop("schedules", self.settings.schedule_interval, self._fire_schedules)
         self._loop("housekeeping", HOUSEKEEPING_SECONDS, self._forget_old_requests)
+        if self.settings.online_autostart:
+            self._loop("online", ONLINE_CHECK_SECONDS, self._serve_online)
 
     def stop_background(self) -> None:
         """Stop the threads and forget this server's heartbeat."""
@@ -161,6 +165,13 @@ class ServerState:
     def _beat(self) -> None:
         info = {"host": socket.gethostname(), "pid": os.getpid(), "url": self.url, "time": time.time()}
         self.store.beat(self.name, "server", info)
+
+    def _serve_online(self) -> None:
+        """Keep the workspace's online endpoints served while this server runs (the serving process came back
+        after a reboot, or was killed)."""
+        if online_serving.serving_pid(self.settings) is None and self.store.list_resources("online_endpoint"):
+            print("thresher server: starting the serving process of the online endpoints", flush=True)
+            online_serving.ensure_serving(self.settings)
 
     def _forget_old_requests(self) -> None:
         self.store.prune_requests(datetime.now(timezone.utc) - REQUEST_KEYS_KEPT)
