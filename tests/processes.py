@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 _MODULES = (b"thresher.runtime.worker", b"thresher.runtime.template")
-THRESHER_COMMANDS = (b"thresher.runner", b"thresher.scheduler.service", b"thresher.runtime.")
+THRESHER_COMMANDS = (b"thresher.runner", b"thresher.scheduler.service", b"thresher.runtime.", b"thresher.server.online")
 """What a thresher process's command line holds: a runner (also as a benchmark profiles it), a worker, a template."""
 
 

@@ -1,0 +1,131 @@
+"""Azure scoring scripts and a no-code MLflow model deployed from YAML and scored: ``invoke --request-file``
+gives each model's own predictions, every payload family of the no-code deployment does too, and a wrong
+column type is a 400 that names the column.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.online.conftest import PLAIN, SCHEMA, Online, close_to
+from thresher.cli import main
+
+ENDPOINT = "scoring"
+
+
+@pytest.fixture(scope="module")
+def served(online: Online) -> Online:
+    online.endpoint(ENDPOINT)
+    online.deploy(ENDPOINT, "mlflow", all_traffic=True, request_settings={"max_concurrent_requests_per_instance": 4})
+    online.deploy(ENDPOINT, "plain", script=PLAIN)
+    online.deploy(ENDPOINT, "schema", script=SCHEMA)
+    return online
+
+
+def _invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["online-endpoint", "invoke", "-n", ENDPOINT, *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_invoke_with_a_request_file_gives_each_deployments_own_predictions(
+    served: Online, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = served.rows(3)
+    expected = served.expected(rows)
+    azure = tmp_path / "azure.json"
+    azure.write_text(json.dumps(served.azure_body(rows)))
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"data": rows.values.tolist(), "scale": 2.0}))
+
+    code, out, err = _invoke(capsys, "--request-file", str(azure))  # the traffic: all to mlflow
+    assert code == 0, err
+    assert close_to(json.loads(out), expected)
+    code, out, err = _invoke(capsys, "-r", str(azure), "--deployment-name", "plain")
+    assert code == 0, err
+    assert close_to(json.loads(out)["predictions"], expected)
+    code, out, err = _invoke(capsys, "-r", str(schema), "-d", "schema")
+    assert code == 0, err
+    assert close_to(json.loads(out), [2 * v for v in expected])
+
+
+def test_the_decorated_script_checks_its_input_and_describes_itself(served: Online) -> None:
+    with served.client(ENDPOINT) as client:
+        headers = {"azureml-model-deployment": "schema"}
+        missing = client.post(served.uri(ENDPOINT), json={"scale": 1.0}, headers=headers)
+        swagger = client.get(served.uri(ENDPOINT, "swagger.json"), headers=headers)
+    assert missing.status_code == 400
+    assert "data" in missing.json()["message"]
+    assert swagger.status_code == 200
+    assert "data" in json.dumps(swagger.json())
+
+
+def test_every_payload_family_of_the_no_code_model_gives_its_predictions(served: Online) -> None:
+    rows = served.rows(4, start=10)
+    expected = served.expected(rows)
+    columns, data = list(rows.columns), rows.values.tolist()
+    split = {"columns": columns, "data": data}
+    records = rows.to_dict(orient="records")
+    csv = io.StringIO()
+    rows.to_csv(csv, index=False)
+    v2 = {"inputs": [{"name": c, "shape": [len(rows)], "datatype": "FP64", "data": rows[c].tolist()} for c in columns]}
+    with served.client(ENDPOINT) as client:
+        score, invocations = served.uri(ENDPOINT), served.uri(ENDPOINT, "invocations")
+        answers = {
+            "input_data split": client.post(score, json={"input_data": split}).json(),
+            "input_data split with params": client.post(score, json={"input_data": split, "params": {}}).json(),
+            "dataframe_split": client.post(invocations, json={"dataframe_split": split}).json()["predictions"],
+            "dataframe_records": client.post(invocations, json={"dataframe_records": records}).json()["predictions"],
+            "inputs": client.post(invocations, json={"inputs": rows.to_dict(orient="list")}).json()["predictions"],
+            "instances": client.post(invocations, json={"instances": records}).json()["predictions"],
+            "csv": client.post(
+                invocations, content=csv.getvalue().encode(), headers={"content-type": "text/csv"}
+            ).json()["predictions"],
+            "v2": client.post(served.uri(ENDPOINT, "v2/models/mlflow/infer"), json=v2).json()["outputs"][0]["data"],
+        }
+    for family, answer in answers.items():
+        assert close_to(answer, expected), family
+
+
+def test_a_wrong_column_type_is_a_400_naming_the_column_without_the_value(served: Online) -> None:
+    rows = served.rows(2)
+    body = served.azure_body(rows)
+    body["input_data"]["data"][1][2] = "very-secret-text"  # bmi
+    with served.client(ENDPOINT) as client:
+        answer = client.post(served.uri(ENDPOINT), json=body)
+    assert answer.status_code == 400
+    message = answer.json()["message"]
+    assert "'bmi'" in message
+    assert "very-secret-text" not in message
+
+
+def test_every_answer_has_server_timing_and_the_deployment_and_metrics_count_it(served: Online) -> None:
+    with served.client(ENDPOINT) as client:
+        answer = client.post(served.uri(ENDPOINT), json=served.azure_body(served.rows(1)))
+        metrics = httpx_get(served.uri(ENDPOINT).split("/endpoints/")[0] + "/metrics")
+    timing = answer.headers["server-timing"]
+    for stage in ("parse", "queue", "batch", "predict", "encode"):
+        assert f"{stage};dur=" in timing
+    assert answer.headers["azureml-model-deployment"] == "mlflow"
+    assert 'thresher_online_requests_total{code="200",deployment="mlflow",endpoint="scoring"}' in metrics
+    assert "thresher_online_worker_resident_bytes" in metrics
+
+
+def test_get_logs_shows_requests_and_worker_output(served: Online, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["online-endpoint", "get-logs", "-n", ENDPOINT, "--lines", "5"]) == 0
+    access = capsys.readouterr().out
+    assert " scoring " in access and " 200 " in access
+    assert main(["online-deployment", "get-logs", "-n", "plain", "-e", ENDPOINT]) == 0
+    assert "worker plain/instance-0/worker-0 starting" in capsys.readouterr().out
+
+
+def httpx_get(url: str) -> str:
+    import httpx
+
+    return httpx.get(url, timeout=30).text
