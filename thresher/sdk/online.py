@@ -25,6 +25,7 @@ from thresher.sdk.online_calls import ScoreResponse, deployment_logs, endpoint_l
 from thresher.sdk.online_keys import Credentials, KeyMaterial, issue_token, key_credentials, new_secret
 from thresher.sdk.online_serving import (
     OnlineServing,
+    endpoint_revision,
     read_state,
     record_key,
     revision,
@@ -32,6 +33,7 @@ from thresher.sdk.online_serving import (
     serving_report,
     state_dir,
     wait_for,
+    wait_for_endpoint,
 )
 from thresher.specs import OnlineDeploymentSpec, OnlineEndpointSpec, parse_spec
 from thresher.store import DeploymentRecord, ResourceRecord, SealedKeys
@@ -66,7 +68,9 @@ class OnlineEndpointOperations:
         replacing the whole split: ``{"blue": 90, "green": 10}``), checked against its deployments."""
         planned = self._plan(self.get(name), overrides, spec=spec, traffic=traffic, mirror_traffic=mirror_traffic)
         self._check_deployments(planned)
-        return self._save(planned, "update")
+        record = self._save(planned, "update")
+        self._applied(record)  # requests sent after this return follow the new split
+        return record
 
     def get(self, name: str) -> ResourceRecord:
         """One endpoint (never its keys)."""
@@ -160,6 +164,7 @@ class OnlineEndpointOperations:
         kind: KeyType = "primary" if key_type == "primary" else "secondary"
         self._instance.store.rotate_endpoint_key(endpoint.name, kind, sealed, key_id)
         self._serving.changed()
+        self._applied(self.get(endpoint.name))  # the old key opens nothing once this returns
 
     def key_material(self, name: str) -> KeyMaterial:
         """The endpoint's secrets, opened with the workspace key: for the serving front's credential checks."""
@@ -230,6 +235,13 @@ class OnlineEndpointOperations:
             return self._instance.store.list_online_deployments(endpoint)
         except NotFoundError:  # a new endpoint
             return []
+
+    def _applied(self, record: ResourceRecord) -> None:
+        """Wait (a moment) until a running serving process serves the endpoint as stored now."""
+        settings = self._instance.settings
+        if settings.online_autostart and serving_pid(settings) is not None:
+            keys = self._instance.store.get_endpoint_keys(record.name)
+            wait_for_endpoint(settings, record.name, endpoint_revision(dict(record.spec), keys.keys_version), 10.0)
 
     def _save(self, spec: OnlineEndpointSpec, mode: SaveMode) -> ResourceRecord:
         record = self._instance.store.save_online_endpoint(spec.name, spec.to_document(), self._new_keys(), mode=mode)

@@ -35,6 +35,24 @@ def revision(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def endpoint_revision(spec: dict[str, Any], keys_version: int) -> str:
+    """An endpoint's revision: it changes with its spec (traffic, mirror, auth mode) and its keys."""
+    return revision({"spec": spec, "keys_version": keys_version})
+
+
+def wait_for_endpoint(settings: Settings, endpoint: str, wanted: str, timeout: float) -> bool:
+    """Wait until the serving process serves the endpoint at revision ``wanted`` (its traffic, mirror and keys
+    as stored now); False when it did not within ``timeout`` (no serving process, or a slow one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entry = (read_state(settings).get("endpoints") or {}).get(endpoint) or {}
+        if entry.get("revision") == wanted:
+            return True
+        if time.monotonic() >= deadline or serving_pid(settings) is None:
+            return False
+        time.sleep(0.02)
+
+
 def state_dir(settings: Settings) -> Path:
     """``online/`` in the workspace: state.json, access.log, the workers' logs."""
     return settings.workspace_dir / STATE_FOLDER

@@ -25,7 +25,7 @@ from thresher.runtime.online_protocol import OnlineConfig
 from thresher.sdk import no_code
 from thresher.sdk.online import OnlineEndpointOperations
 from thresher.sdk.online_keys import credential_checker
-from thresher.sdk.online_serving import OnlineServing, revision
+from thresher.sdk.online_serving import OnlineServing, endpoint_revision, revision
 from thresher.server.online.dispatch import Limits
 from thresher.server.online.workers import WorkerLaunch
 from thresher.specs.references import read_reference
@@ -76,6 +76,7 @@ class EndpointPlan:
     traffic: dict[str, int]
     mirror: tuple[str, int] | None
     deployments: list[DeploymentPlan]
+    revision: str = ""  # moves with its spec and its keys (``online_serving.endpoint_revision``)
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,12 @@ def load_catalog(instance: Instance) -> Catalog:
             for deployment in store.list_online_deployments(record.name)
         ]
         mirror = next(iter((spec.get("mirror_traffic") or {}).items()), None)
+        material = operations.key_material(record.name)
         endpoints.append(
             EndpointPlan(
                 name=record.name,
-                check=credential_checker(operations.key_material(record.name)),
+                check=credential_checker(material),
+                revision=endpoint_revision(spec, material.keys_version),
                 traffic={str(k): int(v) for k, v in (spec.get("traffic") or {}).items()},
                 mirror=(str(mirror[0]), int(mirror[1])) if mirror and int(mirror[1]) > 0 else None,
                 deployments=plans,

@@ -97,6 +97,7 @@ class LiveDeployment:
         self._tasks: set[asyncio.Task[None]] = set()
         self._launch: WorkerLaunch | None = None
         self.last_error: str | None = None  # why a worker could not be replaced
+        self.replacing = 0  # workers being started in place of hung or dead ones
 
     @property
     def serving(self) -> bool:
@@ -267,7 +268,11 @@ class LiveDeployment:
         if generation != self.generation or launch is None:
             return None
         self.counters.restarts += 1
-        fresh = await start_worker(launch, worker.name, self._base_env)
+        self.replacing += 1
+        try:
+            fresh = await start_worker(launch, worker.name, self._base_env)
+        finally:
+            self.replacing -= 1
         self.workers = [fresh if w is worker else w for w in self.workers]
         return fresh
 

@@ -55,6 +55,7 @@ class DeploymentState:
             "error": self.error or (live.last_error if live else None),
             "log": self.log,
             "workers": len(live.workers) if live else 0,
+            "ready_workers": len(live.workers) - live.replacing if live else 0,
             "restarts": live.counters.restarts if live else 0,
             "pending": live.pending if live else 0,
             "batching": _batching(live),
@@ -154,6 +155,7 @@ class OnlineService:
         for endpoint in catalog.endpoints:
             served[endpoint.name] = self._served(endpoint)
         self.front.endpoints = served
+        self.endpoint_revisions = {endpoint.name: endpoint.revision for endpoint in catalog.endpoints}
 
     def _served(self, endpoint: EndpointPlan) -> ServedEndpoint:
         deployments = {}
@@ -244,7 +246,13 @@ class OnlineService:
             "port": self.port,
             "serving": not final,
             "written_at": time.time(),
-            "endpoints": {name: {"mirror": stats.report()} for name, stats in self.front.mirrors.items()},
+            "endpoints": {
+                name: {
+                    "revision": revision,
+                    "mirror": stats.report() if (stats := self.front.mirrors.get(name)) is not None else None,
+                }
+                for name, revision in self.endpoint_revisions.items()
+            },
             "deployments": {key: state.report(self.live.get(key)) for key, state in self.states.items()},
         }
         online_serving.write_state(self.settings, document)
