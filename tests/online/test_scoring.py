@@ -5,10 +5,12 @@ column type is a 400 that names the column.
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.online.conftest import PLAIN, SCHEMA, Online, close_to
@@ -20,7 +22,7 @@ ENDPOINT = "scoring"
 @pytest.fixture(scope="module")
 def served(online: Online) -> Online:
     online.endpoint(ENDPOINT)
-    online.deploy(ENDPOINT, "mlflow", all_traffic=True, request_settings={"max_concurrent_requests_per_instance": 4})
+    online.deploy(ENDPOINT, "mlflow", all_traffic=True, request_settings={"max_concurrent_requests_per_instance": 16})
     online.deploy(ENDPOINT, "plain", script=PLAIN)
     online.deploy(ENDPOINT, "schema", script=SCHEMA)
     return online
@@ -126,6 +128,27 @@ def test_get_logs_shows_requests_and_worker_output(served: Online, capsys: pytes
 
 
 def httpx_get(url: str) -> str:
-    import httpx
-
     return httpx.get(url, timeout=30).text
+
+
+def test_concurrent_requests_to_the_no_code_model_are_batched_and_each_gets_its_own_answer(served: Online) -> None:
+    uri, key = served.uri(ENDPOINT), served.keys[ENDPOINT]
+
+    def client_loop(offset: int) -> list[tuple[list[float], list[float], int]]:
+        seen = []
+        with httpx.Client(headers={"authorization": f"Bearer {key}"}, timeout=60) as client:
+            for round_ in range(15):
+                rows = served.rows(1 + (offset + round_) % 3, start=offset * 20 + round_)
+                answer = client.post(uri, json=served.azure_body(rows))
+                assert answer.status_code == 200, answer.text
+                seen.append((answer.json(), served.expected(rows), int(answer.headers.get("x-thresher-batch-size", 1))))
+        return seen
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        results = [item for chunk in pool.map(client_loop, range(12)) for item in chunk]
+    assert all(close_to(got, expected) for got, expected, _ in results)
+    assert max(size for _, _, size in results) > 1  # some answers came out of a batch of several requests
+    status = served.ws.online_deployments.status("mlflow", ENDPOINT)
+    assert status["batching"]["max_batch_size"] > 1  # tuned at start from the model's predict cost
+    metrics = httpx_get(uri.split("/endpoints/")[0] + "/metrics")
+    assert 'thresher_online_batch_released_total{deployment="mlflow",endpoint="scoring",reason=' in metrics
