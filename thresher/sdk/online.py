@@ -26,7 +26,7 @@ from thresher.sdk.online_keys import Credentials, KeyMaterial, issue_token, key_
 from thresher.sdk.online_serving import (
     OnlineServing,
     endpoint_revision,
-    read_state,
+    live_state,
     record_key,
     revision,
     serving_pid,
@@ -334,7 +334,7 @@ class OnlineDeploymentOperations:
         """The deployment as served now: ``state`` (Creating, Updating, Succeeded, Failed; None when no serving
         process has seen it), ``error``, ``workers``, ``restarts``, ``pending``, ``batching``."""
         record = self.get(name, endpoint_name)
-        entry = dict((read_state(self._instance.settings).get("deployments") or {}).get(record_key(record)) or {})
+        entry = dict((live_state(self._instance.settings).get("deployments") or {}).get(record_key(record)) or {})
         entry.setdefault("state", None)
         return entry
 

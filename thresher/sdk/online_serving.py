@@ -28,6 +28,7 @@ WAKE_FILE = "online.wake"
 STATE_FOLDER = "online"
 STATE_FILE = "state.json"
 LOG_FILE = "online.log"
+STARTING_FILE = "online.starting"  # the pid of the serving process a client started last
 
 
 def revision(spec: dict[str, Any]) -> str:
@@ -45,7 +46,7 @@ def wait_for_endpoint(settings: Settings, endpoint: str, wanted: str, timeout: f
     as stored now); False when it did not within ``timeout`` (no serving process, or a slow one)."""
     deadline = time.monotonic() + timeout
     while True:
-        entry = (read_state(settings).get("endpoints") or {}).get(endpoint) or {}
+        entry = (live_state(settings).get("endpoints") or {}).get(endpoint) or {}
         if entry.get("revision") == wanted:
             return True
         if time.monotonic() >= deadline or serving_pid(settings) is None:
@@ -72,6 +73,16 @@ def read_state(settings: Settings) -> dict[str, Any]:
         return dict(json.loads((state_dir(settings) / STATE_FILE).read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return {}
+
+
+def live_state(settings: Settings) -> dict[str, Any]:
+    """What the serving process running now wrote ({} when none runs, or it has not written yet: a state left
+    by a process that was killed says nothing of the one that replaced it)."""
+    state = read_state(settings)
+    pid = serving_pid(settings)
+    if pid is None or state.get("pid") != pid or not state.get("serving"):
+        return {}
+    return state
 
 
 def write_state(settings: Settings, document: dict[str, Any]) -> None:
@@ -103,10 +114,30 @@ def serving_pid(settings: Settings) -> int | None:
     return None
 
 
+def _starting_pid(settings: Settings) -> int | None:
+    """The serving process started last by a client, while it is alive (it may not hold the lock yet:
+    its imports take a moment, and a second client must not start another meanwhile)."""
+    try:
+        text = (settings.workspace_dir / STARTING_FILE).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    if not text.isdigit():
+        return None
+    pid = int(text)
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read()
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            zombie = handle.read().split(b") ", 1)[1][:1] == b"Z"
+    except (OSError, IndexError):
+        return None
+    return pid if SERVING_MODULE.encode() in command and not zombie else None
+
+
 def ensure_serving(settings: Settings) -> None:
-    """Start the serving process unless one runs, and ring it so it reads the database now."""
+    """Start the serving process unless one runs (or is starting), and ring it so it reads the database now."""
     ring(settings)
-    if serving_pid(settings) is not None:
+    if serving_pid(settings) is not None or _starting_pid(settings) is not None:
         return
     settings.workspace_dir.mkdir(parents=True, exist_ok=True)
     environment = dict(os.environ)
@@ -116,7 +147,7 @@ def ensure_serving(settings: Settings) -> None:
     for name in ("THRESHER_SERVER", "THRESHER_TOKEN"):
         environment.pop(name, None)
     with (settings.workspace_dir / LOG_FILE).open("a", encoding="utf-8") as log:
-        subprocess.Popen(
+        started = subprocess.Popen(
             [sys.executable, "-m", SERVING_MODULE],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -125,6 +156,8 @@ def ensure_serving(settings: Settings) -> None:
             env=environment,
             close_fds=True,
         )
+    with contextlib.suppress(OSError):
+        (settings.workspace_dir / STARTING_FILE).write_text(str(started.pid), encoding="ascii")
 
 
 def ring(settings: Settings) -> None:
@@ -150,7 +183,7 @@ def wait_for(settings: Settings, key: str, revision: str | None, timeout: float)
     starting it; its state entry (``{}`` if the wait ran out first)."""
     deadline = time.monotonic() + timeout
     while True:
-        entry = dict((read_state(settings).get("deployments") or {}).get(key) or {})
+        entry = dict((live_state(settings).get("deployments") or {}).get(key) or {})
         done = entry.get("state") in ("Succeeded", "Failed") and not entry.get("wanted")
         if entry and done and (revision is None or entry.get("revision") == revision or entry.get("state") == "Failed"):
             return entry
@@ -167,8 +200,8 @@ def record_key(record: Any) -> str:
 def serving_report(settings: Settings, endpoint: str) -> dict[str, Any]:
     """What ``online-endpoint show`` adds to an endpoint from the serving process: where it is served,
     each deployment's state, the mirror's diff."""
-    state = read_state(settings)
-    live = bool(state.get("serving")) and serving_pid(settings) is not None
+    state = live_state(settings)
+    live = bool(state)
     base = scoring_base(settings) if live else None
     prefix = f"{base}/endpoints/{endpoint}" if base else None
     deployments = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -18,10 +19,9 @@ def _log(line: str) -> None:
 def run() -> int:
     try:
         settings = load_settings()
-        _log(f"online endpoints of {settings.workspace_dir}: serving")
-        code = main(settings)
-        _log("online endpoints: none left to serve, stopping")
-        return code
+        _log(f"online endpoints of {settings.workspace_dir}: starting (pid {os.getpid()})")
+        _log(f"online endpoints: stopping: {main(settings)}")
+        return 0
     except ThresherError as error:
         _log(f"online endpoints stopped: {error.message}" + (f" Fix: {error.fix}" if error.fix else ""))
         return 1

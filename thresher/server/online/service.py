@@ -96,6 +96,11 @@ class OnlineService:
             self.settings.online_host, self.settings.online_port or online_serving.last_port(self.settings)
         )
         self.port = sock.getsockname()[1]
+        print(
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')} online endpoints: listening on "
+            f"{self.settings.online_host}:{self.port}",
+            flush=True,
+        )
         config = uvicorn.Config(
             self.front,
             host=self.settings.online_host,
@@ -289,18 +294,18 @@ def serving_lock(settings: Settings) -> Iterator[IO[str] | None]:
         handle.close()
 
 
-def main(settings: Settings) -> int:
-    """Serve the workspace's online endpoints until none is left; the exit code."""
+def main(settings: Settings) -> str:
+    """Serve the workspace's online endpoints until none is left; why it stopped."""
     instance = Instance(settings)
     try:
         while True:
             with serving_lock(settings) as lock:
                 if lock is None:
-                    return 0  # another process serves them
+                    return "another process serves them"
                 asyncio.run(OnlineService(settings, instance).run())
             # The lock is let go: an endpoint created since the last look found it held and started no
             # process. Look once more.
             if not load_catalog(instance).endpoints:
-                return 0
+                return "no endpoint is left to serve"
     finally:
         instance.close()
