@@ -256,6 +256,17 @@ class OnlineEndpointOperations:
         return {"primary_key": primary, "secondary_key": secondary, "token_secret": token_secret, "key_id": key_id}
 
 
+def endpoint_of(spec: OnlineDeploymentSpec, endpoint_name: str | None) -> str:
+    """The endpoint a deployment is created on: ``--endpoint-name``, else its YAML's ``endpoint_name``."""
+    endpoint = (endpoint_name or spec.endpoint_name or "").lower()
+    if not endpoint:
+        raise ThresherError(
+            f"Deployment '{spec.name}' names no endpoint.",
+            fix="Pass --endpoint-name/-e, or set endpoint_name in the YAML file.",
+        )
+    return endpoint
+
+
 class OnlineDeploymentOperations:
     """``thresher online-deployment ...``: a model, optional scoring script and environment serving an endpoint."""
 
@@ -283,12 +294,7 @@ class OnlineDeploymentOperations:
         """Check references, register inline assets, snapshot code, then create or update the deployment;
         ``all_traffic`` then sends the endpoint's live traffic to it alone (``{name: 100}``). ``wait``: return
         once its workers are ready (``ThresherError`` with the script's own error when they cannot start)."""
-        endpoint = (endpoint_name or spec.endpoint_name or "").lower()
-        if not endpoint:
-            raise ThresherError(
-                f"Deployment '{spec.name}' names no endpoint.",
-                fix="Pass --endpoint-name/-e, or set endpoint_name in the YAML file.",
-            )
+        endpoint = endpoint_of(spec, endpoint_name)
         current = self._endpoints.get(endpoint)
         planned = self._endpoints._plan(current, traffic={spec.name: 100}) if all_traffic else None
         if planned is not None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from thresher.errors import ThresherError
-from thresher.sdk.online import OnlineDeploymentOperations, OnlineEndpointOperations
+from thresher.sdk.online import OnlineDeploymentOperations, OnlineEndpointOperations, endpoint_of
 from thresher.sdk.online_keys import Credentials, KeyMaterial
 from thresher.sdk.wire import decode
 from thresher.specs import OnlineDeploymentSpec, OnlineEndpointSpec
@@ -99,12 +99,7 @@ class RemoteOnlineDeploymentOperations(OnlineDeploymentOperations):
         all_traffic: bool = False,
         wait: bool = True,
     ) -> DeploymentRecord:
-        endpoint = (endpoint_name or spec.endpoint_name or "").lower()
-        if not endpoint:
-            raise ThresherError(
-                f"Deployment '{spec.name}' names no endpoint.",
-                fix="Pass --endpoint-name/-e, or set endpoint_name in the YAML file.",
-            )
+        endpoint = endpoint_of(spec, endpoint_name)
         body = {"spec": _document(self._client, spec), "all_traffic": all_traffic, "wait": wait}
         path = f"/online-endpoints/{endpoint}/deployments"
         return decode(DeploymentRecord, self._client.call("POST", path, json=body))
