@@ -31,6 +31,7 @@ from thresher.runtime import mlflow_driver, online_examples, online_openapi, onl
 from thresher.runtime.entry import UserCodeError, describe, error_boundary
 from thresher.runtime.online_inputs import ModelInput, concat, described, fit, split
 from thresher.runtime.online_payloads import PayloadError, RawInput, encode, jsonable, read_invocations, read_score
+from thresher.runtime.online_predict import fitted_predictor
 from thresher.runtime.signature import InputSignature, SignatureError
 
 COST_SIZES = (1, 2, 4, 8, 16, 32, 64)
@@ -73,6 +74,7 @@ class MlflowHandler:
         self.error_log = error_log
         self.name = name
         self.model: Any = None
+        self._predictor: tuple[Any, Any] = (None, None)  # (the model, its fitted_predictor)
         self.folder = ""
         self.signature = InputSignature(None)
         self.outputs: list[dict[str, Any]] = []
@@ -230,7 +232,10 @@ class MlflowHandler:
         slot.timing["predict"] += _ms(start)
 
     def _predict(self, data: Any, params: dict[str, Any] | None) -> Any:
-        return self.model.predict(data, params=params) if params else self.model.predict(data)
+        model, predict = self._predictor
+        if model is not self.model:  # made for the model loaded (once per worker)
+            model, predict = self._predictor = (self.model, fitted_predictor(self.model))
+        return predict(data, params)
 
     def _answer(self, slot: _Slot) -> online_protocol.Answer:
         start = time.perf_counter()
