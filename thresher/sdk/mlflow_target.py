@@ -21,9 +21,7 @@ import builtins
 import contextlib
 import functools
 import json
-import shutil
 import tempfile
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,16 +39,24 @@ from mlflow.protos.databricks_pb2 import (
 
 from thresher.errors import AlreadyExistsError, ConflictError, NotFoundError, SpecError, ThresherError
 from thresher.sdk.deployment_assets import reference
-from thresher.sdk.mlflow_target_config import TargetType, endpoint_config, model_folder, read_config, request_body
-from thresher.sdk.online_serving import serving_pid
+from thresher.sdk.mlflow_run_local import run_local
+from thresher.sdk.mlflow_target_config import (
+    SCHEME,
+    TargetType,
+    endpoint_config,
+    model_folder,
+    read_config,
+    request_body,
+    target_help,
+)
 from thresher.sdk.workspace import Workspace
 from thresher.specs import parse_spec
 from thresher.store import AssetRecord, DeploymentRecord, ResourceRecord
 
-SCHEME = "thresher"
 FLAVOR = "python_function"  # what the no-code driver loads models with
 CREATED_BY = "mlflow.deployments"  # tag of endpoints this target made: deleted with their last deployment
 _SOURCE = "--config"
+__all__ = ["ThresherDeploymentClient", "run_local", "target_help"]  # what MLflow looks for
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -486,76 +492,3 @@ def _batch_predict(endpoint: str) -> MlflowException:
         f"thresher batch-endpoint invoke -n {endpoint} --input ./data (or ws.jobs.invoke('{endpoint}', input=...)).",
         error_code=INVALID_PARAMETER_VALUE,
     )
-
-
-def run_local(name: str, model_uri: str, flavor: str | None = None, config: Mapping[str, Any] | None = None) -> None:
-    """``mlflow deployments run-local -t thresher``: serve the model online from a throwaway workspace (or
-    ``-C workspace=DIR``) until Ctrl-C, then delete it. MLflow calls this with (name, model_uri, flavor,
-    config), the target being this module."""
-    settings = dict(config or {})
-    home = settings.pop("workspace", None)
-    scratch = None if home else tempfile.mkdtemp(prefix="thresher-run-local-")
-    client = ThresherDeploymentClient(f"{SCHEME}:{home or scratch}")
-    if read_config(settings).type is not TargetType.ONLINE:
-        raise MlflowException(
-            "run-local serves online deployments; leave type out.", error_code=INVALID_PARAMETER_VALUE
-        )
-    try:
-        deployment = client.create_deployment(name, model_uri, flavor, settings)
-        key = client.workspace.online_endpoints.get_credentials(deployment["endpoint"]).get("primaryKey")
-        print(
-            f"Serving deployment '{name}' at {deployment['invocations_uri']} (MLflow bodies) and "
-            f"{deployment['scoring_uri']} (Azure bodies); header: Authorization: Bearer {key}\n"
-            "Press Ctrl-C to stop and delete it.",
-            flush=True,
-        )
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        client.delete_deployment(name)
-        settings_of = client.workspace.settings
-        client.workspace.close()
-        deadline = time.monotonic() + 30
-        while serving_pid(settings_of) is not None and time.monotonic() < deadline:
-            time.sleep(0.1)  # the serving process leaves with its last endpoint
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-def target_help() -> str:
-    """What ``mlflow deployments help -t thresher`` prints."""
-    return _HELP
-
-
-_HELP = """\
-thresher: deploy MLflow models to a thresher workspace's online endpoints (default) or batch endpoints.
-
-Target URI
-  thresher                      the workspace of THRESHER_HOME, or the server of THRESHER_SERVER (THRESHER_TOKEN)
-  thresher:/path/to/workspace   a workspace folder
-  thresher:https://host:8080    a thresher server (THRESHER_TOKEN)
-
-Model URI (-m): a local model folder or file:// URI; runs:/ and models:/ with MLFLOW_TRACKING_URI set; other
-artifact URIs (s3://, ...) through MLflow. The model is registered under the deployment name (or model_name)
-and deployed without code (python_function).
-
-create --name N [--endpoint E]: the deployment N in endpoint E (default: an endpoint named N, created when
-missing and deleted with its last deployment). The first deployment of an endpoint takes all its traffic.
-
-Config (-C key=value), online (type=online, the default)
-  instance_count, instance_type (accepted, unused), request_timeout_ms, max_concurrent_requests_per_instance,
-  environment (azureml:<name>:<version>; default: the model's own), all_traffic (true|false), model_name,
-  deploy-config-file (JSON/YAML of deployment keys), or any dotted key of the deployment YAML
-Config, batch (type=batch)
-  instance_count, mini_batch_size, max_concurrency_per_instance, error_threshold, output_action,
-  output_file_name, compute, environment, set_default (true|false), model_name, deploy-config-file
-  predict does not score batch deployments: thresher batch-endpoint invoke -n E --input ./data
-
-Endpoints (online): create-endpoint -C auth_mode=key|aml_token; update-endpoint -C traffic=blue=90,green=10
-  (or -C endpoint-config-file=traffic.json holding {"traffic": {...}}); get-endpoint; list-endpoints.
-predict --name N (that deployment) or --endpoint E (its traffic split): a DataFrame goes as dataframe_split to
-  /invocations; the answer is MLflow's {"predictions": ...}.
-run-local --name N -m MODEL: serve it from a throwaway workspace until Ctrl-C (-C workspace=DIR to keep one).
-"""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import textwrap
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_
 
 from thresher.specs.overrides import parse_value
 from thresher.specs.yamlio import read_yaml
+
+SCHEME = "thresher"
 
 
 class TargetType(str, enum.Enum):
@@ -244,3 +247,50 @@ def _is_frame(value: Any) -> bool:
     except ImportError:
         return False
     return isinstance(value, pd.DataFrame)
+
+
+def target_help() -> str:
+    """What ``mlflow deployments help -t thresher`` prints: URIs, what create does, every config key."""
+    listed = {
+        kind.value: textwrap.fill(
+            ", ".join([*keys, TAKE_OVER[kind], MODEL_NAME, DEPLOY_CONFIG_FILE]), 108, subsequent_indent="  "
+        )
+        for kind, keys in ((TargetType.ONLINE, ONLINE_KEYS), (TargetType.BATCH, BATCH_KEYS))
+    }
+    return _HELP.format(**listed)
+
+
+_HELP = """\
+thresher: deploy MLflow models without code to a thresher workspace's online endpoints (the default) or
+batch endpoints.
+
+Target URI
+  thresher                      the workspace of THRESHER_HOME, or the server of THRESHER_SERVER (THRESHER_TOKEN)
+  thresher:/path/to/workspace   a workspace folder
+  thresher:https://host:8080    a thresher server (THRESHER_TOKEN)
+
+Model URI (-m): a model folder or file:// URI; runs:/ and models:/ from the server of MLFLOW_TRACKING_URI;
+other artifact URIs (s3://, ...) through MLflow. It is registered as an mlflow_model named after the
+deployment (or model_name) and served through python_function.
+
+create --name N [--endpoint E]: deployment N of endpoint E (default: an endpoint named N, created when
+missing and deleted with its last deployment). The first deployment of an endpoint takes all its traffic
+(online) or becomes its default (batch); later ones when all_traffic / set_default is true.
+
+Config (-C key=value), online (type=online):
+  {online}
+Config, batch (type=batch):
+  {batch}
+Any dotted key of the deployment YAML is accepted too (-C request_settings.max_queue_wait_ms=100);
+deploy-config-file is a JSON or YAML file of deployment keys; environment is azureml:<name>:<version>
+(default: the model's own environment, built once).
+
+predict --name N (that deployment) or --endpoint E (its traffic split) scores online deployments: a
+DataFrame is sent as dataframe_split to /invocations; the answer is {{"predictions": ...}}. Batch
+deployments are scored by jobs: thresher batch-endpoint invoke -n E --input ./data
+
+Online endpoints: create-endpoint -C auth_mode=key|aml_token; update-endpoint -C traffic=blue=90,green=10
+(or -C endpoint-config-file=F, a file holding {{"traffic": {{...}}}}); get-endpoint; list-endpoints;
+delete-endpoint.
+run-local --name N -m MODEL: serve it from a throwaway workspace until Ctrl-C (-C workspace=DIR: in that one).
+"""
