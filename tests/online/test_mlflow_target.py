@@ -125,7 +125,7 @@ def test_mlflow_cli_deploys_online_and_predict_returns_the_models_predictions(
 
 
 def test_a_second_deployment_gets_no_traffic_until_told_and_delete_moves_none(
-    online: Online, plugin: str, here: str
+    online: Online, plugin: str, here: str, tmp_path: Path
 ) -> None:
     client = get_deploy_client("thresher")
     model_uri = model_folder(online).as_uri()  # a file:// URI
@@ -134,11 +134,14 @@ def test_a_second_deployment_gets_no_traffic_until_told_and_delete_moves_none(
         "blue", model_uri, endpoint="rollout", config={"instance_count": "1", **environment}
     )
     assert first["endpoint"] == "rollout" and first["type"] == "online" and first["traffic"] == 100
+    deploy_config = tmp_path / "deploy-config.json"  # as Azure's MLflow target takes it
+    azure_keys = {"instance_type": "Standard_DS2_v2", "request_settings": {"request_timeout_ms": 20000}}
+    deploy_config.write_text(json.dumps(azure_keys))
     second = client.create_deployment(
         "green",
         model_uri,
         endpoint="rollout",
-        config={"request_timeout_ms": "20000", "model_name": "diabetes-green", **environment},
+        config={"deploy-config-file": str(deploy_config), "model_name": "diabetes-green", **environment},
     )
     assert second["traffic"] == 0
     assert second["request_settings"]["request_timeout_ms"] == 20000
