@@ -208,6 +208,8 @@ def test_config_problems_are_reported_together_before_anything_is_registered(onl
     assert "set_default applies to batch deployments" in problems.value.message
     with pytest.raises(MlflowException, match=r"request_settings\.request_timeout_ms"):
         client.create_deployment("wrong", str(model_folder(online)), config={"request_timeout_ms": "0"})
+    with pytest.raises(MlflowException, match="named by --name: name is 'my_model'; an endpoint name must start"):
+        client.create_deployment("my_model", str(model_folder(online)))
     with pytest.raises(MlflowException, match="flavor is 'sklearn'"):
         client.create_deployment("wrong", str(model_folder(online)), flavor="sklearn")
     assert len(online.ws.models.list()) == before

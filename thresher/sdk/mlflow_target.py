@@ -169,17 +169,17 @@ class ThresherDeploymentClient(BaseDeploymentClient):
                 f"with: mlflow deployments update -t {self.target_uri} --name {name} -m <model>",
                 error_code=RESOURCE_ALREADY_EXISTS,
             )
+        new_endpoint = (
+            None
+            if self._endpoint_exists(settings.type, endpoint_name)
+            else self._endpoint_spec(settings.type, endpoint_name, name, "--endpoint" if endpoint else "--name")
+        )
         fixed: dict[str, Any] = {"name": name, "endpoint_name": endpoint_name, "model": "azureml:placeholder:1"}
         if settings.type is TargetType.BATCH:
             fixed["type"] = "model"
         kind = _spec_kind(settings.type)
         document = settings.document({}, fixed)
         parse_spec(document, kind, base_dir=Path.cwd(), source=_SOURCE)  # every problem before anything changes
-        new_endpoint = (
-            None
-            if self._endpoint_exists(settings.type, endpoint_name)
-            else self._endpoint_spec(settings.type, endpoint_name, name)
-        )
         document["model"] = reference(self._register(model_uri, settings.model_name or name))
         spec = parse_spec(document, kind, base_dir=Path.cwd(), source=_SOURCE)
         ws = self.workspace
@@ -375,9 +375,18 @@ class ThresherDeploymentClient(BaseDeploymentClient):
             spec = parse_spec(document, "model", base_dir=Path.cwd(), source="-m")
             return self.workspace.models.create(spec)  # type: ignore[arg-type]
 
-    def _endpoint_spec(self, kind: TargetType, endpoint_name: str, deployment: str) -> Any:
+    def _endpoint_spec(self, kind: TargetType, endpoint_name: str, deployment: str, given_by: str) -> Any:
+        """The spec of the endpoint to create for ``deployment``, its name checked (it may come from --name)."""
         document = {"name": endpoint_name, "tags": {CREATED_BY: deployment}}
-        return parse_spec(document, f"{kind.value}_endpoint", base_dir=Path.cwd(), source="--endpoint")  # type: ignore[arg-type]
+        try:
+            return parse_spec(document, f"{kind.value}_endpoint", base_dir=Path.cwd(), source=given_by)  # type: ignore[arg-type]
+        except SpecError as exc:
+            problems = "; ".join(problem.message for problem in exc.problems)
+            raise MlflowException(
+                f"The endpoint to create is named by {given_by}: {problems} Pass --endpoint with such a name "
+                "(the deployment keeps its own).",
+                error_code=INVALID_PARAMETER_VALUE,
+            ) from exc
 
     def _deployments(self, kind: TargetType) -> Any:
         ws = self.workspace
