@@ -94,13 +94,19 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)  # connection errors, by message
     reconnects: int = 0
+    own_ns: list[int] = field(default_factory=list)  # per request: time in this generator's code (sending included)
 
 
-def exchange(sock: socket.socket, request: bytes, buffer: bytearray) -> Answer:
-    """Send ``request`` on ``sock`` and read its answer (bytes past it stay in ``buffer``)."""
+def exchange(sock: socket.socket, request: bytes, buffer: bytearray, stamps: list[int] | None = None) -> Answer:
+    """Send ``request`` on ``sock`` and read its answer (bytes past it stay in ``buffer``); ``stamps`` gets
+    ``perf_counter_ns`` once the request is sent and once the answer's last bytes are read."""
     sock.sendall(request)
+    if stamps is not None:
+        stamps[0] = time.perf_counter_ns()
     while (parsed := parse_response(buffer)) is None:
         data = sock.recv(1 << 18)
+        if stamps is not None:
+            stamps[1] = time.perf_counter_ns()
         if not data:
             raise ConnectionError("the server closed the connection")
         buffer += data
@@ -122,12 +128,13 @@ def _client(host: str, port: int, request: bytes, window: tuple[int, int], tally
     clock = time.perf_counter_ns
     sock: socket.socket | None = None
     buffer = bytearray()
+    stamps = [0, 0]
     while (began := clock()) < end:
         try:
             if sock is None:
                 sock, buffer = connect(host, port), bytearray()
                 tally.reconnects += began >= start
-            answer = exchange(sock, request, buffer)
+            answer = exchange(sock, request, buffer, stamps)
         except (OSError, ValueError) as error:
             if began >= start:
                 tally.failures[f"{type(error).__name__}: {str(error)[:120]}"] += 1
@@ -140,6 +147,7 @@ def _client(host: str, port: int, request: bytes, window: tuple[int, int], tally
         if start <= done <= end:  # completions in the window: a steady state's rate, whenever they began
             tally.latencies_ns.append(done - began)
             tally.statuses[answer.status] += 1
+            tally.own_ns.append((stamps[0] - began) + (done - stamps[1]))
         if not answer.keep_alive:
             sock.close()
             sock = None
@@ -192,6 +200,7 @@ def load(host: str, port: int, request: bytes, *, connections: int, duration: fl
         "failures": dict(failures),
         "reconnects": sum(tally.reconnects for tally in tallies),
         "client_cpu_us_per_request": used / done * 1e6 if done else None,
+        "client_own_us_p50": percentile([v / 1e3 for t in tallies for v in t.own_ns], 50) if done else None,
     }
 
 
