@@ -78,7 +78,8 @@ class ThresherOnline:
             command = [sys.executable, "-m", "thresher", group, "create", "--help"]
             done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=120, check=False)
             if done.returncode != 0:
-                said = " ".join((done.stderr or done.stdout).split())[-300:]
+                text = (done.stderr or done.stdout).translate({ord(c): " " for c in "╭╮╰╯│─"})
+                said = " ".join(text.split())[-300:]
                 raise common.BenchError(MISSING.format(command=f"thresher {group} create --help", output=said))
 
     def prepare(self) -> None:
