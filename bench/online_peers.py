@@ -352,7 +352,8 @@ def with_environ(text: str) -> list[int]:
 
 
 def busiest(seconds: float = 1.0, count: int = 5) -> list[str]:
-    """The processes that used the most CPU over ``seconds``: why the machine is busy."""
+    """The processes that used the most CPU over ``seconds`` (alive at both ends: short-lived ones are not
+    seen): why the machine is busy."""
 
     def times() -> dict[int, tuple[int, str]]:
         found = {}

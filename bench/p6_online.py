@@ -77,6 +77,7 @@ class Busy(RuntimeError):
 # -- model and bodies -----------------------------------------------------------------------------
 
 
+@functools.cache
 def rows(count: int) -> Any:
     """The first ``count`` of 10,000 fixed rows of 20 float features (6 decimals, as a client would send)."""
     import numpy as np
