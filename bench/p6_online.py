@@ -53,6 +53,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -62,7 +63,7 @@ from bench import common, online_load
 from bench import online_peers as peers
 from bench.online_peers import Route
 from bench.online_report import Cell, Runs, plan, section
-from bench.online_thresher import ThresherOnline
+from bench.online_thresher import Scoring, ThresherOnline
 
 ALL = ("null", *peers.PEERS, "thresher")
 VENV_PEERS = tuple(name for name, peer in peers.PEERS.items() if peer.venv)
@@ -326,58 +327,52 @@ def measure_peer(bench: Bench, peer: peers.Peer, bins: dict[str, Path], rep: int
         started.stop()
 
 
-def measure_thresher(bench: Bench, thresher: ThresherOnline, rep: int, parquet: dict[str, str]) -> None:
+def measure_thresher(bench: Bench, thresher: ThresherOnline, rep: int) -> None:
     """Endpoint, w1 (all traffic) loaded, then w2 created (the cold start) and loaded, endpoint deleted."""
     thresher.create_endpoint()
     try:
-        scoring = None
-        deadline = time.monotonic() + 30
-        while scoring is None:
-            try:
-                scoring = thresher.scoring()
-            except common.BenchError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        routes = {"json": Route(scoring.score_path, "azure"), "split": Route(scoring.invocations_path, "mlflow")}
-        routes["csv"] = Route(scoring.invocations_path, "csv")
-        before: list[int] = []
+        scoring: Scoring | None = None
+        seen: list[int] = []
         for name, workers in (("w1", 1), ("w2", 2)):
-            headers = [("Authorization", f"Bearer {scoring.key}"), ("azureml-model-deployment", name)]
-            target = Target(
-                f"thresher_{name}",
-                f"thresher, no-code MLflow, {workers} worker{'s' * (workers > 1)}",
-                scoring.port,
-                dict(routes),
-                headers,
-            )
             began = time.monotonic()
             creating = thresher.start_deployment(name, workers, all_traffic=name == "w1")
-            peers.wait_for_200(
-                scoring.port,
-                target.request("json", rows(1)),
-                alive=functools.partial(thresher.create_note, creating, name),
-                timeout=peers.START_TIMEOUT * 4,  # a first deployment may build the model's environment
-            )
+            alive = functools.partial(thresher.create_note, creating, name)
+            scoring = scoring or wait_scoring(thresher, alive)
+            routes = {"json": Route(scoring.score_path, "azure"), "split": Route(scoring.invocations_path, "mlflow")}
+            routes["csv"] = Route(scoring.invocations_path, "csv")
+            headers = [("Authorization", f"Bearer {scoring.key}"), ("azureml-model-deployment", name)]
+            label = f"thresher, no-code MLflow, {workers} worker{'s' * (workers > 1)}"
+            target = Target(f"thresher_{name}", label, scoring.port, routes, headers)
+            # The first deployment may build the model's environment (not in smoke runs: this Python).
+            timeout = peers.START_TIMEOUT * (4 if name == "w1" else 1)
+            peers.wait_for_200(scoring.port, target.request("json", rows(1)), alive=alive, timeout=timeout)
             bench.runs.start_s.setdefault(target.name, []).append(time.monotonic() - began)
             if creating.wait(timeout=300) != 0:
-                raise common.BenchError(str(thresher.create_note(creating, name)))
+                raise common.BenchError(str(alive()))
             bench.verify(target)
-            if rep == 0:
-                bench.probe_parquet(target, scoring.invocations_path)
-                if "parquet" in target.routes:
-                    parquet[name] = target.content_types["parquet"]
-            elif name in parquet:
-                target.routes["parquet"] = Route(scoring.invocations_path, "parquet")
-                target.content_types["parquet"] = parquet[name]
+            bench.probe_parquet(target, scoring.invocations_path)
             bench.load(target)
-            workers_now = [pid for pid in thresher.workers() if pid not in before]
+            workers_now = [pid for pid in thresher.workers() if pid not in seen]
             sample = peers.memory(workers_now)
             sample["rss_total_mb"] = sum(peers.rss_mb(pid) for pid in peers.tree(thresher.processes()))
             bench.runs.memory.setdefault(target.name, []).append(sample)
-            before += workers_now
+            seen += workers_now
     finally:
         thresher.delete()
+
+
+def wait_scoring(thresher: ThresherOnline, failed: Callable[[], str | None], timeout: float = 120.0) -> Scoring:
+    """The endpoint's scoring address and key, once ``online-endpoint show`` gives a ``scoring_uri``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return thresher.scoring()
+        except common.BenchError:
+            if (note := failed()) is not None:
+                raise common.BenchError(note) from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 # -- the benchmark --------------------------------------------------------------------------------
@@ -426,7 +421,6 @@ def main_bench(options: argparse.Namespace) -> dict[str, Any]:
     if options.smoke:
         bare.params["seconds"] = 0.2
     bare_runs: list[dict[str, Any]] = []
-    parquet: dict[str, str] = {}
     for rep in range(reps):
         bench.quiet()
         bare_runs.append(common.run(bare).report)
@@ -439,7 +433,7 @@ def main_bench(options: argparse.Namespace) -> dict[str, Any]:
                 measure_null(bench, rep)
             elif name == "thresher":
                 assert thresher is not None
-                measure_thresher(bench, thresher, rep, parquet)
+                measure_thresher(bench, thresher, rep)
             else:
                 try:
                     measure_peer(bench, peers.PEERS[name], bins, rep)
