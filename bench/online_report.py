@@ -91,7 +91,7 @@ def section(
     cold = common.median(runs.start_s["thresher_w2"]) if runs.start_s.get("thresher_w2") else None
     bare_rate = {size: size / common.median(r["pyfunc"][str(size)] for r in bare_runs) for size in sizes}
     rows_ratios = {
-        f"{FORMATS[cell.fmt]} {cell.rows:,}": ratio(
+        f"{FORMATS[cell.fmt]}, {cell.rows:,} row{'s' * (cell.rows > 1)}": ratio(
             runs.median("thresher_w1", cell.key, "rows_per_s"), bare_rate[cell.rows]
         )
         for cell in cells
@@ -113,13 +113,7 @@ def section(
         "rows_ratio_min": worst[0],
         "memory_ratio": ratio(rss("thresher_w1"), rss("floor")),
     }
-    why_not = {"thresher": "thresher was not run" if "thresher" not in selected else "not measured"}
-    unmeasured = {}
-    for key, value in figures.items():
-        if value is None:
-            peer = {"speedup_vs_azure_server": "azmlinfsrv_w2", "speedup_vs_mlserver_batching": "mlserver_batching"}
-            blocker = peer.get(key)
-            unmeasured[key] = runs.skipped.get(blocker or "", "") or why_not["thresher"]
+    unmeasured = {key: why_missing(runs, NEEDS[key], selected) for key, value in figures.items() if value is None}
 
     table1 = []
     for name in measured:
@@ -142,8 +136,13 @@ def section(
         )
     columns = [(fmt, size) for fmt in FORMATS for size in sizes if fmt != "split" or size == 1]
     columns = [c for c in columns if any(f"{c[0]}-{c[1]}-c{high}" in runs.cells.get(n, {}) for n in measured)]
+    raw_rate = {size: size / common.median(r["sklearn"][str(size)] for r in bare_runs) for size in sizes}
     table2 = [
-        ["predict in-process (pyfunc, one process, no HTTP)", *(common.rounded(bare_rate[s], 0) for _, s in columns)]
+        ["predict in-process (pyfunc, one process, no HTTP)", *(common.rounded(bare_rate[s], 0) for _, s in columns)],
+        [
+            "... the scikit-learn model's own predict (no signature)",
+            *(common.rounded(raw_rate[s], 0) for _, s in columns),
+        ],
     ]
     for name in measured:
         if name != "null":
@@ -190,7 +189,7 @@ def section(
         goal(
             f"rows/s at least {GOAL_ROWS}x bare predict, every body size and format ({c8}, 1 worker)",
             "rows_ratio_min",
-            f"lowest {common.fmt(worst[0])}x ({worst[1]} rows)",
+            f"lowest {common.fmt(worst[0])}x ({worst[1]})",
             (worst[0] or 0) >= GOAL_ROWS,
         ),
         goal(
@@ -270,6 +269,31 @@ def section(
         "notes": notes,
         "targets": targets,
     }
+
+
+NEEDS = {  # the runs each figure is made of
+    "p50_overhead_ms": ("thresher_w1", "floor"),
+    "speedup_vs_azure_server": ("thresher_w2", "azmlinfsrv_w2"),
+    "speedup_vs_mlflow_serve": ("thresher_w2", "mlflow_serve"),
+    "speedup_vs_mlserver_batching": ("thresher_w2", "mlserver_batching"),
+    "p99_ms_c8": ("thresher_w2",),
+    "cold_start_s": ("thresher_w2",),
+    "rows_ratio_min": ("thresher_w1",),
+    "memory_ratio": ("thresher_w1", "floor"),
+}
+
+
+def why_missing(runs: Runs, needed: Sequence[str], selected: Sequence[str]) -> str:
+    """Why a figure made of the ``needed`` runs is None: the first of them that is missing, and why."""
+    for name in needed:
+        contender = "thresher" if name.startswith("thresher") else name
+        if name in runs.skipped:
+            return f"{name}: {runs.skipped[name]}"
+        if contender not in selected:
+            return f"{contender} was not run (--contenders)"
+        if name not in runs.cells:
+            return f"{name} gave no measurement"
+    return "see the notes"
 
 
 def fmt_signed(value: float | None) -> str:
