@@ -236,7 +236,17 @@ def section(
         "commands": [
             "python -m bench.p6_online"
             + (" --smoke" if smoke else f" --reps {reps}")
-            + ("" if set(selected) == set(every) else f" --contenders {','.join(selected)}"),
+            + ("" if set(selected) == set(every) else f" --contenders {','.join(selected)}")
+            + "".join(
+                f" --{name.replace('_', '-')} {getattr(options, name):g}"
+                for name, default in (
+                    ("duration", 0.8 if smoke else 5.0),
+                    ("warmup", 0.2 if smoke else 2.0),
+                    ("busy_limit", 0.15),
+                    ("patience", 300.0),
+                )
+                if getattr(options, name) != default
+            ),
             f"python -m bench.online_load run --port PORT --request $WORK/requests/TARGET-CELL.http "
             f"--connections N --duration {duration:g} --warmup {warmup:g}",
             bare.shown(work),
@@ -356,8 +366,10 @@ def notes_for(
             f"and {common.fmt(own['floor'])} µs during the floor's c=1 cell{share}: sending (the kernel's loopback "
             "delivery included) and parsing the answer, slower when caches went cold while the server worked. It "
             "is in every contender's latency alike and cancels out of `p6.p50_overhead_ms`, a difference of two "
-            "p50s. `wrk` is not used: it is not installed here, and this generator reports the statuses and the "
-            "reconnects that gunicorn's `Connection: close` forces."
+            "p50s. Its CPU time per request (system calls and the wake-ups of a thread that slept while the server "
+            f"worked included; {common.fmt(own['cpu'])} µs, median over every cell) is what it takes from the "
+            "cores the servers share. `wrk` is not used: it is not installed here, and this generator reports "
+            "the statuses and the reconnects that gunicorn's `Connection: close` forces."
         )
     if runs.skipped:
         notes.append("Not measured: " + "; ".join(f"*{k}*: {v}" for k, v in sorted(runs.skipped.items())) + ".")
