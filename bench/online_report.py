@@ -212,7 +212,12 @@ def section(
         "verified": True,
         "title": "Online endpoints",
         "description": (
-            ("**Smoke sizes** (1-second cells, c=2 for c=8, 1- and 10-row bodies). " if smoke else "")
+            (
+                "**Smoke sizes** (1-second cells, c=2 for c=8, 1- and 10-row bodies, CSV and Parquet cells for "
+                "thresher w1 only, its workers in this interpreter: no environment built). "
+                if smoke
+                else ""
+            )
             + "thresher's online endpoint (no-code MLflow deployments, made with the CLI) against a bare ASGI app "
             "(the floor), Azure's inference server with a `score.py`, `mlflow models serve` and MLServer with and "
             "without adaptive batching: the same model (HistGradientBoostingRegressor, 100 iterations, 20 float "
@@ -353,6 +358,8 @@ def notes_for(
         "`p6.cold_start_s`. Its `RSS per worker` counts only the new deployment's workers. "
         "Peers' venvs are made by the benchmark (`uv`, under `$WORK/venvs`), with "
         f"{', '.join(peers.pinned())} as in this interpreter, so every server unpickles the same model.",
+        "Logging as each server comes: azmlinfsrv logs every request, MLServer and mlflow serve keep uvicorn's "
+        "access log, thresher writes its access log; the floor logs nothing.",
         "RSS per worker: the resident memory of each process of a server's tree that has scikit-learn's "
         "compiled modules mapped (it loaded the model), sampled after its last cell; for thresher, its "
         "online worker processes. No CPU pinning: on 2 cores the servers with 2 workers need both, and the "

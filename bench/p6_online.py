@@ -41,7 +41,11 @@ Figures (``bench/results.json``, section ``p6``; thresher's, so None when it was
   in-process pyfunc predict's (goal >= 0.8);
 - ``memory_ratio``: RSS of a thresher worker over the floor's process (goal <= 1.1).
 
-Smoke runs (``--smoke``): 1-second cells, c=1 and c=2 (c=2 stands for c=8), 1- and 10-row bodies.
+Smoke runs (``--smoke``): 1-second cells, c=1 and c=2 (c=2 stands for c=8), 1- and 10-row bodies, the
+CSV and Parquet cells for thresher w1 only (every server's every format is still checked once), thresher's
+workers in this interpreter (no environment built), no busy-machine check. A full run refuses to measure
+(exit 3, saying which processes keep the cores busy) when the cores stay busier than ``--busy-limit``
+(0.15) for ``--patience`` (300 s) before a contender.
 """
 
 from __future__ import annotations
