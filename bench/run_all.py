@@ -25,6 +25,7 @@ BENCHMARKS = {
     "p3": ("bench.p3_start", "Start latency"),
     "p4": ("bench.p4_planning", "Planning scale"),
     "p5": ("bench.p5_mlflow", "No-code MLflow"),
+    "p6": ("bench.p6_online", "Online endpoints"),
     "p7": ("bench.p7_control_plane", "Scale-out: control plane and Ray"),
     "p8": ("bench.p8_pipelines", "Pipeline orchestration overhead"),
     "p9": ("bench.p9_server", "Server: submissions and claims"),
