@@ -103,8 +103,9 @@ class Online:
         self, endpoint: str, name: str, *, script: str | None = None, all_traffic: bool = False, **keys: Any
     ) -> Any:
         document: dict[str, Any] = {"name": name, "endpoint_name": endpoint, "instance_type": "Standard_DS3_v2"}
-        if script is None:
+        if script is None:  # in this interpreter (the model's own environment is built in tests/mlflow)
             document["model"] = "azureml:diabetes-mlflow@latest"
+            document["environment"] = "azureml:here@latest"
         else:
             document["model"] = "azureml:diabetes-pkl@latest"
             document["code_configuration"] = {"code": str(self.code(name, script)), "scoring_script": "score.py"}
@@ -167,6 +168,7 @@ def online(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Online]:
             ("diabetes-pkl", pickled.parent, "custom_model"),
         ):
             ws.models.create(parse_spec({"name": name, "path": str(folder), "type": kind}, "model", base_dir=root))
+        ws.environments.create(parse_spec({"name": "here"}, "environment", base_dir=root))  # no files: this Python
         try:
             yield Online(ws, root, model, frame)
         finally:

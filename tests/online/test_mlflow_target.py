@@ -9,16 +9,11 @@ MLflow scan the entry points again: what is tested is the registration ``pip ins
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 import tomllib
@@ -28,7 +23,6 @@ from mlflow.deployments.cli import commands
 from mlflow.deployments.interface import plugin_store
 from mlflow.exceptions import MlflowException
 
-from tests.conftest import thresher_processes
 from tests.online.conftest import Online, close_to
 from thresher.specs import parse_spec
 
@@ -228,41 +222,3 @@ def test_help_names_the_uri_forms_and_config_keys(plugin: str) -> None:
     text = mlflow_cli("help", "-t", "thresher").output
     assert "thresher:/path/to/workspace" in text
     assert "max_concurrent_requests_per_instance" in text
-
-
-def test_run_local_serves_from_a_throwaway_workspace_until_ctrl_c(online: Online, plugin: str, tmp_path: Path) -> None:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("THRESHER_")}
-    environment.update(
-        PYTHONPATH=os.pathsep.join([plugin, str(ROOT)]), TMPDIR=str(scratch), THRESHER_ONLINE_AUTOSTART="1"
-    )
-    command = [
-        sys.executable, "-m", "mlflow", "deployments", "run-local", "-t", "thresher", "--name", "local-run",
-        "-m", str(model_folder(online)), "-C", "environment.name=here",  # an inline environment: this Python
-    ]  # fmt: skip
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("Serving deployment 'local-run'"):
-                break
-        served = re.search(r"at (\S+/invocations) .* Bearer (\S+)", lines[-1])
-        assert served, "".join(lines)
-        rows = online.rows(3, start=40)
-        answer = httpx.post(
-            served[1],
-            json={"dataframe_split": rows.to_dict(orient="split")},
-            headers={"authorization": f"Bearer {served[2]}"},
-            timeout=30,
-        )
-        assert close_to(answer.json()["predictions"], online.expected(rows))
-        process.send_signal(signal.SIGINT)
-        assert process.wait(60) == 0, process.stdout.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert list(scratch.iterdir()) == []  # the workspace went with it
-    assert not thresher_processes(str(scratch))
