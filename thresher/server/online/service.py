@@ -85,6 +85,7 @@ class OnlineService:
         self.states: dict[str, DeploymentState] = {}
         self.endpoint_revisions: dict[str, str] = {}
         self._starting: dict[str, asyncio.Task[None]] = {}
+        self._closing: set[asyncio.Task[None]] = set()  # deployments being stopped
         self.port = 0
         self._base_env = {k: v for k, v in os.environ.items() if not k.startswith("THRESHER_ONLINE")}
 
@@ -122,6 +123,8 @@ class OnlineService:
                 await asyncio.wait_for(serving, 5)
             for live in list(self.live.values()):
                 await live.close()
+            if self._closing:  # deleted deployments whose workers are still being stopped
+                await asyncio.gather(*self._closing, return_exceptions=True)
             self._write_state(final=True)
             self._access.close()
 
@@ -240,7 +243,8 @@ class OnlineService:
         live = self.live.pop(key)
         self.states.pop(key, None)
         closing = asyncio.get_running_loop().create_task(live.close())
-        closing.add_done_callback(lambda _t: None)
+        self._closing.add(closing)  # the loop keeps only a weak reference to a task
+        closing.add_done_callback(self._closing.discard)
 
     # -- state.json --------------------------------------------------------------------------------
 
