@@ -167,6 +167,7 @@ def test_mlflow_folder_uses_python_env_and_installs_mlflow_skinny(tmp_path: Path
         "pandas",
         "pyarrow",
         "pillow",
+        "orjson",  # what online deployments read and write JSON with
     ]
     assert any("mlflow==2.9.2 is installed as mlflow-skinny==2.9.2" in note for note in resolved.notes)
     assert any("Added numpy, pandas, pyarrow, pillow" in note for note in resolved.notes)

@@ -224,6 +224,9 @@ def _finish(
         kept.extend(added)
         if added:
             all_notes.append(f"Added {', '.join(added)}: the built-in MLflow driver reads files with them.")
+        if "orjson" not in present:
+            kept.append("orjson")
+            all_notes.append("Added orjson: online deployments read and write JSON with it (3 to 10 times faster).")
     if azure:
         all_notes.append(
             f"Left out {', '.join(azure)}: these packages only talk to Azure's runtime. thresher's shims provide "

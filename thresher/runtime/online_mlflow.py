@@ -30,7 +30,14 @@ from typing import Any
 from thresher.runtime import mlflow_driver, online_examples, online_openapi, online_protocol, online_v2
 from thresher.runtime.entry import UserCodeError, describe, error_boundary
 from thresher.runtime.online_inputs import ModelInput, concat, described, fit, split
-from thresher.runtime.online_payloads import PayloadError, RawInput, encode, jsonable, read_invocations, read_score
+from thresher.runtime.online_payloads import (
+    PayloadError,
+    RawInput,
+    encode,
+    encode_predictions,
+    read_invocations,
+    read_score,
+)
 from thresher.runtime.online_predict import fitted_predictor
 from thresher.runtime.signature import InputSignature, SignatureError
 
@@ -247,9 +254,9 @@ class MlflowHandler:
                     model, ident, wanted = slot.v2
                     body = encode(online_v2.response(slot.predictions, model, ident or slot.request.get("id"), wanted))
                 elif dialect == online_protocol.INVOCATIONS:
-                    body = encode({"predictions": jsonable(slot.predictions)})
+                    body = encode_predictions(slot.predictions, "predictions")
                 else:
-                    body = encode(jsonable(slot.predictions))
+                    body = encode_predictions(slot.predictions)
             except PayloadError as exc:
                 slot.fail(exc.status, exc.code, str(exc))
             except Exception as exc:

