@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from tests.online.conftest import PLAIN, Online
-from thresher.specs import parse_spec
 
 ENDPOINT = "limits"
 
@@ -54,50 +53,6 @@ def test_a_run_that_hangs_is_a_408_and_the_next_request_gets_a_fresh_worker(serv
     assert status["restarts"] == 1 and status["ready_workers"] == 1, status
     assert [answer.status_code for answer in after] == [200, 200, 200]
     assert {answer.json()["pid"] for answer in after} != {first.json()["pid"]}  # a fresh worker
-
-
-def test_a_request_read_ahead_by_a_worker_that_dies_is_answered_by_its_replacement(served: Online) -> None:
-    import cloudpickle
-    import mlflow.pyfunc
-    from mlflow.models.signature import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
-    from tests.runtime import online_models
-
-    cloudpickle.register_pickle_by_value(online_models)
-    folder = served.root / "models" / "mortal"
-    signature = ModelSignature(inputs=Schema([ColSpec("double", "x")]))
-    mlflow.pyfunc.save_model(str(folder), python_model=online_models.Mortal(), signature=signature)
-    model = {"name": "mortal", "path": str(folder), "type": "mlflow_model"}
-    served.ws.models.create(parse_spec(model, "model", base_dir=served.root))  # type: ignore[arg-type]
-    served.endpoint("ahead")
-    # one worker, no batching: the second request goes to the worker while it predicts the first (read ahead)
-    served.deploy(
-        "ahead",
-        "one",
-        all_traffic=True,
-        model="azureml:mortal@latest",
-        batching={"mode": "off"},
-        request_settings={"request_timeout_ms": 90000},  # the replacement starts while the second one waits
-    )
-    uri, key = served.uri("ahead"), served.keys["ahead"]
-
-    def post(x: float) -> httpx.Response:
-        with httpx.Client(headers={"authorization": f"Bearer {key}"}, timeout=60) as client:
-            return client.post(uri, json={"input_data": {"columns": ["x"], "data": [[x]]}})
-
-    first_pid = post(-2.0).json()[0]
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        dying = pool.submit(post, -1.0)  # the worker exits 1.5 s into this one
-        time.sleep(0.3)
-        behind = pool.submit(post, 3.0)
-        died, answered = dying.result(), behind.result()
-    status = served.ws.online_deployments.status("one", "ahead")
-    assert died.status_code == 502, died.text
-    assert answered.status_code == 200 and answered.json() == [6.0], answered.text
-    assert status["restarts"] == 1 and status["requeued"] == 1, status  # read ahead, then sent again
-    assert post(-2.0).json()[0] != first_pid
-    served.ws.online_endpoints.delete("ahead")
 
 
 def test_twice_the_pending_bound_gets_429s_with_retry_after_and_no_408(served: Online) -> None:

@@ -24,18 +24,3 @@ class Fragile(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         if (model_input["x"] < 0).any():
             raise ValueError("x must not be negative")
         return np.asarray(model_input["x"] * 2)
-
-
-class Mortal(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-    """x doubled; x = -1 kills the worker 1.5 s into predict; x = -2 answers the worker's pid."""
-
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
-        import os
-        import time
-
-        if (model_input["x"] == -1).any():
-            time.sleep(1.5)
-            os._exit(9)
-        if (model_input["x"] == -2).any():
-            return np.full(len(model_input), float(os.getpid()))
-        return np.asarray(model_input["x"] * 2)

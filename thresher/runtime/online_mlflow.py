@@ -164,15 +164,7 @@ class MlflowHandler:
 
     def handle(self, exchanges: list[online_protocol.Exchange]) -> list[online_protocol.Answer]:
         """Answer each request (see the module docstring); never raises for the model's code."""
-        return self.finish(self.prepare(exchanges))
-
-    def prepare(self, exchanges: list[online_protocol.Exchange]) -> list[_Slot]:
-        """Read each request and fit it to the signature (``online_protocol.ReadAhead``: the worker runs this
-        for the next batch while ``finish`` predicts the one before)."""
-        return [self._parse(request, body) for request, body in exchanges]
-
-    def finish(self, slots: list[_Slot]) -> list[online_protocol.Answer]:
-        """Predict what ``prepare`` read, by groups that line up, and answer each request in order."""
+        slots = [self._parse(request, body) for request, body in exchanges]
         groups: dict[Any, list[_Slot]] = {}
         for position, slot in enumerate(slots):
             if slot.input is not None:

@@ -12,29 +12,25 @@ Every message is one frame: a 4-byte big-endian length, then that many bytes: a 
                       {"op": "swagger", "version": "2"}                   (no body)
                       {"op": "metadata"}                                  (no body)
                       {"op": "shutdown"}
-    worker -> front   {"event": "ready", "seconds": s, "warmup": {...},   (init() and one warm-up done;
-                       "read_ahead": 2}                                    that many score ops may be in flight)
+    worker -> front   {"event": "ready", "seconds": s, "warmup": {...}}   (init() and one warm-up done)
                       {"event": "init_failed", "error": ErrorInfo}        (then exit code 3)
                       {"event": "replies", "replies": [OnlineReply, ...]} + their bodies
                       {"event": "document", "document": {...}}            (answer to swagger / metadata)
 
 A ``score`` op carries one request, or several that the front batched for an MLflow model (the
-worker predicts them at once and answers each). Replies come back in the order of the requests, and
-of the ops: a worker that says ``read_ahead`` takes the next op while it predicts one, and the front
-may then send that many before the first is answered.
+worker predicts them at once and answers each). Replies come back in the order of the requests.
 """
 
 from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Protocol, Sequence, Tuple, TypedDict, runtime_checkable
+from typing import Any, Protocol, Sequence, Tuple, TypedDict
 
 CONFIG_ENV = "THRESHER_ONLINE"
 FD_ENV = "THRESHER_ONLINE_FD"
 INIT_FAILED_EXIT_CODE = 3
 MAX_FRAME_BYTES = 1 << 31
-READ_AHEAD_DEPTH = 2  # score ops in flight to a ReadAhead worker: one predicted, the next being read
 _LENGTH = struct.Struct(">I")
 
 # Dialects: how a request's body is to be read, decided by the front from the route.
@@ -139,17 +135,3 @@ class Handler(Protocol):
 
     def document(self, op: dict[str, Any]) -> dict[str, Any]:
         """The answer to a ``swagger`` or ``metadata`` op (the Swagger/OpenAPI document; V2 model metadata)."""
-
-
-@runtime_checkable
-class ReadAhead(Protocol):
-    """A handler whose ``handle`` splits in two: ``prepare`` (thresher's own reading of the bodies, run on
-    the worker's reading thread) and ``finish`` (predict and answer, on the main thread), so that the next
-    batch is read while the model predicts (a model that releases the GIL, as numpy and scikit-learn do,
-    then runs beside it on another core). ``handle(x)`` is ``finish(prepare(x))``."""
-
-    def prepare(self, exchanges: list[Exchange]) -> Any:
-        """Read each request; never raises for a bad body (the reply says what is wrong)."""
-
-    def finish(self, prepared: Any) -> list[Answer]:
-        """Predict what ``prepare`` read and answer each request, in order."""

@@ -3,9 +3,8 @@
 Started by the online front in the deployment's environment (see ``online_protocol`` for the
 contract). It loads the scoring script or the MLflow model (``init()``), predicts once on a known-good
 input (the model's input example, or the script's schema sample) so that readiness means "answers
-quickly", says ``ready``, then answers ``score`` ops in order until told to shut down or its socket
-closes (the front went away: the worker goes too). An MLflow model's worker reads (parses and fits to
-the signature) the next batch on a second thread while the model predicts the current one.
+quickly", says ``ready``, then answers ``score`` ops one at a time until told to shut down or its
+socket closes (the front went away: the worker goes too).
 
 User code never raises through here: the handler turns its errors into replies; a failing ``init()``
 or warm-up is reported as ``init_failed`` and the process exits with code 3.
@@ -16,16 +15,14 @@ from __future__ import annotations
 import gc
 import json
 import os
-import queue
 import socket
 import sys
-import threading
 import time
 from typing import Any
 
 from thresher.runtime import online_protocol
 from thresher.runtime.entry import UserCodeError, describe
-from thresher.runtime.online_protocol import Answer, Exchange, Handler, OnlineConfig, ReadAhead
+from thresher.runtime.online_protocol import Answer, Exchange, Handler, OnlineConfig
 
 
 def _handler(config: OnlineConfig) -> Handler:
@@ -71,11 +68,7 @@ class Channel:
 
 
 def serve(channel: Channel, handler: Handler) -> None:
-    """Answer ops until ``shutdown`` or the front's end closes; a handler that can (``ReadAhead``) reads the
-    next batch on a thread of its own while the model predicts the one before."""
-    if isinstance(handler, ReadAhead):
-        _serve_reading_ahead(channel, handler, handler)
-        return
+    """Answer ops until ``shutdown`` or the front's end closes."""
     while True:
         frame = channel.receive()
         if frame is None:
@@ -83,64 +76,21 @@ def serve(channel: Channel, handler: Handler) -> None:
         header, bodies = frame
         op = header.get("op")
         if op == "score":
-            _reply(channel, handler.handle(_exchanges(header, bodies)))
+            exchanges: list[Exchange] = list(zip(header.get("requests") or [], bodies))
+            answers: list[Answer] = handler.handle(exchanges)
+            replies = []
+            for reply, body in answers:
+                reply["length"] = len(body)
+                replies.append(reply)
+            channel.send({"event": "replies", "replies": replies}, [body for _, body in answers])
         elif op in ("swagger", "metadata"):
-            _document(channel, handler, header)
+            try:
+                document = handler.document(header)
+            except Exception as exc:  # an unknown swagger version, a broken user swagger file: the front says so
+                document = {"error": f"{type(exc).__name__}: {exc}"}
+            channel.send({"event": "document", "document": document})
         elif op == "shutdown":
             return
-
-
-def _serve_reading_ahead(channel: Channel, handler: Handler, ahead: ReadAhead) -> None:
-    inbox: queue.Queue[tuple[dict[str, Any], Any] | None] = queue.Queue()
-
-    def read() -> None:
-        try:
-            while True:
-                frame = channel.receive()
-                if frame is None:
-                    break
-                header, bodies = frame
-                op = header.get("op")
-                inbox.put((header, ahead.prepare(_exchanges(header, bodies)) if op == "score" else None))
-                if op == "shutdown":
-                    return
-        except BaseException as exc:  # a fault of thresher's own: the worker exits, the front replaces it
-            print(f"reading requests failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        inbox.put(None)
-
-    threading.Thread(target=read, name="read-ahead", daemon=True).start()
-    while True:
-        item = inbox.get()
-        if item is None:
-            return
-        header, prepared = item
-        op = header.get("op")
-        if op == "score":
-            _reply(channel, ahead.finish(prepared))
-        elif op in ("swagger", "metadata"):
-            _document(channel, handler, header)
-        elif op == "shutdown":
-            return
-
-
-def _exchanges(header: dict[str, Any], bodies: list[bytes]) -> list[Exchange]:
-    return list(zip(header.get("requests") or [], bodies))
-
-
-def _reply(channel: Channel, answers: list[Answer]) -> None:
-    replies = []
-    for reply, body in answers:
-        reply["length"] = len(body)
-        replies.append(reply)
-    channel.send({"event": "replies", "replies": replies}, [body for _, body in answers])
-
-
-def _document(channel: Channel, handler: Handler, header: dict[str, Any]) -> None:
-    try:
-        document = handler.document(header)
-    except Exception as exc:  # an unknown swagger version, a broken user swagger file: the front says so
-        document = {"error": f"{type(exc).__name__}: {exc}"}
-    channel.send({"event": "document", "document": document})
 
 
 def main() -> int:
@@ -166,10 +116,7 @@ def main() -> int:
     # longer walks the model and its libraries (measured: tens of ms, now and then, on 10,000-row bodies).
     gc.collect()
     gc.freeze()
-    ready = {"event": "ready", "seconds": round(time.perf_counter() - began, 3), "warmup": warmup}
-    if isinstance(handler, ReadAhead):
-        ready["read_ahead"] = online_protocol.READ_AHEAD_DEPTH
-    channel.send(ready)
+    channel.send({"event": "ready", "seconds": round(time.perf_counter() - began, 3), "warmup": warmup})
     serve(channel, handler)
     return 0
 

@@ -338,8 +338,7 @@ class OnlineDeploymentOperations:
 
     def status(self, name: str, endpoint_name: str) -> dict[str, Any]:
         """The deployment as served now: ``state`` (Creating, Updating, Succeeded, Failed; None when no serving
-        process has seen it), ``error``, ``workers``, ``restarts``, ``requeued`` (requests read ahead by a worker that
-        died, sent again), ``pending``, ``batching``."""
+        process has seen it), ``error``, ``workers``, ``restarts``, ``pending``, ``batching``."""
         record = self.get(name, endpoint_name)
         entry = dict((live_state(self._instance.settings).get("deployments") or {}).get(record_key(record)) or {})
         entry.setdefault("state", None)

@@ -1,12 +1,9 @@
 """One deployment at serving time: its queue, its workers, batching, deadlines and admission.
 
-Every request is a ``Pending`` on the deployment's queue. Each worker sits in a ``Seat`` fed by a loop
-that takes the oldest request, and for an MLflow deployment with batching on, as many more as are
-queued (up to ``max_batch_size``), waiting up to ``max_wait_ms`` for a batch to fill; why each batch
-left (full, waited, or nothing else queued) is counted. A worker that reads ahead (MLflow models) has a
-second loop, which takes a batch only while no worker of the deployment is idle: that batch is read
-(parsed, fitted to the signature) while the one before it is predicted, and goes back to the queue if
-the worker dies or hangs before it was begun. The caller waits for its reply until its deadline
+Every request is a ``Pending`` on the deployment's queue. Each worker has a loop that takes the
+oldest request, and for an MLflow deployment with batching on, as many more as are queued (up to
+``max_batch_size``), waiting up to ``max_wait_ms`` for a batch to fill; why each batch left (full,
+waited, or nothing else queued) is counted. The caller waits for its reply until its deadline
 (``request_timeout_ms`` after it arrived): past it the caller gets 408 at once, a request still queued
 is dropped, and a worker still busy with it is killed and replaced, so a ``run()`` that hangs costs one
 worker restart instead of the deployment. More than ``2 × max_concurrent_requests_per_instance ×
@@ -79,30 +76,8 @@ class Counters:
     released: collections.Counter[str] = field(default_factory=collections.Counter)
     batch_sizes: list[int] = field(default_factory=list)
     restarts: int = 0
-    requeued: int = 0  # requests read ahead by a worker that died or hung before it began them, sent again
     rejected: int = 0
     expired: int = 0
-
-
-@dataclass(eq=False)
-class Seat:
-    """One worker's place in a deployment: the worker now (replaced in place when it hangs or dies), the loops
-    feeding it (one per op it may have in flight), and whether it takes work."""
-
-    worker: OnlineWorker
-    generation: int
-    busy: int = 0  # batches on the worker now
-    loops: int = 0
-    closed: bool = False  # its worker could not be replaced (or belongs to an old revision)
-    retiring: OnlineWorker | None = None  # the worker being killed and replaced
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __post_init__(self) -> None:
-        self.ready.set()
-
-    @property
-    def idle(self) -> bool:
-        return not self.busy and not self.closed and self.ready.is_set()
 
 
 class LiveDeployment:
@@ -114,8 +89,7 @@ class LiveDeployment:
         self.queue: collections.deque[Pending] = collections.deque()
         self.in_flight = 0
         self.limits: Limits | None = None
-        self.seats: list[Seat] = []  # the current revision's
-        self._draining: set[Seat] = set()  # an old revision's, finishing what they hold
+        self.workers: list[OnlineWorker] = []
         self.generation = 0
         self.counters = Counters()
         self.on_batch: Any = None  # a callback(size, reason) for the metrics
@@ -124,11 +98,6 @@ class LiveDeployment:
         self._launch: WorkerLaunch | None = None
         self.last_error: str | None = None  # why a worker could not be replaced
         self.replacing = 0  # workers being started in place of hung or dead ones
-
-    @property
-    def workers(self) -> list[OnlineWorker]:
-        """The current revision's workers (one being replaced counts, as ``replacing``)."""
-        return [seat.worker for seat in self.seats if not seat.closed]
 
     @property
     def serving(self) -> bool:
@@ -185,56 +154,46 @@ class LiveDeployment:
             for worker in ready:
                 await worker.stop()
             raise failed[0]
-        self._launch, self.limits = launch, limits_of(ready[0].warmup if ready else {})
+        self._launch, self.limits, self.workers = launch, limits_of(ready[0].warmup if ready else {}), ready
         self.generation += 1
-        self._draining.update(self.seats)
-        self.seats = [Seat(worker, self.generation) for worker in ready]
-        for seat in self.seats:
-            for _ in range(seat.worker.depth):
-                self._spawn_loop(seat)
+        for worker in ready:
+            self._spawn_loop(worker, self.generation)
         self._wake.set()  # old loops waiting for work see the new generation and stop their workers
 
-    def _spawn_loop(self, seat: Seat) -> None:
-        task = asyncio.get_running_loop().create_task(self._serve(seat))
+    def _spawn_loop(self, worker: OnlineWorker, generation: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve(worker, generation))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _serve(self, seat: Seat) -> None:
-        """One loop of a seat; the last to leave an old revision's seat stops its worker."""
-        seat.loops += 1
-        try:
-            await self._feed(seat)
-        finally:
-            seat.loops -= 1
-        if not seat.loops:
-            self._draining.discard(seat)
-            if not seat.closed:
-                await seat.worker.stop()
-
-    async def _feed(self, seat: Seat) -> None:
-        """Take a batch, send it, answer its callers, until the revision changes or the seat closes."""
-        while seat.generation == self.generation and not seat.closed:
-            if not seat.ready.is_set():
-                await seat.ready.wait()  # its worker is being replaced
-                continue
-            batch = await self._next_batch(seat)
-            if batch:
-                await self._run_batch(seat, batch)
-
-    async def _next_batch(self, seat: Seat) -> list[Pending]:
+    async def _serve(self, worker: OnlineWorker, generation: int) -> None:
+        """One worker's loop: take a batch, send it, answer its callers; replace the worker when it hangs or dies."""
         while True:
-            if seat.generation != self.generation or not seat.ready.is_set():
-                return []
-            # a seat with a batch on its worker takes another (to read it ahead) only while no seat is idle
-            if self.queue and not (seat.busy and any(other.idle for other in self.seats)):
-                break
+            if generation != self.generation:
+                await worker.stop()
+                return
+            batch = await self._next_batch(generation)
+            if not batch:
+                continue
+            try:
+                replaced = await self._run_batch(worker, batch, generation)
+            except WorkerStartError as exc:  # its replacement did not start: the deployment has one worker less
+                self.workers = [w for w in self.workers if w is not worker]
+                self.last_error = str(exc)
+                return
+            if replaced is None:
+                return
+            worker = replaced
+
+    async def _next_batch(self, generation: int) -> list[Pending]:
+        while not self.queue:
             self._wake.clear()
             await self._wake.wait()
+            if generation != self.generation:
+                return []
         limits = self.limits
         assert limits is not None
         began = time.monotonic()
         batch = [self.queue.popleft()]
-        seat.busy += 1
         self._fill(batch, limits.max_batch)
         reason = FULL if len(batch) >= limits.max_batch else ALONE
         if len(batch) < limits.max_batch and limits.max_wait_s > 0:
@@ -254,8 +213,6 @@ class LiveDeployment:
             self.counters.batch_sizes.append(len(live))
             if self.on_batch is not None:
                 self.on_batch(len(live), reason)
-        if not live:
-            self._done(seat)
         return live
 
     def _fill(self, batch: list[Pending], most: int) -> None:
@@ -264,16 +221,10 @@ class LiveDeployment:
         while self.queue and len(batch) < most and self.queue[0].request.get("dialect") != DOCUMENT:
             batch.append(self.queue.popleft())
 
-    def _done(self, seat: Seat) -> None:
-        seat.busy -= 1
-        if self.queue:
-            self._wake.set()  # a read-ahead loop may take work now that this seat is idle
-
-    async def _run_batch(self, seat: Seat, batch: list[Pending]) -> None:
-        """Send the batch to the seat's worker and answer each caller. A worker that hangs past the batch's
-        last deadline, or dies, is replaced in its seat; a batch behind the one it was on goes back to the
-        front of the queue, and one it was on gets the error (502), or had its 408."""
-        worker = seat.worker
+    async def _run_batch(self, worker: OnlineWorker, batch: list[Pending], generation: int) -> OnlineWorker | None:
+        """Send the batch to the worker and answer each caller; a worker that hangs past the batch's last
+        deadline, or dies, is replaced (the replacement is returned; None for an old revision's worker,
+        which is not)."""
         self.in_flight += len(batch)
         try:
             wait = max(p.deadline for p in batch) - time.monotonic() + DEADLINE_GRACE
@@ -284,32 +235,19 @@ class LiveDeployment:
                     call = worker.score([(p.request, p.body) for p in batch])
                 replies = await asyncio.wait_for(call, max(wait, 0.001))
             except asyncio.TimeoutError:
-                await self._replace(seat, worker)  # a hung run(): its callers had their 408
-                return
+                worker.kill()  # a hung run(): its callers had their 408; a fresh worker takes its place
+                return await self._replace(worker, generation)
             except WorkerGone as gone:
-                if gone.started:
-                    for pending in batch:
-                        if not pending.future.done():
-                            pending.future.set_exception(gone)
-                else:
-                    self._requeue(batch)
-                await self._replace(seat, worker)
-                return
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(gone)
+                return await self._replace(worker, generation)
             for pending, reply in zip(batch, replies, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(reply)
+            return worker
         finally:
             self.in_flight -= len(batch)
-            self._done(seat)
-
-    def _requeue(self, batch: list[Pending]) -> None:
-        """Put a batch the worker never began back at the front of the queue, in its order."""
-        for pending in reversed(batch):
-            if not pending.future.done():
-                pending.dispatched = None
-                self.queue.appendleft(pending)
-                self.counters.requeued += 1
-        self._wake.set()
 
     async def document(self, op: dict[str, Any]) -> dict[str, Any]:
         """A swagger or metadata document from one of the workers (queued like a request, never batched)."""
@@ -323,45 +261,31 @@ class LiveDeployment:
         document = await worker.document(json.loads(pending.body))
         return [({"status": 200}, json.dumps(document).encode())]
 
-    async def _replace(self, seat: Seat, worker: OnlineWorker) -> None:
-        """Kill ``worker`` and start a fresh one in its seat (the first caller does; later ones find it done or
-        under way). An old revision's seat, or one whose new worker does not start, closes."""
-        if seat.worker is not worker or seat.retiring is worker:
-            return
-        seat.retiring = worker
-        seat.ready.clear()
+    async def _replace(self, worker: OnlineWorker, generation: int) -> OnlineWorker | None:
+        worker.kill()
+        await asyncio.to_thread(worker.process.wait)
+        launch = self._launch
+        if generation != self.generation or launch is None:
+            return None
+        self.counters.restarts += 1
+        self.replacing += 1
         try:
-            worker.kill()
-            await asyncio.to_thread(worker.process.wait)
-            launch = self._launch
-            if seat.generation != self.generation or launch is None:
-                seat.closed = True
-                return
-            self.counters.restarts += 1
-            self.replacing += 1
-            try:
-                seat.worker = await start_worker(launch, worker.name, self._base_env)
-            except WorkerStartError as exc:  # the deployment has one worker less
-                seat.closed = True
-                self.last_error = str(exc)
-            finally:
-                self.replacing -= 1
+            fresh = await start_worker(launch, worker.name, self._base_env)
         finally:
-            seat.ready.set()
-            self._wake.set()
+            self.replacing -= 1
+        self.workers = [fresh if w is worker else w for w in self.workers]
+        return fresh
 
     async def close(self) -> None:
         """Stop every worker (the endpoint or deployment was deleted, or the front stops)."""
         self.generation += 1
         self._wake.set()
-        seats, self.seats = [*self.seats, *self._draining], []
-        self._draining.clear()
+        workers, self.workers = self.workers, []
         for task in list(self._tasks):
             task.cancel()
-        for seat in seats:
-            seat.closed = True
-            seat.worker.kill()
-            await asyncio.to_thread(seat.worker.process.wait)
+        for worker in workers:
+            worker.kill()
+            await asyncio.to_thread(worker.process.wait)
         for pending in self.queue:
             if not pending.future.done():
                 pending.future.set_exception(Rejected(503, f"Deployment '{self.key}' was stopped."))

@@ -57,7 +57,6 @@ class DeploymentState:
             "workers": len(live.workers) if live else 0,
             "ready_workers": len(live.workers) - live.replacing if live else 0,
             "restarts": live.counters.restarts if live else 0,
-            "requeued": live.counters.requeued if live else 0,
             "pending": live.pending if live else 0,
             "batching": _batching(live),
         }
