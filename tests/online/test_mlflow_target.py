@@ -9,11 +9,18 @@ MLflow scan the entry points again: what is tested is the registration ``pip ins
 from __future__ import annotations
 
 import json
+import os
+import re
+import select
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 import tomllib
@@ -24,6 +31,8 @@ from mlflow.deployments.interface import plugin_store
 from mlflow.exceptions import MlflowException
 
 from tests.online.conftest import Online, close_to
+from thresher import Workspace
+from thresher.sdk import online_serving
 from thresher.specs import parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,3 +231,61 @@ def test_help_names_the_uri_forms_and_config_keys(plugin: str) -> None:
     text = mlflow_cli("help", "-t", "thresher").output
     assert "thresher:/path/to/workspace" in text
     assert "max_concurrent_requests_per_instance" in text
+
+
+def test_run_local_serves_in_the_foreground_until_ctrl_c_and_leaves_nothing(
+    online: Online, plugin: str, tmp_path: Path
+) -> None:
+    """``mlflow deployments run-local -t thresher``, as a user runs it: a real process, stopped with Ctrl-C."""
+    home = tmp_path / "run-local"
+    with Workspace(home) as ws:  # an environment without files: the workers run in this interpreter
+        ws.environments.create(parse_spec({"name": "here"}, "environment", base_dir=tmp_path))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([plugin, str(ROOT)]), "THRESHER_ONLINE_AUTOSTART": "1"}
+    env.pop("THRESHER_HOME", None)
+    command = [
+        sys.executable, "-m", "mlflow", "deployments", "run-local", "-t", "thresher", "--name", "local-one",
+        "-m", str(model_folder(online)), "-C", f"workspace={home}", "-C", "environment=azureml:here@latest",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
+    try:
+        said = _line_with(process, "Serving deployment 'local-one' at ", timeout=120)
+        invocations, key = re.search(r" at (\S+) \(MLflow bodies\).* Bearer (\S+)", said).groups()  # type: ignore[union-attr]
+        rows = online.rows(4, start=30)
+        answer = httpx.post(
+            invocations,
+            json={"dataframe_split": rows.to_dict(orient="split")},
+            headers={"authorization": f"Bearer {key}"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        assert close_to(answer.json()["predictions"], online.expected(rows))
+        assert httpx.post(invocations, json={"dataframe_split": rows.to_dict(orient="split")}).status_code == 401
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    with Workspace(home) as ws:
+        assert ws.online_endpoints.list() == []  # the endpoint made for it went with it
+        assert online_serving.serving_pid(ws.settings) is None
+
+
+def _line_with(process: subprocess.Popen[str], text: str, timeout: float) -> str:
+    """The first line of the process's output holding ``text`` (the output so far in the failure otherwise)."""
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.5)
+        if not ready:
+            continue
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return line
+    raise AssertionError(f"no line with {text!r} from {process.args}:\n{''.join(seen)}")

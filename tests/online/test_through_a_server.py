@@ -1,14 +1,18 @@
 """Online endpoints through a thresher server: the CLI of a remote client creates an endpoint and a deployment
 (its model and code uploaded), the server's machine serves them, and ``invoke`` scores on them with the
-key the client fetched; ``show`` gives the scoring URI, a reader cannot read the keys.
+key the client fetched; a killed serving process is started again by the server; ``show`` gives the
+scoring URI, a reader cannot read the keys.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import joblib
 import pytest
@@ -18,6 +22,8 @@ from tests.conftest import thresher_processes
 from tests.online.conftest import PLAIN, diabetes
 from tests.thresher_server import ThresherServer
 from thresher.cli import main
+from thresher.sdk import online_serving
+from thresher.settings import load_settings
 
 
 @pytest.fixture
@@ -78,6 +84,25 @@ def test_a_remote_cli_deploys_invokes_and_shows_an_online_endpoint(
         cli("online-endpoint", "invoke", "-n", "remote-ep", "--request-file", str(tmp_path / "request.json"))
     )
     assert answer["predictions"] == pytest.approx([float(v) for v in model.predict(rows)], rel=1e-12)
+
+    # the serving process is killed: the server starts it again by itself (no command asks), and it serves
+    settings = load_settings(home=server.home, server=None, database_url=None)
+    killed = online_serving.serving_pid(settings)
+    assert killed is not None and killed > 0
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while online_serving.serving_pid(settings) in (None, -1, killed) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert online_serving.serving_pid(settings) not in (None, -1, killed), "the server did not restart it"
+    status: dict[str, Any] = {}
+    while status.get("state") != "Succeeded" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = online_serving.live_state(settings).get("deployments", {}).get("remote-ep/blue") or {}
+    again = json.loads(
+        cli("online-endpoint", "invoke", "-n", "remote-ep", "--request-file", str(tmp_path / "request.json"))
+    )
+    assert again == answer
+
     shown = json.loads(cli("online-endpoint", "show", "-n", "remote-ep"))
     assert shown["scoring_uri"].endswith("/endpoints/remote-ep/score")
     assert "primaryKey" not in json.dumps(shown)
