@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,3 +80,15 @@ def test_secrets_are_stored_hashed_and_never_returned(served: ThresherServer) ->
     assert secret not in dumped and served.token not in dumped
     with api(served) as owner:
         assert secret not in owner.get("/api/v1/tokens").text
+
+
+def test_a_backup_is_written_only_to_an_absolute_path_on_the_server(served: ThresherServer, tmp_path: Path) -> None:
+    # a relative path would land in whatever folder the server was started from (fuzzing once filled one)
+    with api(served) as owner:
+        refused = owner.post("/api/v1/workspace/backup", json={"path": "relative.db"})
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert "'relative.db' is relative" in error["message"] and "absolute path" in error["fix"]
+        written = owner.post("/api/v1/workspace/backup", json={"path": str(tmp_path / "copy.db")})
+        assert written.status_code == 200, written.text
+    assert (tmp_path / "copy.db").stat().st_size > 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from thresher.errors import NotFoundError
+from thresher.errors import NotFoundError, ThresherError
 from thresher.sdk.wire import encode
 from thresher.server import uploads
 from thresher.server.auth import OWN, READ, WRITE
@@ -78,6 +79,12 @@ class BackupBody(BaseModel):
 
 @router.post("/workspace/backup", tags=["workspace"], summary="Back up the server's SQLite database, on the server.")
 def workspace_backed_up(request: Request, body: BackupBody, _t: Any = OWN) -> Any:
+    if not Path(body.path).is_absolute():  # relative to what: the server's working folder is nobody's choice
+        raise ThresherError(
+            f"The backup path '{body.path}' is relative; a server writes backups only to absolute paths on its "
+            "machine.",
+            fix="Give an absolute path on the server: thresher workspace backup /var/backups/thresher.db",
+        )
     return encode(_state(request).workspace.backup(body.path))
 
 
