@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_che
 from thresher.store.job_records import JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.online import EndpointKeysRecord, KeyType, SealedKeys
 from thresher.store.progress import JobProgress
-from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord, SaveMode
+from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord, RowRef, SaveMode
 from thresher.store.service import FireRecord, RequestRecord, ServiceRecord, TokenRecord
 
 if TYPE_CHECKING:  # typing has these from Python 3.11; annotations here are strings, read by the type checker only
@@ -198,6 +198,21 @@ class MetadataStore(Protocol):
 
     def delete_deployment(self, endpoint_name: str, name: str) -> None:
         """Delete one deployment; NotFoundError if it (or its endpoint) does not exist."""
+        ...
+
+    def revision(self, refs: Sequence[RowRef]) -> tuple[tuple[Any, ...], ...]:
+        """A value per ref, read in one statement, that changes whenever one of the rows it names is created,
+        saved, archived or deleted (a missing row reads as empty): for caches of what was read from them.
+
+        Read it *before* reading the rows a cache keeps, and compare it again before using them::
+
+            refs = [RowRef("batch_endpoint", "churn-ep"), RowRef("deployment", "blue", "churn-ep")]
+            seen = store.revision(refs)
+            kept = build_from(store)            # reads the endpoint and its deployment
+            ...
+            if store.revision(refs) == seen:    # nothing changed since: ``kept`` is still current
+                use(kept)
+        """
         ...
 
     # -- online endpoints: the endpoint with its keys, and its deployments (online.py) ------------

@@ -1,0 +1,51 @@
+"""``MetadataStore.revision``: it changes with every create, save, archive and delete of the rows it names, and
+only then, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from thresher.store import SqlStore
+from thresher.store.records import RowRef
+
+REFS = [
+    RowRef("batch_endpoint", "ep"),
+    RowRef("deployment", "blue", "ep"),
+    RowRef("model", "m"),
+    RowRef("compute", "cpu"),
+]
+
+
+def test_revision_moves_with_each_change_of_the_rows_it_names_and_only_then(store: SqlStore) -> None:
+    seen = [store.revision(REFS)]
+    assert seen[0] == ((), (), (), ())  # none of them exists yet
+
+    def changed() -> bool:
+        now = store.revision(REFS)
+        moved = now != seen[-1]
+        seen.append(now)
+        return moved
+
+    store.save_resource("batch_endpoint", "ep", {"description": "a"})
+    assert changed()
+    store.save_deployment("ep", "blue", {"model": "azureml:m:1"})
+    assert changed()
+    store.create_asset("model", "m", spec={}, info={})
+    assert changed()
+    store.save_resource("compute", "cpu", {"type": "local"})
+    assert changed()
+    assert not changed()  # reading changes nothing
+    store.save_resource("compute", "other", {"type": "local"})
+    store.create_job("a-job", spec={})
+    assert not changed()  # rows it does not name
+    store.save_deployment("ep", "blue", {"model": "azureml:m:1"})  # saved as it was: a save all the same
+    assert changed()
+    store.create_asset("model", "m", spec={}, info={})  # a new version: "latest" moves
+    assert changed()
+    store.set_asset_archived("model", "m", "2", True)
+    assert changed()
+    store.delete_deployment("ep", "blue")
+    assert changed()
+    store.save_deployment("ep", "blue", {"model": "azureml:m:1"})  # the same again, made anew
+    assert changed()
+    store.delete_resource("batch_endpoint", "ep")  # takes its deployment along
+    now = store.revision(REFS)
+    assert now[0] == now[1] == () and now != seen[-1]
