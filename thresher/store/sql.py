@@ -3,8 +3,9 @@
 It is made of one class per group of tables, each holding the ``MetadataStore`` methods on them:
 ``AssetRows`` (assets.py), ``NamedRows`` (resources.py), ``OnlineRows`` (online.py), ``RevisionRows``
 (revisions.py), ``JobRows`` (jobs.py) and ``ServiceRows`` (service.py), on a shared ``Database``
-(engine.py). Every method is one transaction. Writes that race another process (two "next version"
-inserts, a create against a create, a deployment against its endpoint's deletion) are settled by the database's
+(engine.py). Every method is one transaction (``create_job`` may share its transaction with other
+threads' jobs: ``group_commit.py``). Writes that race another process (two "next version" inserts, a
+create against a create, a deployment against its endpoint's deletion) are settled by the database's
 constraints: the loser gets an IntegrityError, and the method runs again, this time seeing the winner's
 row, which either gives the next number or the error a user should see.
 """
