@@ -468,7 +468,7 @@ class JobOperations:
         placement = known.placement if known else self._placement(spec, nodes)
         output_uri = output_path if output_path and self._instance.is_remote_uri(output_path) else None
         output_dir = self._instance.resolve_local_path(output_path) if output_path and not output_uri else None
-        folder = JobFolder.create(self._job_root(name, known), output_dir)
+        folder = JobFolder.prepare(self._job_root(name, known), output_dir)  # the runner makes the rest
         output_file = _output_file(folder.output_dir, settings)
         if output_uri and settings.output_file_name:
             remote_file = self._instance.remote(output_uri).join(settings.output_file_name)
