@@ -104,17 +104,23 @@ class ServerState:
     def queued_once(self, key: str | None, queue: Callable[[str | None], Any]) -> JSONResponse:
         """Queue a job at most once per idempotency ``key``, the key stored with the job in one transaction
         (``queue(key)`` passes it to the SDK, which hands it to ``create_job``): one write per invocation,
-        where ``once`` takes three. A retried delivery gets the job the first one queued."""
-        if key is not None:
-            if len(key) > 255:
-                raise ResourceError("The Idempotency-Key is longer than 255 characters.", fix="Send a shorter key.")
-            earlier = self.store.get_request(key)
-            if earlier is not None:
-                return self._earlier_job(key, earlier.body)
+        where ``once`` takes three. A retried delivery gets the job the first one queued.
+
+        The key is not looked up first: a first delivery (nearly every one) reads nothing more than the job
+        needs, and a retried one is refused by the key's row when its job is inserted (its folder, made
+        meanwhile, removed). A retry that fails its checks now (the deployment changed since) still gets
+        the first delivery's job: the key is looked up then."""
+        if key is not None and len(key) > 255:
+            raise ResourceError("The Idempotency-Key is longer than 255 characters.", fix="Send a shorter key.")
         try:
             return JSONResponse(encode(queue(key)), status_code=201)
-        except DuplicateRequestError as duplicate:  # a concurrent delivery of the same request won
+        except DuplicateRequestError as duplicate:  # an earlier (or a concurrent) delivery of the same request
             return self._earlier_job(key or "", {"job": duplicate.job})
+        except ThresherError:
+            earlier = self.store.get_request(key) if key is not None else None
+            if earlier is None:
+                raise
+            return self._earlier_job(key or "", earlier.body)
 
     def _earlier_job(self, key: str, body: Any) -> JSONResponse:
         job = body.get("job") if isinstance(body, dict) else None
