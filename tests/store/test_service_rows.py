@@ -114,3 +114,15 @@ def test_jobs_queued_at_once_from_many_threads_are_each_queued_once_and_refused_
         assert isinstance(outcomes[label], AlreadyExistsError)
     assert store.get_request("e") is None and store.get_request("f") is None  # the refused jobs' keys were let go
     assert store.create_job("job-e", spec={}, request_key="e").name == "job-e"
+
+
+def test_the_token_revision_moves_when_a_token_is_made_or_revoked(store: SqlStore) -> None:
+    first = store.token_revision()
+    store.create_token("ci", "contributor", "a" * 64)
+    made = store.token_revision()
+    assert made != first and store.token_revision() == made  # reading moves nothing
+    store.revoke_token("ci")
+    revoked = store.token_revision()
+    assert revoked != made
+    store.revoke_token("ci")  # already revoked: nothing changes
+    assert store.token_revision() == revoked

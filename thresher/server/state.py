@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -21,6 +22,8 @@ from thresher.sdk import online_serving
 from thresher.sdk.tokens import TokenOperations
 from thresher.sdk.wire import encode
 from thresher.sdk.workspace import Workspace
+from thresher.server.token_cache import REFRESH_SECONDS as TOKEN_REFRESH_SECONDS
+from thresher.server.token_cache import TokenCache
 from thresher.settings import Settings
 
 HEARTBEAT_SECONDS = 5.0
@@ -43,14 +46,19 @@ class ServerState:
         self.workspace = workspace
         self.settings = settings
         self.tokens = TokenOperations(workspace.instance)
+        instance = workspace.instance
+        self.token_cache = TokenCache(
+            lambda hashed: instance.store.token_for_secret(hashed), lambda: instance.store.token_revision()
+        )
         self.name = f"server:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.url: str | None = None  # set by main.py once bound
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    @property
+    @functools.cached_property
     def uploads(self) -> Path:
-        """Where uploads are kept, one folder per content hash."""
+        """Where uploads are kept, one folder per content hash (resolved once: every request checks its paths
+        against it)."""
         return self.settings.workspace_dir / "uploads"
 
     @property
@@ -141,6 +149,7 @@ class ServerState:
     def start_background(self) -> None:
         """Start the heartbeat and schedule threads."""
         self._loop("heartbeat", HEARTBEAT_SECONDS, self._beat)
+        self._loop("tokens", TOKEN_REFRESH_SECONDS, self.token_cache.refresh)
         self._loop("schedules", self.settings.schedule_interval, self._fire_schedules)
         self._loop("housekeeping", HOUSEKEEPING_SECONDS, self._forget_old_requests)
         if self.settings.online_autostart:

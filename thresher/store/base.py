@@ -333,6 +333,11 @@ class MetadataStore(Protocol):
         """One token, revoked or not; NotFoundError if none has that name."""
         ...
 
+    def token_revision(self) -> tuple[Any, ...]:
+        """A value that changes whenever a token is made or revoked, read in one small statement: for caches of
+        ``token_for_secret`` (tokens are never deleted, and a revoked one stays revoked)."""
+        ...
+
     def list_tokens(self) -> list[TokenRecord]:
         """Every token, revoked ones included, by name."""
         ...
