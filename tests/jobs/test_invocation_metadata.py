@@ -112,3 +112,19 @@ def test_a_deleted_deployment_or_endpoint_fails_the_next_invocation_with_the_usu
     other.batch_endpoints.delete(ENDPOINT)
     with pytest.raises(NotFoundError, match=f"'{ENDPOINT}'"):
         _invoke(serving, root, deployment_name="blue")
+
+
+def test_a_check_that_fails_on_kept_metadata_is_made_again_on_the_rows_as_they_are(
+    workspaces: tuple[Workspace, Workspace, Path],
+) -> None:
+    serving, other, root = workspaces
+    _invoke(serving, root)  # keeps blue, whose output file is predictions.csv
+    taken = root / "out"
+    taken.mkdir()
+    (taken / "predictions.csv").write_text("an earlier run's\n")
+    other.batch_deployments.update("blue", ENDPOINT, ["settings.output_file_name=scores.csv"])
+    job = _invoke(serving, root, output_path=str(taken))  # not refused for the old name
+    assert job.spec["output_file"] == str(taken / "scores.csv")
+    with pytest.raises(ConflictError, match="scores.csv already exists"):
+        (taken / "scores.csv").write_text("")
+        _invoke(serving, root, output_path=str(taken))

@@ -3,6 +3,9 @@ only then, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
+
+from thresher.errors import RevisionMovedError
 from thresher.store import SqlStore
 from thresher.store.records import RowRef
 
@@ -49,3 +52,17 @@ def test_revision_moves_with_each_change_of_the_rows_it_names_and_only_then(stor
     store.delete_resource("batch_endpoint", "ep")  # takes its deployment along
     now = store.revision(REFS)
     assert now[0] == now[1] == () and now != seen[-1]
+
+
+def test_a_job_expecting_a_revision_is_queued_only_while_its_rows_still_read_so(store: SqlStore) -> None:
+    store.save_resource("batch_endpoint", "ep", {"description": "a"})
+    store.save_deployment("ep", "blue", {"model": "azureml:m:1"})
+    refs = REFS[:2]
+    seen = store.revision(refs)
+    queued = store.create_job("j1", spec={}, request_key="k1", expect=(refs, seen))
+    assert queued.status == "Queued"
+    store.save_deployment("ep", "blue", {"model": "azureml:m:2"})
+    with pytest.raises(RevisionMovedError, match="'j2' was not queued"):
+        store.create_job("j2", spec={}, request_key="k2", expect=(refs, seen))
+    assert [job.name for job in store.list_jobs()] == ["j1"] and store.get_request("k2") is None  # nothing written
+    assert store.create_job("j2", spec={}, request_key="k2", expect=(refs, store.revision(refs))).name == "j2"

@@ -17,11 +17,19 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from thresher.errors import ConflictError, DuplicateRequestError, NotFoundError, StorageUnavailableError, ThresherError
+from thresher.errors import (
+    ConflictError,
+    DuplicateRequestError,
+    NotFoundError,
+    RevisionMovedError,
+    StorageUnavailableError,
+    ThresherError,
+)
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.launch import (
@@ -36,7 +44,7 @@ from thresher.sdk import no_code
 from thresher.sdk.infra import ComputeOperations
 from thresher.sdk.inputs import resolve_input
 from thresher.sdk.job_cleanup import JobCleanup, delete_job, planned_cleanup
-from thresher.sdk.resolved import RequestShape, ResolvedDeployment, ResolvedDeployments, rows_read
+from thresher.sdk.resolved import Kept, RequestShape, ResolvedDeployment, ResolvedDeployments, rows_read
 from thresher.specs import BatchDeploymentSpec, BatchSettings, parse_spec
 from thresher.storage.job_folder import JobFolder
 from thresher.storage.remote_files import exists as remote_exists
@@ -60,6 +68,19 @@ _JOB_OVERRIDES = {
     "output_format": "settings.output_format",
     "isolate_failures": "settings.isolate_failures",
 }
+
+
+@dataclass(frozen=True)
+class _Invocation:
+    """What an invocation asks for besides its request shape (``RequestShape``)."""
+
+    input: str | None
+    inputs_file: str | Path | None
+    input_type: str | None
+    output_path: str | None
+    overrides: tuple[str, ...]
+    job_name: str | None
+    start_runner: bool
 
 
 class JobOperations:
@@ -98,37 +119,57 @@ class JobOperations:
         """Validate and queue a job on an endpoint's (default) deployment: a batch scoring job of ``input``, or for
         a ``type: pipeline`` deployment a pipeline job with the inputs and outputs of ``inputs_file`` (Azure's
         ``invoke --file``), ``input`` (the component's one data input) and ``overrides`` (``inputs.x=...``)."""
-        store = self._instance.store
         sets = tuple(_job_sets(overrides, mini_batch_size, instance_count))
         shape = RequestShape(endpoint_name.lower(), deployment_name, sets, _cwd())
-        known = self._resolved.get(shape)  # None: not seen yet, or one of its rows changed since
-        endpoint, deployment = (known.endpoint, known.deployment) if known else self._route(shape)
+        request = _Invocation(input, inputs_file, input_type, output_path, tuple(overrides), job_name, start_runner)
+        known = self._resolved.get(shape)  # what invocations of this shape read, kept; create_job checks it
+        if known is None:
+            return self._queue(shape, request, request_key, None)
+        try:
+            return self._queue(shape, request, request_key, known)
+        except DuplicateRequestError:
+            raise
+        except RevisionMovedError:
+            pass  # a row it was read from changed: nothing was queued
+        except ThresherError:
+            if self._resolved.current(known):
+                raise  # the rows as they are give this error too
+        self._resolved.drop(shape, known)
+        return self._queue(shape, request, request_key, None)
+
+    def _queue(
+        self, shape: RequestShape, request: _Invocation, request_key: str | None, known: Kept | None
+    ) -> JobRecord:
+        """``invoke`` on the deployment as it is kept (``known``), or as it is read now (None)."""
+        store = self._instance.store
+        resolved = known.resolved if known else None
+        endpoint, deployment = (resolved.endpoint, resolved.deployment) if resolved else self._route(shape)
         # A job is all but certain now. A runner started here gets through its Python start and imports
         # (about half a second) while this process checks the input and the output, which on remote
         # storage can take longer still; it waits for the job, and is woken when the job is queued.
-        runner = ensure_runner(self._instance.settings) if start_runner else None
+        runner = ensure_runner(self._instance.settings) if request.start_runner else None
         if deployment.spec.get("type") == "pipeline":
             from thresher.sdk.pipelines import PipelineJobOperations
 
             return PipelineJobOperations(self._instance).invoke_deployment(
                 deployment,
-                inputs_file=inputs_file,
-                input=input,
-                input_type=input_type,
-                overrides=overrides,
-                job_name=job_name,
+                inputs_file=request.inputs_file,
+                input=request.input,
+                input_type=request.input_type,
+                overrides=request.overrides,
+                job_name=request.job_name,
                 started=runner,
-                start_runner=start_runner,
+                start_runner=request.start_runner,
                 request_key=request_key,
             )
-        if input is None:
+        if request.input is None:
             raise ThresherError(
                 f"Deployment '{deployment.name}' scores an input, and none was given.",
                 fix=f"Pass --input, e.g. thresher batch-endpoint invoke -n {endpoint.name} --input ./data",
             )
-        spec = known.spec if known else self._parsed(deployment, shape)
-        name = job_name or _job_name(spec.name)
-        job_spec = self._job_spec(name, spec, input, input_type, output_path, known)
+        spec = resolved.spec if resolved else self._parsed(deployment, shape)
+        name = request.job_name or _job_name(spec.name)
+        job_spec = self._job_spec(name, spec, request.input, request.input_type, request.output_path, resolved)
         try:
             record = store.create_job(
                 name,
@@ -137,13 +178,15 @@ class JobOperations:
                 deployment_name=deployment.name,
                 request_key=request_key,
                 request_route=f"invoke {endpoint.name}",
+                expect=known.expect if known else None,
             )
-        except DuplicateRequestError:
-            shutil.rmtree(job_spec.folder, ignore_errors=True)  # made for the job that was not queued
+        except (DuplicateRequestError, RevisionMovedError):
+            if request.job_name is None:  # a folder of its own, made for the job that was not queued
+                shutil.rmtree(job_spec.folder, ignore_errors=True)
             raise
-        if known is None:  # the next invocation of this shape reads one revision instead of all of this
+        if known is None:  # the next invocation of this shape reads none of this
             self._resolved.learn(shape, rows_read(endpoint.name, deployment.name, spec), lambda: self._resolve(shape))
-        if start_runner:
+        if request.start_runner:
             ensure_runner(self._instance.settings, started=runner)
         return record
 

@@ -4,10 +4,13 @@ Invoking an endpoint reads the endpoint, its deployment, the deployment's model 
 datastore, and parses the deployment's spec: most of an invocation's work, and the same for every job a
 server queues on one endpoint. ``ResolvedDeployments`` keeps that result per request shape (endpoint,
 deployment, ``--set`` overrides, working directory) with the store's ``revision`` of those rows, read before
-the rows themselves were; a later invocation uses it only after reading the revision again (one small read
-instead of five) and finding it equal. Any create, save, archive or delete of one of those rows, by this
-process or any other, changes the revision, and the next invocation reads everything again. What an
-invocation checks on the file system (the input, the output, a model's files) is never kept.
+the rows themselves were. A later invocation builds its job from what is kept and hands the revision to
+``create_job``, which reads it again in the job's own transaction and queues the job only if it is unchanged
+(one statement instead of five read transactions); otherwise (``RevisionMovedError``: any create, save,
+archive or delete of one of those rows, by this process or any other) nothing is queued, and the invocation
+reads everything again. An invocation whose checks fail on kept metadata reads the revision before it
+reports the error, so that an error always comes from the rows as they are. What an invocation checks on the
+file system (the input, the output, a model's files) is never kept.
 """
 
 from __future__ import annotations
@@ -76,10 +79,17 @@ def rows_read(endpoint_name: str, deployment_name: str, spec: BatchDeploymentSpe
 
 
 @dataclass(frozen=True)
-class _Kept:
+class Kept:
+    """A kept resolution with the rows it was read from and their revision then."""
+
     resolved: ResolvedDeployment
     refs: tuple[RowRef, ...]
     revision: tuple[tuple[Any, ...], ...]
+
+    @property
+    def expect(self) -> tuple[tuple[RowRef, ...], tuple[tuple[Any, ...], ...]]:
+        """What ``create_job`` checks before it queues a job built from this (its ``expect``)."""
+        return self.refs, self.revision
 
 
 class ResolvedDeployments:
@@ -88,35 +98,40 @@ class ResolvedDeployments:
     Example::
 
         kept = ResolvedDeployments(lambda: instance.store, datastore_ref=RowRef("datastore", "workspaceblobstore"))
-        resolved = kept.get(shape)              # None: unknown, or a row changed since
-        if resolved is None:
+        known = kept.get(shape)                 # None: not seen yet (nothing read)
+        if known is None:
             ...                                 # read everything, queue the job
             kept.learn(shape, rows_read(endpoint.name, deployment.name, spec), lambda: resolve(shape))
+        else:
+            ...                                 # build from known.resolved; create_job(..., expect=known.expect)
     """
 
     def __init__(self, store: Callable[[], MetadataStore], *, datastore_ref: RowRef, limit: int = KEPT) -> None:
         self._store = store  # the workspace's store as it is now (it is opened again after a close)
         self._datastore_ref = datastore_ref
         self._limit = limit
-        self._kept: OrderedDict[RequestShape, _Kept] = OrderedDict()
+        self._kept: OrderedDict[RequestShape, Kept] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, shape: RequestShape) -> ResolvedDeployment | None:
-        """The kept resolution of ``shape`` if none of its rows changed since it was read; else None."""
+    def get(self, shape: RequestShape) -> Kept | None:
+        """What was kept for ``shape``, unchecked (``create_job`` checks it with ``expect``); None: nothing."""
         if shape.cwd is None:
             return None
         with self._lock:
             kept = self._kept.get(shape)
             if kept is not None:
                 self._kept.move_to_end(shape)
-        if kept is None:
-            return None
-        if self._store().revision(kept.refs) != kept.revision:
-            with self._lock:
-                if self._kept.get(shape) is kept:
-                    del self._kept[shape]
-            return None
-        return kept.resolved
+        return kept
+
+    def current(self, kept: Kept) -> bool:
+        """Whether the rows ``kept`` was read from still read as they did (one small read)."""
+        return self._store().revision(kept.refs) == kept.revision
+
+    def drop(self, shape: RequestShape, kept: Kept) -> None:
+        """Forget ``kept`` (one of its rows changed), unless a newer resolution replaced it already."""
+        with self._lock:
+            if self._kept.get(shape) is kept:
+                del self._kept[shape]
 
     def learn(
         self, shape: RequestShape, refs: tuple[RowRef, ...], resolve: Callable[[], ResolvedDeployment | None]
@@ -135,7 +150,7 @@ class ResolvedDeployments:
         if resolved is None or (*resolved.refs, self._datastore_ref) != refs:
             return
         with self._lock:
-            self._kept[shape] = _Kept(resolved, refs, revision)
+            self._kept[shape] = Kept(resolved, refs, revision)
             self._kept.move_to_end(shape)
             while len(self._kept) > self._limit:
                 self._kept.popitem(last=False)

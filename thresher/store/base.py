@@ -84,6 +84,9 @@ class NewJob(TypedDict):
     # transaction, so that a second delivery of the request finds the job instead of queueing another.
     request_key: NotRequired[str | None]
     request_route: NotRequired[str]
+    # The rows the job was built from and the ``revision`` they had then: the job is queued only if they still
+    # read so, in the same transaction (RevisionMovedError otherwise, and nothing is written).
+    expect: NotRequired[tuple[Sequence[RowRef], tuple[tuple[Any, ...], ...]] | None]
 
 
 class JobFilter(TypedDict, total=False):

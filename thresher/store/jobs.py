@@ -26,14 +26,22 @@ from sqlalchemy import Connection, Insert, Row, Table, delete, literal_column, o
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from thresher.errors import AlreadyExistsError, ConflictError, DuplicateRequestError, JobTakenOverError, NotFoundError
+from thresher.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    DuplicateRequestError,
+    JobTakenOverError,
+    NotFoundError,
+    RevisionMovedError,
+)
 from thresher.store.arguments import check_name, plain_json
 from thresher.store.base import BATCH_SCORING, JOBS_LISTED, JobFilter, NewJob, StatusChange
 from thresher.store.engine import Database
 from thresher.store.group_commit import GroupCommit
 from thresher.store.job_records import TERMINAL, TRANSITIONS, JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.progress import JobProgress
-from thresher.store.records import from_row, utc_now
+from thresher.store.records import RowRef, from_row, utc_now
+from thresher.store.revisions import Revision, revision_in
 from thresher.store.schema import idempotent_requests, job_mini_batches, jobs
 
 if TYPE_CHECKING:
@@ -47,6 +55,7 @@ class _NewRow:
     values: dict[str, Any]
     request_key: str | None
     route: str
+    expect: tuple[Sequence[RowRef], Revision] | None = None
 
 
 _ACTIVE: tuple[JobStatus, ...] = ("Running", "Finalizing")
@@ -86,7 +95,7 @@ class JobRows(Database):
             "cache_key": job.get("cache_key"),
             "results": None if results is None else plain_json(results, f"job {name!r} results"),
         }
-        row = _NewRow(values, job.get("request_key"), job.get("request_route", "create job"))
+        row = _NewRow(values, job.get("request_key"), job.get("request_route", "create job"), job.get("expect"))
         return self._job_inserts.submit(row)
 
     @functools.cached_property
@@ -96,12 +105,21 @@ class JobRows(Database):
 
     def _insert_jobs(self, rows: Sequence[_NewRow]) -> list[JobRecord | Exception]:
         """Insert each job with its idempotency key in one transaction; a duplicate is refused alone."""
+        revisions: dict[tuple[RowRef, ...], Revision] = {}  # read once per group: its jobs share their rows
         with self._write() as connection:
-            return [self._insert_job(connection, row) for row in rows]
+            return [self._insert_job(connection, row, revisions) for row in rows]
 
-    def _insert_job(self, connection: Connection, row: _NewRow) -> JobRecord | Exception:
+    def _insert_job(
+        self, connection: Connection, row: _NewRow, revisions: dict[tuple[RowRef, ...], Revision]
+    ) -> JobRecord | Exception:
         values, key = row.values, row.request_key
         now, name = values["created_at"], values["name"]
+        if row.expect is not None:
+            refs, expected = tuple(row.expect[0]), row.expect[1]
+            if refs not in revisions:
+                revisions[refs] = revision_in(connection, refs)
+            if revisions[refs] != expected:
+                return RevisionMovedError(name)
         if key is not None:  # first: a second delivery is refused here, before its job is inserted
             entry = {"key": key, "route": row.route, "status_code": 201, "body": {"job": name}, "created_at": now}
             if not self._insert_new(connection, idempotent_requests, entry):

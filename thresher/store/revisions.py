@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CompoundSelect,
+    Connection,
     Integer,
     Select,
     String,
@@ -42,17 +43,23 @@ class RevisionRows(Database):
     """The ``revision`` method of ``SqlStore`` (documented in ``MetadataStore``)."""
 
     def revision(self, refs: Sequence[RowRef]) -> Revision:
-        if not refs:
-            return ()
-        params: dict[str, Any] = {}
-        for index, ref in enumerate(refs):
-            params[f"kind_{index}"], params[f"name_{index}"] = ref.kind, ref.name
-            params[f"endpoint_{index}"] = ref.endpoint_name
-        found: list[list[tuple[Any, ...]]] = [[] for _ in refs]
         with self._read() as connection:
-            for index, at, version_id, archived in connection.execute(_query(tuple(map(_shape, refs))), params):
-                found[index].append((at, version_id, archived))
-        return tuple(tuple(sorted(rows, key=lambda row: row[1] or 0)) for rows in found)
+            return revision_in(connection, refs)
+
+
+def revision_in(connection: Connection, refs: Sequence[RowRef]) -> Revision:
+    """``MetadataStore.revision`` inside a transaction of the caller's (``create_job``'s, to queue a job only
+    if the rows it was built from still read so)."""
+    if not refs:
+        return ()
+    params: dict[str, Any] = {}
+    for index, ref in enumerate(refs):
+        params[f"kind_{index}"], params[f"name_{index}"] = ref.kind, ref.name
+        params[f"endpoint_{index}"] = ref.endpoint_name
+    found: list[list[tuple[Any, ...]]] = [[] for _ in refs]
+    for index, at, version_id, archived in connection.execute(_query(tuple(map(_shape, refs))), params):
+        found[index].append((at, version_id, archived))
+    return tuple(tuple(sorted(rows, key=lambda row: row[1] or 0)) for rows in found)
 
 
 def _shape(ref: RowRef) -> str:
