@@ -125,6 +125,6 @@ def test_a_check_that_fails_on_kept_metadata_is_made_again_on_the_rows_as_they_a
     other.batch_deployments.update("blue", ENDPOINT, ["settings.output_file_name=scores.csv"])
     job = _invoke(serving, root, output_path=str(taken))  # not refused for the old name
     assert job.spec["output_file"] == str(taken / "scores.csv")
-    with pytest.raises(ConflictError, match="scores.csv already exists"):
-        (taken / "scores.csv").write_text("")
+    (taken / "scores.csv").write_text("")
+    with pytest.raises(ConflictError, match=r"scores\.csv already exists"):
         _invoke(serving, root, output_path=str(taken))
