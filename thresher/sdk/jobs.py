@@ -131,7 +131,7 @@ class JobOperations:
             raise
         except RevisionMovedError:
             pass  # a row it was read from changed: nothing was queued
-        except ThresherError:
+        except (ThresherError, OSError):  # a check failed, or the job's folder (of a datastore kept) could not be made
             if self._resolved.current(known):
                 raise  # the rows as they are give this error too
         self._resolved.drop(shape, known)
