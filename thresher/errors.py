@@ -11,7 +11,8 @@ The CLI prints ``str(error)`` as the headline and ``error.fix`` on the line belo
     │   ├── AlreadyExistsError    the name (and version) is taken
     │   └── ConflictError         the resource is in a state that forbids the operation
     │       ├── JobTakenOverError another runner took the job over; this runner must leave it alone
-    │       └── DuplicateRequestError  a request's idempotency key was used already (.job: what it queued)
+    │       ├── DuplicateRequestError  a request's idempotency key was used already (.job: what it queued)
+    │       └── RevisionMovedError   the rows a job was built from changed before it was queued (it was not)
     ├── StoreError                the metadata database cannot be reached, is damaged, or is at the wrong schema
     ├── StorageError              a datastore cannot be read or written
     │   ├── StorageUnavailableError   storage kept failing with transient errors for longer than the outage limit
@@ -112,6 +113,17 @@ class DuplicateRequestError(ConflictError):
         )
         self.key = key
         self.job = job
+
+
+class RevisionMovedError(ConflictError):
+    """A job built from kept metadata was not queued: one of the rows it was read from changed since. The
+    invocation reads them again and builds the job anew (``thresher.sdk.resolved``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Job '{name}' was not queued: the endpoint, deployment, model or compute it was built from changed.",
+            fix="Invoke again: the job is then built from them as they are now.",
+        )
 
 
 class StoreError(ThresherError):

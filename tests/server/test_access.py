@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.server.conftest import api
 from tests.thresher_server import ThresherServer
+from thresher import Workspace
+from thresher.server.token_cache import REFRESH_SECONDS
+from thresher.settings import load_settings
 
 OPEN = {("GET", "/health"), ("GET", "/ready"), ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/redoc")}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -65,6 +70,26 @@ def test_a_contributor_cannot_manage_tokens_and_a_revoked_token_stops_working(se
         assert owner.post("/api/v1/tokens/ci/revoke").json()["revoked_at"]
     with api(served, token=contributor) as client:
         assert client.get("/api/v1/jobs").status_code == 401
+
+
+def test_a_token_revoked_by_another_process_is_refused_by_every_server_worker_within_a_moment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("THRESHER_DATABASE_URL", "THRESHER_SERVER", "THRESHER_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    server = ThresherServer(tmp_path / "ws")
+    server.start("--workers", "2")  # the revoking process is neither worker: each learns it from the database
+    try:
+        contributor = server.token_for("contributor", "nightly")
+        with api(server, token=contributor) as client:
+            for _ in range(20):  # both workers have seen and kept it
+                assert client.get("/api/v1/jobs").status_code == 200
+            with Workspace(settings=load_settings(home=server.home, server=None)) as ws:
+                ws.tokens.revoke("nightly")  # as `thresher token revoke` on the server's machine does
+            time.sleep(REFRESH_SECONDS * 4)  # each worker reads the tokens' revision this often
+            assert [client.get("/api/v1/jobs").status_code for _ in range(20)] == [401] * 20
+    finally:
+        server.stop()
 
 
 def test_secrets_are_stored_hashed_and_never_returned(served: ThresherServer) -> None:

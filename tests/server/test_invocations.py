@@ -5,6 +5,7 @@ server answered (it retries, and still one job is queued)."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import threading
 from pathlib import Path
@@ -69,6 +70,12 @@ def test_the_same_idempotency_key_queues_one_job(served: ThresherServer, tmp_pat
         assert len({answer.json()["name"] for answer in answers}) == 1
         jobs = client.get("/api/v1/jobs").json()
         assert len(jobs) == 1
+        shutil.rmtree(data)  # the upload is gone: a new invocation of it is refused, a retried one is answered
+        refused = client.post("/api/v1/batch-endpoints/iris-batch/jobs", json=body)
+        assert refused.status_code == 400 and "does not exist" in refused.json()["error"]["message"]
+        retried = client.post("/api/v1/batch-endpoints/iris-batch/jobs", json=body, headers=headers)
+        assert retried.status_code == 201 and retried.json()["name"] == answers[0].json()["name"]
+        assert len(client.get("/api/v1/jobs").json()) == 1
         other = client.post("/api/v1/jobs/prune", json={"older_than_seconds": 1}, headers=headers)
         assert other.status_code == 200  # a key only dedupes the routes that queue jobs
 

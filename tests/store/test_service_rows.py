@@ -79,3 +79,50 @@ def test_a_job_queued_under_a_request_key_is_queued_once(store: SqlStore) -> Non
     assert [job.name for job in store.list_jobs()] == ["job-a"]  # the second delivery queued nothing
     answered = store.get_request("k-1")
     assert answered is not None and answered.body == {"job": "job-a"}
+
+
+def test_jobs_queued_at_once_from_many_threads_are_each_queued_once_and_refused_alone(store: SqlStore) -> None:
+    # 8 threads deliver 4 requests twice each at the same moment (group commit puts them in shared transactions),
+    # and two more name a job that exists: each key queues one job, each refusal is that delivery's alone.
+    store.create_job("taken", spec={})
+    outcomes: dict[str, object] = {}
+    start = threading.Barrier(10)
+
+    def deliver(label: str, name: str, key: str) -> None:
+        start.wait()
+        try:
+            outcomes[label] = store.create_job(name, spec={"label": label}, request_key=key, request_route="invoke ep")
+        except (DuplicateRequestError, AlreadyExistsError) as error:
+            outcomes[label] = error
+
+    work = [(f"{key}-{copy}", f"job-{key}-{copy}", key) for key in "abcd" for copy in (1, 2)]
+    work += [("taken-1", "taken", "e"), ("taken-2", "taken", "f")]
+    threads = [threading.Thread(target=deliver, args=item) for item in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queued = {job.name for job in store.list_jobs(limit=None)} - {"taken"}
+    for key in "abcd":
+        first, second = outcomes[f"{key}-1"], outcomes[f"{key}-2"]
+        won = first if not isinstance(first, Exception) else second
+        lost = second if won is first else first
+        assert not isinstance(won, Exception) and won.name in queued, (first, second)
+        assert isinstance(lost, DuplicateRequestError) and lost.job == won.name
+    assert len(queued) == 4
+    for label in ("taken-1", "taken-2"):
+        assert isinstance(outcomes[label], AlreadyExistsError)
+    assert store.get_request("e") is None and store.get_request("f") is None  # the refused jobs' keys were let go
+    assert store.create_job("job-e", spec={}, request_key="e").name == "job-e"
+
+
+def test_the_token_revision_moves_when_a_token_is_made_or_revoked(store: SqlStore) -> None:
+    first = store.token_revision()
+    store.create_token("ci", "contributor", "a" * 64)
+    made = store.token_revision()
+    assert made != first and store.token_revision() == made  # reading moves nothing
+    store.revoke_token("ci")
+    revoked = store.token_revision()
+    assert revoked != made
+    store.revoke_token("ci")  # already revoked: nothing changes
+    assert store.token_revision() == revoked

@@ -11,16 +11,25 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
+import os
 import secrets
 import shutil
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from thresher.errors import ConflictError, DuplicateRequestError, NotFoundError, StorageUnavailableError, ThresherError
+from thresher.errors import (
+    ConflictError,
+    DuplicateRequestError,
+    NotFoundError,
+    RevisionMovedError,
+    StorageUnavailableError,
+    ThresherError,
+)
 from thresher.instance import Instance
 from thresher.scheduler.jobspec import JobSpec
 from thresher.scheduler.launch import (
@@ -35,11 +44,13 @@ from thresher.sdk import no_code
 from thresher.sdk.infra import ComputeOperations
 from thresher.sdk.inputs import resolve_input
 from thresher.sdk.job_cleanup import JobCleanup, delete_job, planned_cleanup
+from thresher.sdk.resolved import Kept, RequestShape, ResolvedDeployment, ResolvedDeployments, rows_read
 from thresher.specs import BatchDeploymentSpec, BatchSettings, parse_spec
 from thresher.storage.job_folder import JobFolder
 from thresher.storage.remote_files import exists as remote_exists
 from thresher.storage.retry import not_answering
-from thresher.store import TERMINAL, JobRecord
+from thresher.store import TERMINAL, AssetRecord, DeploymentRecord, JobRecord, ResourceRecord
+from thresher.store.records import RowRef
 
 # az ml batch-endpoint invoke --set keys (BatchJobSchema) and where they live in a deployment.
 _JOB_OVERRIDES = {
@@ -59,11 +70,33 @@ _JOB_OVERRIDES = {
 }
 
 
+@dataclass(frozen=True)
+class _Invocation:
+    """What an invocation asks for besides its request shape (``RequestShape``)."""
+
+    input: str | None
+    inputs_file: str | Path | None
+    input_type: str | None
+    output_path: str | None
+    overrides: tuple[str, ...]
+    job_name: str | None
+    start_runner: bool
+
+
 class JobOperations:
     """``thresher job ...`` and ``thresher batch-endpoint invoke``."""
 
     def __init__(self, instance: Instance) -> None:
         self._instance = instance
+        self._kept: ResolvedDeployments | None = None  # made on first use
+
+    @property
+    def _resolved(self) -> ResolvedDeployments:
+        """The deployments this workspace's invocations resolved, kept (made on first use)."""
+        if self._kept is None:
+            default = RowRef("datastore", self._instance.settings.default_datastore)
+            self._kept = ResolvedDeployments(lambda: self._instance.store, datastore_ref=default)
+        return self._kept
 
     # -- starting jobs ----------------------------------------------------------------------------
 
@@ -86,52 +119,57 @@ class JobOperations:
         """Validate and queue a job on an endpoint's (default) deployment: a batch scoring job of ``input``, or for
         a ``type: pipeline`` deployment a pipeline job with the inputs and outputs of ``inputs_file`` (Azure's
         ``invoke --file``), ``input`` (the component's one data input) and ``overrides`` (``inputs.x=...``)."""
+        sets = tuple(_job_sets(overrides, mini_batch_size, instance_count))
+        shape = RequestShape(endpoint_name.lower(), deployment_name, sets, _cwd())
+        request = _Invocation(input, inputs_file, input_type, output_path, tuple(overrides), job_name, start_runner)
+        known = self._resolved.get(shape)  # what invocations of this shape read, kept; create_job checks it
+        if known is None:
+            return self._queue(shape, request, request_key, None)
+        try:
+            return self._queue(shape, request, request_key, known)
+        except DuplicateRequestError:
+            raise
+        except RevisionMovedError:
+            pass  # a row it was read from changed: nothing was queued
+        except (ThresherError, OSError):  # a check failed, or the job's folder (of a datastore kept) could not be made
+            if self._resolved.current(known):
+                raise  # the rows as they are give this error too
+        self._resolved.drop(shape, known)
+        return self._queue(shape, request, request_key, None)
+
+    def _queue(
+        self, shape: RequestShape, request: _Invocation, request_key: str | None, known: Kept | None
+    ) -> JobRecord:
+        """``invoke`` on the deployment as it is kept (``known``), or as it is read now (None)."""
         store = self._instance.store
-        endpoint = store.get_resource("batch_endpoint", endpoint_name.lower())
-        deployment_name = deployment_name or (endpoint.spec.get("defaults") or {}).get("deployment_name")
-        if not deployment_name:
-            existing = [d.name for d in store.list_deployments(endpoint.name)]
-            raise ConflictError(
-                f"Batch endpoint '{endpoint.name}' has no default deployment, so there is no deployment to route "
-                f"the job to (its deployments: {', '.join(existing) or 'none'}).",
-                fix=f"Pass --deployment-name, or: thresher batch-endpoint update -n {endpoint.name} "
-                "--set defaults.deployment_name=<deployment>",
-            )
-        deployment = store.get_deployment(endpoint.name, deployment_name)
+        resolved = known.resolved if known else None
+        endpoint, deployment = (resolved.endpoint, resolved.deployment) if resolved else self._route(shape)
         # A job is all but certain now. A runner started here gets through its Python start and imports
         # (about half a second) while this process checks the input and the output, which on remote
         # storage can take longer still; it waits for the job, and is woken when the job is queued.
-        runner = ensure_runner(self._instance.settings) if start_runner else None
-        sets = list(overrides)
-        if mini_batch_size is not None:
-            sets.append(f"mini_batch_size={mini_batch_size}")
-        if instance_count is not None:
-            sets.append(f"instance_count={instance_count}")
+        runner = ensure_runner(self._instance.settings) if request.start_runner else None
         if deployment.spec.get("type") == "pipeline":
             from thresher.sdk.pipelines import PipelineJobOperations
 
             return PipelineJobOperations(self._instance).invoke_deployment(
                 deployment,
-                inputs_file=inputs_file,
-                input=input,
-                input_type=input_type,
-                overrides=overrides,
-                job_name=job_name,
+                inputs_file=request.inputs_file,
+                input=request.input,
+                input_type=request.input_type,
+                overrides=request.overrides,
+                job_name=request.job_name,
                 started=runner,
-                start_runner=start_runner,
+                start_runner=request.start_runner,
                 request_key=request_key,
             )
-        if input is None:
+        if request.input is None:
             raise ThresherError(
                 f"Deployment '{deployment.name}' scores an input, and none was given.",
                 fix=f"Pass --input, e.g. thresher batch-endpoint invoke -n {endpoint.name} --input ./data",
             )
-        spec = parse_spec(
-            deployment.spec, "batch_deployment", base_dir=Path.cwd(), overrides=_deployment_overrides(sets)
-        )
-        assert isinstance(spec, BatchDeploymentSpec)
-        name = job_name or _job_name(spec.name)
-        job_spec = self._job_spec(name, spec, input, input_type, output_path)
+        spec = resolved.spec if resolved else self._parsed(deployment, shape)
+        name = request.job_name or _job_name(spec.name)
+        job_spec = self._job_spec(name, spec, request.input, request.input_type, request.output_path, resolved)
         try:
             record = store.create_job(
                 name,
@@ -140,13 +178,55 @@ class JobOperations:
                 deployment_name=deployment.name,
                 request_key=request_key,
                 request_route=f"invoke {endpoint.name}",
+                expect=known.expect if known else None,
             )
-        except DuplicateRequestError:
-            shutil.rmtree(job_spec.folder, ignore_errors=True)  # made for the job that was not queued
+        except (DuplicateRequestError, RevisionMovedError):
+            if request.job_name is None:  # a folder of its own, made for the job that was not queued
+                shutil.rmtree(job_spec.folder, ignore_errors=True)
             raise
-        if start_runner:
+        if known is None:  # the next invocation of this shape reads none of this
+            self._resolved.learn(shape, rows_read(endpoint.name, deployment.name, spec), lambda: self._resolve(shape))
+        if request.start_runner:
             ensure_runner(self._instance.settings, started=runner)
         return record
+
+    def _route(self, shape: RequestShape) -> tuple[ResourceRecord, DeploymentRecord]:
+        """The endpoint and the deployment an invocation goes to (its default one unless named)."""
+        store = self._instance.store
+        endpoint = store.get_resource("batch_endpoint", shape.endpoint_name)
+        deployment_name = shape.deployment_name or (endpoint.spec.get("defaults") or {}).get("deployment_name")
+        if not deployment_name:
+            existing = [d.name for d in store.list_deployments(endpoint.name)]
+            raise ConflictError(
+                f"Batch endpoint '{endpoint.name}' has no default deployment, so there is no deployment to route "
+                f"the job to (its deployments: {', '.join(existing) or 'none'}).",
+                fix=f"Pass --deployment-name, or: thresher batch-endpoint update -n {endpoint.name} "
+                "--set defaults.deployment_name=<deployment>",
+            )
+        return endpoint, store.get_deployment(endpoint.name, deployment_name)
+
+    def _parsed(self, deployment: DeploymentRecord, shape: RequestShape) -> BatchDeploymentSpec:
+        base_dir = Path(shape.cwd) if shape.cwd is not None else Path.cwd()  # raises as it always did
+        overrides = _deployment_overrides(shape.overrides)
+        spec = parse_spec(deployment.spec, "batch_deployment", base_dir=base_dir, overrides=overrides)
+        assert isinstance(spec, BatchDeploymentSpec)
+        return spec
+
+    def _resolve(self, shape: RequestShape) -> ResolvedDeployment | None:
+        """Everything an invocation of ``shape`` reads of the metadata, read again (``ResolvedDeployments.learn``)."""
+        endpoint, deployment = self._route(shape)
+        if deployment.spec.get("type") == "pipeline":
+            return None
+        spec = self._parsed(deployment, shape)
+        nodes = spec.resources.instance_count if spec.resources else 1
+        return ResolvedDeployment(
+            endpoint=endpoint,
+            deployment=deployment,
+            spec=spec,
+            model=self._model(spec),
+            placement=self._placement(spec, nodes),
+            jobs_dir=self._instance.datastore().path("jobs"),
+        )
 
     def score(
         self,
@@ -395,20 +475,30 @@ class JobOperations:
 
     # -- building the job ---------------------------------------------------------------------------
 
-    def _job_root(self, name: str) -> Path:
-        return self._instance.datastore().path(f"jobs/{name}")
+    def _job_root(self, name: str, known: ResolvedDeployment | None = None) -> Path:
+        root = known.job_root(name) if known else None
+        return root or self._instance.datastore().path(f"jobs/{name}")
 
-    def _job_spec(
-        self, name: str, spec: BatchDeploymentSpec, input: str, input_type: str | None, output_path: str | None
-    ) -> JobSpec:
-        store = self._instance.store
-        settings = spec.settings
-        job_input = resolve_input(self._instance, input, input_type)
+    def _model(self, spec: BatchDeploymentSpec) -> AssetRecord:
+        """The deployment's registered model (the version it names, or the latest)."""
         if spec.model is None or not hasattr(spec.model, "version"):
             raise ThresherError(
                 f"Deployment '{spec.name}' has no registered model.", fix="Set model: azureml:<name>:<v>"
             )
-        model = store.get_asset("model", spec.model.name, spec.model.version)
+        return self._instance.store.get_asset("model", spec.model.name, spec.model.version)
+
+    def _job_spec(
+        self,
+        name: str,
+        spec: BatchDeploymentSpec,
+        input: str,
+        input_type: str | None,
+        output_path: str | None,
+        known: ResolvedDeployment | None = None,
+    ) -> JobSpec:
+        settings = spec.settings
+        job_input = resolve_input(self._instance, input, input_type)
+        model = known.model if known else self._model(spec)
         script = code_dir = environment_files_dir = None
         if spec.code_configuration is None:  # the built-in MLflow driver
             model_folder = no_code.registered_model_folder(model, spec.name)
@@ -418,10 +508,10 @@ class JobOperations:
             code_dir = spec.code_configuration.code
             script = str(Path(code_dir) / spec.code_configuration.scoring_script)
         nodes = spec.resources.instance_count if spec.resources else 1
-        placement = self._placement(spec, nodes)
+        placement = known.placement if known else self._placement(spec, nodes)
         output_uri = output_path if output_path and self._instance.is_remote_uri(output_path) else None
         output_dir = self._instance.resolve_local_path(output_path) if output_path and not output_uri else None
-        folder = JobFolder.create(self._job_root(name), output_dir)
+        folder = JobFolder.prepare(self._job_root(name, known), output_dir)  # the runner makes the rest
         output_file = _output_file(folder.output_dir, settings)
         if output_uri and settings.output_file_name:
             remote_file = self._instance.remote(output_uri).join(settings.output_file_name)
@@ -479,6 +569,24 @@ class JobOperations:
             "idle_time_before_scale_down": int(idle) if idle is not None else None,
             "min_instances": int(compute.get("min_instances") or 0),
         }
+
+
+def _cwd() -> str | None:
+    """The working directory (relative paths in a stored spec resolve against it); None when it was deleted."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return None
+
+
+def _job_sets(overrides: Sequence[str], mini_batch_size: int | str | None, instance_count: int | None) -> list[str]:
+    """The --set items of an invocation, with its --mini-batch-size and --instance-count."""
+    sets = list(overrides)
+    if mini_batch_size is not None:
+        sets.append(f"mini_batch_size={mini_batch_size}")
+    if instance_count is not None:
+        sets.append(f"instance_count={instance_count}")
+    return sets
 
 
 def _deployment_overrides(sets: Sequence[str]) -> list[str]:

@@ -2,18 +2,21 @@
 
 Each route declares the role it needs with ``Depends(needs("contributor"))``; the dependency reads
 ``Authorization: Bearer <secret>``, finds the live token whose hash matches, and refuses with 401 (no
-token, or not a live one) or 403 (a live token whose role is too low, naming the role needed).
+token, or not a live one) or 403 (a live token whose role is too low, naming the role needed). A token the
+server accepted lately is found in its memory (``token_cache.py``) without a database read or a thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from thresher.errors import ThresherError
 from thresher.sdk.tokens import role_allows
+from thresher.server.token_cache import TokenCache
 from thresher.store.service import TokenRecord
 
 _bearer = HTTPBearer(auto_error=False, description="A thresher API token: thresher token create --name N --role R")
@@ -27,10 +30,12 @@ class AuthError(ThresherError):
         self.status = status
 
 
-def needs(role: str) -> Callable[..., TokenRecord]:
+def needs(role: str) -> Callable[..., Awaitable[TokenRecord]]:
     """A dependency that admits tokens allowed to act as ``role`` and returns the caller's token."""
 
-    def check(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> TokenRecord:
+    async def check(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> TokenRecord:
         if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
             raise AuthError(
                 "This route needs an API token, and the request has none.",
@@ -38,7 +43,10 @@ def needs(role: str) -> Callable[..., TokenRecord]:
                 fix="Send 'Authorization: Bearer <token>'; the CLI and SDK send THRESHER_TOKEN. Make a token "
                 "with: thresher token create --name NAME --role reader|contributor|owner",
             )
-        token: TokenRecord | None = request.app.state.thresher.tokens.verify(credentials.credentials)
+        cache: TokenCache = request.app.state.thresher.token_cache
+        token = cache.kept(credentials.credentials)
+        if token is None:  # the database, from a thread: the event loop never waits for it
+            token = await anyio.to_thread.run_sync(cache.verify, credentials.credentials)
         if token is None:
             raise AuthError(
                 "The API token sent is not valid: it is unknown, or it was revoked.",

@@ -7,7 +7,9 @@ token unless told to make one (so a new server is never open, and never locked t
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from typing import Any
 
 from thresher.errors import MissingExtraError, SettingsError
@@ -57,7 +59,9 @@ def serve(
         # Each worker process builds its own app from THRESHER_* variables: the settings go there.
         os.environ.update(_environment(settings))
         os.environ[_URL_VARIABLE] = url
-        uvicorn.run("thresher.server.main:app_from_environment", factory=True, workers=workers, **options)
+        _serve_workers(
+            uvicorn.Config("thresher.server.main:app_from_environment", factory=True, workers=workers, **options)
+        )
         return
     app = create_app(settings, background=True)
     app.state.thresher.url = url
@@ -65,6 +69,24 @@ def serve(
 
 
 _URL_VARIABLE = "THRESHER_SERVER_URL_SEEN"
+
+
+def _serve_workers(config: Any) -> None:
+    """``uvicorn.run`` with workers, on a listening socket whose connections send without delay.
+
+    uvicorn makes the socket it shares with its worker processes as ``socket.socket(family)``, whose protocol
+    number is 0, and asyncio sets TCP_NODELAY only on connections of a socket marked TCP: each answer's body
+    then waited for the client's delayed acknowledgement of its headers, 40 ms on Linux, for every request
+    (44 ms for /health with --workers 2, against 0.7 ms with one worker). Accepted connections inherit the
+    option from the listening socket.
+    """
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def _environment(settings: Settings) -> dict[str, str]:

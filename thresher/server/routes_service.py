@@ -58,7 +58,11 @@ def token_created(request: Request, body: TokenBody, _t: Any = OWN) -> Any:
 
 @router.post("/tokens/{name}/revoke", tags=["tokens"], summary="Revoke a token.")
 def token_revoked(request: Request, name: str, _t: Any = OWN) -> Any:
-    return encode(_state(request).tokens.revoke(name))
+    state = _state(request)
+    try:
+        return encode(state.tokens.revoke(name))
+    finally:
+        state.token_cache.forget()  # refused from the next request on (other processes: at their next refresh)
 
 
 @router.get("/workspace", tags=["workspace"], summary="Where the server's workspace keeps things.")

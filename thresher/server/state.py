@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -21,6 +22,8 @@ from thresher.sdk import online_serving
 from thresher.sdk.tokens import TokenOperations
 from thresher.sdk.wire import encode
 from thresher.sdk.workspace import Workspace
+from thresher.server.token_cache import REFRESH_SECONDS as TOKEN_REFRESH_SECONDS
+from thresher.server.token_cache import TokenCache
 from thresher.settings import Settings
 
 HEARTBEAT_SECONDS = 5.0
@@ -43,14 +46,19 @@ class ServerState:
         self.workspace = workspace
         self.settings = settings
         self.tokens = TokenOperations(workspace.instance)
+        instance = workspace.instance
+        self.token_cache = TokenCache(
+            lambda hashed: instance.store.token_for_secret(hashed), lambda: instance.store.token_revision()
+        )
         self.name = f"server:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.url: str | None = None  # set by main.py once bound
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    @property
+    @functools.cached_property
     def uploads(self) -> Path:
-        """Where uploads are kept, one folder per content hash."""
+        """Where uploads are kept, one folder per content hash (resolved once: every request checks its paths
+        against it)."""
         return self.settings.workspace_dir / "uploads"
 
     @property
@@ -104,17 +112,23 @@ class ServerState:
     def queued_once(self, key: str | None, queue: Callable[[str | None], Any]) -> JSONResponse:
         """Queue a job at most once per idempotency ``key``, the key stored with the job in one transaction
         (``queue(key)`` passes it to the SDK, which hands it to ``create_job``): one write per invocation,
-        where ``once`` takes three. A retried delivery gets the job the first one queued."""
-        if key is not None:
-            if len(key) > 255:
-                raise ResourceError("The Idempotency-Key is longer than 255 characters.", fix="Send a shorter key.")
-            earlier = self.store.get_request(key)
-            if earlier is not None:
-                return self._earlier_job(key, earlier.body)
+        where ``once`` takes three. A retried delivery gets the job the first one queued.
+
+        The key is not looked up first: a first delivery (nearly every one) reads nothing more than the job
+        needs, and a retried one is refused by the key's row when its job is inserted (its folder, made
+        meanwhile, removed). A retry that fails its checks now (the deployment changed since) still gets
+        the first delivery's job: the key is looked up then."""
+        if key is not None and len(key) > 255:
+            raise ResourceError("The Idempotency-Key is longer than 255 characters.", fix="Send a shorter key.")
         try:
             return JSONResponse(encode(queue(key)), status_code=201)
-        except DuplicateRequestError as duplicate:  # a concurrent delivery of the same request won
+        except DuplicateRequestError as duplicate:  # an earlier (or a concurrent) delivery of the same request
             return self._earlier_job(key or "", {"job": duplicate.job})
+        except ThresherError:
+            earlier = self.store.get_request(key) if key is not None else None
+            if earlier is None:
+                raise
+            return self._earlier_job(key or "", earlier.body)
 
     def _earlier_job(self, key: str, body: Any) -> JSONResponse:
         job = body.get("job") if isinstance(body, dict) else None
@@ -135,6 +149,7 @@ class ServerState:
     def start_background(self) -> None:
         """Start the heartbeat and schedule threads."""
         self._loop("heartbeat", HEARTBEAT_SECONDS, self._beat)
+        self._loop("tokens", TOKEN_REFRESH_SECONDS, self.token_cache.refresh)
         self._loop("schedules", self.settings.schedule_interval, self._fire_schedules)
         self._loop("housekeeping", HOUSEKEEPING_SECONDS, self._forget_old_requests)
         if self.settings.online_autostart:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_che
 from thresher.store.job_records import JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.online import EndpointKeysRecord, KeyType, SealedKeys
 from thresher.store.progress import JobProgress
-from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord, SaveMode
+from thresher.store.records import AssetRecord, DeploymentRecord, ResourceRecord, RowRef, SaveMode
 from thresher.store.service import FireRecord, RequestRecord, ServiceRecord, TokenRecord
 
 if TYPE_CHECKING:  # typing has these from Python 3.11; annotations here are strings, read by the type checker only
@@ -84,6 +84,9 @@ class NewJob(TypedDict):
     # transaction, so that a second delivery of the request finds the job instead of queueing another.
     request_key: NotRequired[str | None]
     request_route: NotRequired[str]
+    # The rows the job was built from and the ``revision`` they had then: the job is queued only if they still
+    # read so, in the same transaction (RevisionMovedError otherwise, and nothing is written).
+    expect: NotRequired[tuple[Sequence[RowRef], tuple[tuple[Any, ...], ...]] | None]
 
 
 class JobFilter(TypedDict, total=False):
@@ -198,6 +201,21 @@ class MetadataStore(Protocol):
 
     def delete_deployment(self, endpoint_name: str, name: str) -> None:
         """Delete one deployment; NotFoundError if it (or its endpoint) does not exist."""
+        ...
+
+    def revision(self, refs: Sequence[RowRef]) -> tuple[tuple[Any, ...], ...]:
+        """A value per ref, read in one statement, that changes whenever one of the rows it names is created,
+        saved, archived or deleted (a missing row reads as empty): for caches of what was read from them.
+
+        Read it *before* reading the rows a cache keeps, and compare it again before using them::
+
+            refs = [RowRef("batch_endpoint", "churn-ep"), RowRef("deployment", "blue", "churn-ep")]
+            seen = store.revision(refs)
+            kept = build_from(store)            # reads the endpoint and its deployment
+            ...
+            if store.revision(refs) == seen:    # nothing changed since: ``kept`` is still current
+                use(kept)
+        """
         ...
 
     # -- online endpoints: the endpoint with its keys, and its deployments (online.py) ------------
@@ -316,6 +334,11 @@ class MetadataStore(Protocol):
 
     def get_token(self, name: str) -> TokenRecord:
         """One token, revoked or not; NotFoundError if none has that name."""
+        ...
+
+    def token_revision(self) -> tuple[Any, ...]:
+        """A value that changes whenever a token is made or revoked, read in one small statement: for caches of
+        ``token_for_secret`` (tokens are never deleted, and a revoked one stays revoked)."""
         ...
 
     def list_tokens(self) -> list[TokenRecord]:

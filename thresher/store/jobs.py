@@ -15,25 +15,48 @@ their next poll; SQLite runners have the doorbell file of their workspace instea
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Insert, Row, delete, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Insert, Row, Table, delete, literal_column, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from thresher.errors import AlreadyExistsError, ConflictError, DuplicateRequestError, JobTakenOverError, NotFoundError
+from thresher.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    DuplicateRequestError,
+    JobTakenOverError,
+    NotFoundError,
+    RevisionMovedError,
+)
 from thresher.store.arguments import check_name, plain_json
 from thresher.store.base import BATCH_SCORING, JOBS_LISTED, JobFilter, NewJob, StatusChange
 from thresher.store.engine import Database
+from thresher.store.group_commit import GroupCommit
 from thresher.store.job_records import TERMINAL, TRANSITIONS, JobRecord, JobStatus, MiniBatchRecord
 from thresher.store.progress import JobProgress
-from thresher.store.records import from_row, utc_now
+from thresher.store.records import RowRef, from_row, utc_now
+from thresher.store.revisions import Revision, revision_in
 from thresher.store.schema import idempotent_requests, job_mini_batches, jobs
 
 if TYPE_CHECKING:
     from typing import Unpack
+
+
+@dataclass(frozen=True)
+class _NewRow:
+    """A job to insert (``create_job``'s column values) with the idempotency key of its request."""
+
+    values: dict[str, Any]
+    request_key: str | None
+    route: str
+    expect: tuple[Sequence[RowRef], Revision] | None = None
+
 
 _ACTIVE: tuple[JobStatus, ...] = ("Running", "Finalizing")
 
@@ -72,38 +95,55 @@ class JobRows(Database):
             "cache_key": job.get("cache_key"),
             "results": None if results is None else plain_json(results, f"job {name!r} results"),
         }
-        request_key = job.get("request_key")
-        try:
-            with self._write() as connection:
-                if request_key is not None:  # first: a second delivery fails here, before its job is inserted
-                    connection.execute(
-                        insert(idempotent_requests).values(
-                            key=request_key,
-                            route=job.get("request_route", "create job"),
-                            status_code=201,
-                            body={"job": name},
-                            created_at=now,
-                        )
-                    )
-                connection.execute(insert(jobs).values(progress=JobProgress().to_json(), **values))
-                if status == "Queued":
-                    self._notify_queued(connection, name)
-        except IntegrityError:
-            earlier = self._request_row(request_key) if request_key is not None else None
-            if request_key is not None and earlier is not None:
-                job_name = earlier.body.get("job") if isinstance(earlier.body, dict) else None
-                raise DuplicateRequestError(request_key, job_name) from None
-            raise AlreadyExistsError(
+        row = _NewRow(values, job.get("request_key"), job.get("request_route", "create job"), job.get("expect"))
+        return self._job_inserts.submit(row)
+
+    @functools.cached_property
+    def _job_inserts(self) -> GroupCommit[_NewRow, JobRecord]:
+        """Jobs queued by this process's threads at the same moment, inserted in one transaction."""
+        return GroupCommit(self._insert_jobs)
+
+    def _insert_jobs(self, rows: Sequence[_NewRow]) -> list[JobRecord | Exception]:
+        """Insert each job with its idempotency key in one transaction; a duplicate is refused alone."""
+        revisions: dict[tuple[RowRef, ...], Revision] = {}  # read once per group: its jobs share their rows
+        with self._write() as connection:
+            return [self._insert_job(connection, row, revisions) for row in rows]
+
+    def _insert_job(
+        self, connection: Connection, row: _NewRow, revisions: dict[tuple[RowRef, ...], Revision]
+    ) -> JobRecord | Exception:
+        values, key = row.values, row.request_key
+        now, name = values["created_at"], values["name"]
+        if row.expect is not None:
+            refs, expected = tuple(row.expect[0]), row.expect[1]
+            if refs not in revisions:
+                revisions[refs] = revision_in(connection, refs)
+            if revisions[refs] != expected:
+                return RevisionMovedError(name)
+        if key is not None:  # first: a second delivery is refused here, before its job is inserted
+            entry = {"key": key, "route": row.route, "status_code": 201, "body": {"job": name}, "created_at": now}
+            if not self._insert_new(connection, idempotent_requests, entry):
+                earlier = connection.execute(select(idempotent_requests).where(idempotent_requests.c.key == key))
+                body = next(iter(earlier), None)
+                job_name = body.body.get("job") if body is not None and isinstance(body.body, dict) else None
+                return DuplicateRequestError(key, job_name)
+        if not self._insert_new(connection, jobs, {"progress": JobProgress().to_json(), **values}):
+            if key is not None:
+                connection.execute(delete(idempotent_requests).where(idempotent_requests.c.key == key))
+            return AlreadyExistsError(
                 f"A job named '{name}' already exists.",
                 fix="Leave --job-name out to get a fresh name, or choose another one.",
-            ) from None
+            )
+        if values["status"] == "Queued":
+            self._notify_queued(connection, name)
         # The record of what was inserted, without reading it back (invocations are the server's hot path);
-        # its spec and results are the private copies made above.
+        # its spec and results are the private copies made by create_job.
         return JobRecord(progress=JobProgress(), **values)
 
-    def _request_row(self, key: str) -> Row[Any] | None:
-        with self._read() as connection:
-            return connection.execute(select(idempotent_requests).where(idempotent_requests.c.key == key)).first()
+    def _insert_new(self, connection: Connection, table: Table, values: dict[str, Any]) -> bool:
+        """Insert a row unless one with its primary key exists (then nothing, and False): a refused duplicate
+        that leaves the transaction usable for the rest of its group."""
+        return connection.execute(_insert_new(self._url.get_backend_name(), table), values).first() is not None
 
     def get_job(self, name: str) -> JobRecord:
         with self._read() as connection:
@@ -411,6 +451,14 @@ def _lost(name: str, runner: str, attempt: int | None = None) -> JobTakenOverErr
 
 def _progress_json(name: str, progress: JobProgress) -> dict[str, Any]:
     return plain_json(progress.to_json(), f"job {name!r} progress")
+
+
+@functools.cache
+def _insert_new(backend: str, table: Table) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING 1`` into ``table`` (a row back: inserted), its values given
+    when run; built once per table. (psycopg counts no rows for it: RETURNING says what happened.)"""
+    insert_new = postgresql_insert if backend == "postgresql" else sqlite_insert
+    return insert_new(table).on_conflict_do_nothing().returning(literal_column("1"))
 
 
 def _job(row: Row[Any]) -> JobRecord:

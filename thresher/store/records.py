@@ -98,6 +98,17 @@ class DeploymentRecord(ResourceRecord):
     endpoint_name: str = ""
 
 
+@dataclass(frozen=True)
+class RowRef:
+    """Names metadata rows whose changes a cache follows (``MetadataStore.revision``): a resource (``kind``
+    one of RESOURCE_KINDS), a batch endpoint's deployment (kind ``deployment``, with ``endpoint_name``), or
+    every version of an asset (``kind`` one of ASSET_KINDS)."""
+
+    kind: str
+    name: str
+    endpoint_name: str | None = None
+
+
 _INTEGER = re.compile(r"[0-9]{1,18}")  # 18 digits always fit a 64-bit integer column
 _CHUNKS = re.compile(r"([0-9]+)")
 

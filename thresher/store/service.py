@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from thresher.errors import AlreadyExistsError, NotFoundError
@@ -114,6 +114,12 @@ class ServiceRows(Database):
         if done.rowcount == 0:
             self.get_token(name)  # NotFoundError for an unknown name; an already revoked one stays revoked
         return self.get_token(name)
+
+    def token_revision(self) -> tuple[Any, ...]:
+        # how many tokens, how many revoked, the last revocation: a revocation moves the second
+        counts = select(func.count(), func.count(api_tokens.c.revoked_at), func.max(api_tokens.c.revoked_at))
+        with self._read() as connection:
+            return tuple(connection.execute(counts).one())
 
     def token_for_secret(self, secret_hash: str) -> TokenRecord | None:
         with self._read() as connection:

@@ -1,12 +1,13 @@
 """``SqlStore``: the metadata store on SQLite or PostgreSQL, through SQLAlchemy Core.
 
 It is made of one class per group of tables, each holding the ``MetadataStore`` methods on them:
-``AssetRows`` (assets.py), ``NamedRows`` (resources.py), ``OnlineRows`` (online.py), ``JobRows`` (jobs.py)
-and ``ServiceRows`` (service.py), on a shared ``Database`` (engine.py). Every method is one transaction. Writes that
-race another process (two "next version" inserts, a create against a create, a deployment against
-its endpoint's deletion) are settled by the database's constraints: the loser gets an
-IntegrityError, and the method runs again, this time seeing the winner's row, which either gives the
-next number or the error a user should see.
+``AssetRows`` (assets.py), ``NamedRows`` (resources.py), ``OnlineRows`` (online.py), ``RevisionRows``
+(revisions.py), ``JobRows`` (jobs.py) and ``ServiceRows`` (service.py), on a shared ``Database``
+(engine.py). Every method is one transaction (``create_job`` may share its transaction with other
+threads' jobs: ``group_commit.py``). Writes that race another process (two "next version" inserts, a
+create against a create, a deployment against its endpoint's deletion) are settled by the database's
+constraints: the loser gets an IntegrityError, and the method runs again, this time seeing the winner's
+row, which either gives the next number or the error a user should see.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from thresher.store.jobs import JobRows
 from thresher.store.migrate import upgrade_to_head
 from thresher.store.online import OnlineRows
 from thresher.store.resources import NamedRows
+from thresher.store.revisions import RevisionRows
 from thresher.store.service import ServiceRows
 
 
-class SqlStore(AssetRows, OnlineRows, NamedRows, JobRows, ServiceRows, MetadataStore):
+class SqlStore(AssetRows, OnlineRows, NamedRows, RevisionRows, JobRows, ServiceRows, MetadataStore):
     """The metadata store on SQLite or PostgreSQL; each method's documentation is in ``MetadataStore``.
 
     Opening it creates a SQLite file's folder and migrates the database to the current schema.
