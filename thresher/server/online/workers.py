@@ -136,10 +136,6 @@ def worker_environment(launch: WorkerLaunch, base: dict[str, str], fd: int) -> d
     env = {**base, **launch.environment}
     for name in THREAD_VARIABLES:
         env.setdefault(name, str(launch.threads))
-    # glibc raises its mmap threshold after each large block freed, so that later large bodies come from
-    # a heap it rarely gives back; fixed at its initial 128 KiB, a 10,000-row body's memory goes back to
-    # the system once answered (measured in a worker: 5 MiB more resident after such bodies instead of 10)
-    env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     env.setdefault("DO_NOT_TRACK", "true")
     env[online_protocol.CONFIG_ENV] = json.dumps(launch.config)
