@@ -12,7 +12,6 @@ or warm-up is reported as ``init_failed`` and the process exits with code 3.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import socket
@@ -112,10 +111,6 @@ def main() -> int:
         error = describe(exc, "the online worker could not start", config.get("error_log") or os.devnull)
         channel.send({"event": "init_failed", "error": dict(error)})
         return online_protocol.INIT_FAILED_EXIT_CODE
-    # What init() loaded lives as long as the worker: out of the collector's sight, a full collection no
-    # longer walks the model and its libraries (measured: tens of ms, now and then, on 10,000-row bodies).
-    # No collection first: it would add 120 ms to every worker's start for the little garbage init() left.
-    gc.freeze()
     channel.send({"event": "ready", "seconds": round(time.perf_counter() - began, 3), "warmup": warmup})
     serve(channel, handler)
     return 0
