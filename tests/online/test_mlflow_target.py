@@ -247,7 +247,15 @@ def test_run_local_serves_in_the_foreground_until_ctrl_c_and_leaves_nothing(
         "-m", str(model_folder(online)), "-C", f"workspace={home}", "-C", "environment=azureml:here@latest",
     ]  # fmt: skip
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+        # as from a terminal: a suite started in the background (nohup, `make test &`) ignores Ctrl-C, and its
+        # children would inherit that
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )
     try:
         said = _line_with(process, "Serving deployment 'local-one' at ", timeout=120)
@@ -265,12 +273,20 @@ def test_run_local_serves_in_the_foreground_until_ctrl_c_and_leaves_nothing(
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:
-        if process.poll() is None:
+        if process.poll() is None:  # it did not stop: neither it nor its serving process may outlive the test
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            with Workspace(home) as ws:
+                serving = online_serving.serving_pid(ws.settings)
+            if serving and serving > 0:
+                os.kill(serving, signal.SIGKILL)
     with Workspace(home) as ws:
         assert ws.online_endpoints.list() == []  # the endpoint made for it went with it
         assert online_serving.serving_pid(ws.settings) is None
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _line_with(process: subprocess.Popen[str], text: str, timeout: float) -> str:
