@@ -122,7 +122,7 @@ def read_json(body: bytes, content_type: str) -> Any:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
-            pass  # NaN, Infinity, integers past 64 bits, other encodings, or broken JSON: as the standard library says
+            pass  # NaN, Infinity, other encodings, or broken JSON: as the standard library reads or words it
     try:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
