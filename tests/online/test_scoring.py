@@ -152,3 +152,31 @@ def test_concurrent_requests_to_the_no_code_model_are_batched_and_each_gets_its_
     assert status["batching"]["max_batch_size"] > 1  # tuned at start from the model's predict cost
     metrics = httpx_get(uri.split("/endpoints/")[0] + "/metrics")
     assert 'thresher_online_batch_released_total{deployment="mlflow",endpoint="scoring",reason=' in metrics
+
+
+def test_large_bodies_that_wait_for_the_busy_worker_are_read_ahead_and_answered_alike(served: Online) -> None:
+    uri, key = served.uri(ENDPOINT), served.keys[ENDPOINT]
+    invocations = served.uri(ENDPOINT, "invocations")
+    before = served.ws.online_deployments.status("mlflow", ENDPOINT).get("read_ahead", 0)
+
+    def client_loop(offset: int) -> list[tuple[list[float], list[float]]]:
+        seen = []
+        with httpx.Client(headers={"authorization": f"Bearer {key}"}, timeout=60) as client:
+            for round_ in range(4):
+                rows = served.frame.sample(frac=1.0, random_state=offset * 10 + round_)  # 442 rows, ~100 KB
+                split = {"columns": list(rows.columns), "data": rows.values.tolist()}
+                if round_ % 2:
+                    answer = client.post(invocations, json={"dataframe_split": split})
+                    got = answer.json()["predictions"] if answer.status_code == 200 else answer.text
+                else:
+                    answer = client.post(uri, json={"input_data": split})
+                    got = answer.json() if answer.status_code == 200 else answer.text
+                assert answer.status_code == 200, got
+                seen.append((got, served.expected(rows)))
+        return seen
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = [item for chunk in pool.map(client_loop, range(6)) for item in chunk]
+    assert all(close_to(got, expected) for got, expected in results)
+    status = served.ws.online_deployments.status("mlflow", ENDPOINT)
+    assert status["read_ahead"] > before, status  # the front read some while the one worker predicted others

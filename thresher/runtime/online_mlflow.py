@@ -35,6 +35,7 @@ from thresher.runtime.online_payloads import (
     RawInput,
     encode,
     encode_predictions,
+    matrix_frame,
     read_invocations,
     read_score,
 )
@@ -180,9 +181,10 @@ class MlflowHandler:
         content_type = (request.get("headers") or {}).get("content-type", "")
         dialect = request.get("dialect")
         try:
-            if dialect == online_protocol.SCORE:
-                names = {str(spec.get("name")) for spec in self.signature.tensors if spec.get("name") is not None}
-                raw = read_score(body, content_type, names)
+            if request.get("matrix") is not None:  # the front read it ahead: read_matrix()
+                raw = matrix_frame(request["matrix"], body)
+            elif dialect == online_protocol.SCORE:
+                raw = read_score(body, content_type, self._tensor_names())
             elif dialect == online_protocol.INVOCATIONS:
                 raw = read_invocations(
                     body, content_type, self.signature.text_columns(), self.signature.tensor is not None
@@ -203,6 +205,15 @@ class MlflowHandler:
             slot.fail(500, "INTERNAL_ERROR", message)
         slot.timing["parse"] = _ms(start)
         return slot
+
+    @property
+    def reads_matrices(self) -> bool:
+        """Whether the front may read all-float split bodies ahead (``online_payloads.read_matrix``): always, but
+        for a model with named tensors, whose names may be those of a split body's keys."""
+        return not self._tensor_names()
+
+    def _tensor_names(self) -> set[str]:
+        return {str(spec.get("name")) for spec in self.signature.tensors if spec.get("name") is not None}
 
     def _predict_group(self, group: list[_Slot]) -> None:
         inputs = [slot.input for slot in group if slot.input is not None]

@@ -12,7 +12,8 @@ Every message is one frame: a 4-byte big-endian length, then that many bytes: a 
                       {"op": "swagger", "version": "2"}                   (no body)
                       {"op": "metadata"}                                  (no body)
                       {"op": "shutdown"}
-    worker -> front   {"event": "ready", "seconds": s, "warmup": {...}}   (init() and one warm-up done)
+    worker -> front   {"event": "ready", "seconds": s, "warmup": {...}, "matrices": b}
+                                                      (init() and one warm-up done; b: it takes matrices)
                       {"event": "init_failed", "error": ErrorInfo}        (then exit code 3)
                       {"event": "replies", "replies": [OnlineReply, ...]} + their bodies
                       {"event": "document", "document": {...}}            (answer to swagger / metadata)
@@ -49,6 +50,8 @@ class OnlineRequest(TypedDict, total=False):
     query: str  # the raw query string
     headers: dict[str, str]  # lower-case names
     length: int  # bytes of body
+    matrix: dict[str, Any]  # when the front read the body ahead: online_payloads.Matrix.header(); the body is
+    # then the matrix's float64 bytes (the front does so only for workers whose ready event said "matrices")
 
 
 class OnlineReply(TypedDict, total=False):

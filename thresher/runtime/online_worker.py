@@ -111,7 +111,9 @@ def main() -> int:
         error = describe(exc, "the online worker could not start", config.get("error_log") or os.devnull)
         channel.send({"event": "init_failed", "error": dict(error)})
         return online_protocol.INIT_FAILED_EXIT_CODE
-    channel.send({"event": "ready", "seconds": round(time.perf_counter() - began, 3), "warmup": warmup})
+    ready = {"event": "ready", "seconds": round(time.perf_counter() - began, 3), "warmup": warmup}
+    ready["matrices"] = bool(getattr(handler, "reads_matrices", False))
+    channel.send(ready)
     serve(channel, handler)
     return 0
 

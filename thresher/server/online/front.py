@@ -338,9 +338,9 @@ def _reply_headers(
 ) -> list[tuple[bytes, bytes]]:
     timing = reply.get("timing") or {}
     dispatched = pending.dispatched or began
-    queue_ms = max(0.0, (dispatched - pending.arrived) * 1000 - pending.batch_s * 1000)
+    queue_ms = max(0.0, (dispatched - pending.arrived - pending.batch_s - pending.read_s) * 1000)
     parts = [
-        f"parse;dur={timing.get('parse', 0):.3f}",
+        f"parse;dur={timing.get('parse', 0) + pending.read_s * 1000:.3f}",
         f"queue;dur={queue_ms:.3f}",
         f"batch;dur={pending.batch_s * 1000:.3f}",
         f"predict;dur={timing.get('predict', 0):.3f}",

@@ -57,6 +57,7 @@ class DeploymentState:
             "workers": len(live.workers) if live else 0,
             "ready_workers": len(live.workers) - live.replacing if live else 0,
             "restarts": live.counters.restarts if live else 0,
+            "read_ahead": live.counters.read_ahead if live else 0,
             "pending": live.pending if live else 0,
             "batching": _batching(live),
         }

@@ -64,6 +64,7 @@ class OnlineWorker:
     log: str
     warmup: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    matrices: bool = False  # it takes bodies read ahead as matrices (its ready event said so)
 
     async def score(self, requests: list[tuple[OnlineRequest, bytes]]) -> list[tuple[OnlineReply, bytes]]:
         """Send requests (one, or a batch) and wait for their replies, in order."""
@@ -188,4 +189,5 @@ async def start_worker(launch: WorkerLaunch, name: str, base: dict[str, str]) ->
         writer.close()
         raise WorkerStartError(f"{error.get('type', 'Error')}: {error.get('message', header)}", error.get("log") or log)
     worker.warmup = dict(header.get("warmup") or {})
+    worker.matrices = bool(header.get("matrices"))
     return worker
