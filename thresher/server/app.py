@@ -49,6 +49,7 @@ from thresher.server import (
     routes_service,
 )
 from thresher.server.auth import AuthError
+from thresher.server.express import Express
 from thresher.server.state import ServerState
 from thresher.settings import Settings
 
@@ -150,6 +151,7 @@ def create_app(settings: Settings, *, workspace: Workspace | None = None, backgr
     routes = (routes_assets, routes_resources, routes_online, routes_jobs, routes_published, routes_schedules)
     for module in (*routes, routes_service):
         app.include_router(module.router, prefix="/api/v1")
+    app.add_middleware(Express, state=state, on_error=error_response)
     return app
 
 

@@ -28,6 +28,7 @@ from thresher.sdk.wire import encode
 from thresher.server.auth import READ, WRITE
 from thresher.server.azure_body import azure_invocation
 from thresher.server.bodies import check_path_fields
+from thresher.server.state import ServerState
 from thresher.server.state import state_of as _state
 from thresher.store import TERMINAL
 
@@ -54,7 +55,12 @@ class InvokeBody(BaseModel):
 
 @router.post("/batch-endpoints/{name}/jobs", status_code=201, summary="Invoke a batch endpoint: queue a job.")
 def invoked(request: Request, name: str, body: InvokeBody, key: str | None = KEY, _t: Any = WRITE) -> JSONResponse:
-    state = _state(request)
+    return invoke(_state(request), name, body, key)
+
+
+def invoke(state: ServerState, name: str, body: InvokeBody, key: str | None) -> JSONResponse:
+    """Queue the invocation ``body`` of batch endpoint ``name`` once per idempotency ``key``: the route's work
+    (``express.py`` calls it too, for requests it answers without FastAPI's routing)."""
 
     def queue(request_key: str | None) -> Any:
         form = body.model_dump(exclude={"properties"})

@@ -52,6 +52,7 @@ class ServerState:
         )
         self.name = f"server:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.url: str | None = None  # set by main.py once bound
+        self.expressed = 0  # invocations answered by express.py (the rest of the routes' requests went the app's way)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
