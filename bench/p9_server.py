@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import sys
@@ -29,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from bench import common
+from bench import common, online_load
 
 CONTENDERS = ("rest", "sdk")
 GOAL_SUBMISSIONS_PER_S = 500.0
@@ -129,33 +130,39 @@ def measure_rest(work: Path, invocations: int, clients: int, database_url: str |
     server = ThresherServer(settings.home, env=env)
     server.start("--no-runner", "--workers", str(SERVER_WORKERS))
     try:
-        headers = {"Authorization": f"Bearer {server.token}"}
-        sessions = [httpx.Client(base_url=server.url, headers=headers, timeout=60) for _ in range(clients)]
         from thresher.sdk.remote import connect
 
         uploader = connect(server.url, server.token)
         path = uploader.local(str(data))
         uploader.close()
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        head = (
+            f"POST /api/v1/batch-endpoints/iris-batch/jobs HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {server.token}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        body = json.dumps({"input": path}).encode()
+        sockets = [online_load.connect(host, int(port)) for _ in range(clients)]
+        buffers = [bytearray() for _ in range(clients)]
         names: list[str] = []
 
         def invoke(index: int) -> None:
-            session = sessions[index % clients]
-            response = session.post(
-                "/api/v1/batch-endpoints/iris-batch/jobs",
-                json={"input": path},
-                headers={"Idempotency-Key": uuid.uuid4().hex},
-            )
-            if response.status_code != 201:
-                raise RuntimeError(f"invocation {index}: {response.status_code} {response.text[:300]}")
-            names.append(response.json()["name"])
+            # One keep-alive connection per client, an Idempotency-Key per request, as the CLI sends them; the
+            # request is written and its answer framed by bench/online_load.py (no HTTP library: P6's lean client).
+            key = uuid.uuid4().hex
+            request = head + f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+            answer = online_load.exchange(sockets[index % clients], request, buffers[index % clients])
+            if answer.status != 201:
+                raise RuntimeError(f"invocation {index}: {answer.status} {answer.body[:300]!r}")
+            names.append(json.loads(answer.body)["name"])
 
         for index in range(min(20, invocations)):  # warm: connections, imports on the server's side
             invoke(index)
         names.clear()
         seconds, latencies = _threads(invocations, clients, invoke)
-        listed = sessions[0].get("/api/v1/jobs", params={"limit": invocations + 100}).json()
-        for session in sessions:
-            session.close()
+        for sock in sockets:
+            sock.close()
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}) as session:
+            listed = session.get("/api/v1/jobs", params={"limit": invocations + 100}).json()
     finally:
         server.stop()
     if len(set(names)) != invocations or len(listed) != invocations + min(20, invocations):
