@@ -2,7 +2,8 @@
 
 1. *Submissions*: a ``thresher server --no-runner`` (jobs are queued, nothing runs them) over a fresh
    workspace with the iris batch deployment of the server tests; ``clients`` threads, each with its own
-   HTTP connection, POST ``invocations`` batch-endpoint invocations in all (``/api/v1/batch-endpoints/
+   keep-alive HTTP connection (P6's lean client: bench/online_load.py), POST ``invocations`` batch-endpoint
+   invocations in all (``/api/v1/batch-endpoints/
    iris-batch/jobs`` with an ``Idempotency-Key``, as the CLI sends them). Reported: submissions per
    second (all of them over the wall time) and each request's latency, median and p99. The floor is the
    same invocations made in-process with the local SDK (``ws.jobs.invoke(..., start_runner=False)``) by
@@ -45,13 +46,19 @@ NOTE_WHERE_TIME_GOES = (
     "of a --workers 2 server waited 40 ms for the client's delayed acknowledgement (uvicorn's shared socket had "
     "no TCP_NODELAY), and the token check and the idempotency key were two more read transactions on pool "
     "threads; now accepted tokens are kept (a revocation by another process is seen within 0.25 s) and the key "
-    "is checked by the insert itself. What is left is about 2.5 to 3 ms of server CPU and 0.7 ms of client CPU "
-    "per submission on two cores: FastAPI and uvicorn's handling of the request (a third of the servers' "
-    "time), the insert and its commit (a quarter), the invocation's checks and JSON; and this machine's run to "
-    "run noise is about 20%. Reaching 500 per second steadily needs more cores for --workers, or fewer Python "
-    "layers per request (uvloop, a leaner route than FastAPI's dependency solving)."
+    "is checked by the insert itself. Then the load generator: httpx took 0.6 to 0.8 ms of CPU per request on the "
+    "cores the server needs; P6's socket client takes 0.1 ms. An ordinary invocation is now answered before "
+    "FastAPI's routing and dependency solving (thresher/server/express.py), the job's answer is written by orjson, "
+    "and the server runs on uvloop: 2.2 to 2.4 ms of server CPU per submission, measured from /proc with one server "
+    "process. One process does more than two here (SQLite lets one process write at a time and has the other sleep "
+    "while it waits; PostgreSQL's own processes need the same two cores). What is left is the invocation itself "
+    "(resolving and checking the input path, the job's spec, the insert with its idempotency key: about 60% of the "
+    "time the server holds the GIL) and uvicorn's request handling; this machine's run to run noise is about 20%."
 )
-SERVER_WORKERS = 2  # `thresher server --workers`: one process per core of the machines here
+# `thresher server --workers`: one. On these 2 cores two processes did less, on both databases: 488 against
+# 546-584 submissions/s on SQLite, which lets one process write at a time and has the other sleep in steps of
+# 1 to 100 ms while it waits; 369-393 against 385-448 on PostgreSQL, whose own processes need the cores too.
+SERVER_WORKERS = 1
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -256,7 +263,8 @@ def main_bench(options: argparse.Namespace) -> dict[str, Any]:
         "description": (
             f"{invocations:,} batch-endpoint invocations through a `thresher server --no-runner --workers "
             f"{SERVER_WORKERS}` (queued only) from "
-            f"{clients} concurrent HTTP clients (one connection each, an Idempotency-Key per request, as the CLI "
+            f"{clients} concurrent HTTP clients (one keep-alive connection each, written and read by P6's socket "
+            "client, an Idempotency-Key per request, as the CLI "
             "sends), beside the same invocations made in-process with the local SDK by as many threads; on the "
             "workspace's SQLite and on a durable PostgreSQL. Every invocation is checked to have queued exactly one "
             "job. Claim latency: `bench/p9_claims.py`, 4 `thresher runner` processes on a durable PostgreSQL waking "

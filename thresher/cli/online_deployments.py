@@ -91,7 +91,7 @@ def with_status(document: dict[str, Any], status: dict[str, Any]) -> dict[str, A
     """A deployment's document with its provisioning_state as its serving process reports it."""
     if status.get("state"):
         document["provisioning_state"] = status["state"]
-    for key in ("error", "workers", "restarts", "batching"):
+    for key in ("error", "workers", "restarts", "batching", "read_ahead"):
         if status.get(key) is not None:
             document[key] = status[key]
     return document

@@ -9,7 +9,7 @@ names, and a resumed job runs exactly what the first attempt ran. The settings s
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -90,8 +90,9 @@ class JobSpec:
         return JobFolder.create(Path(self.folder), Path(self.output_dir))
 
     def to_dict(self) -> dict[str, Any]:
-        """As plain data for the job row."""
-        data = asdict(self)
+        """As plain data for the job row: ``asdict``, less its deep copy of the settings model, which is
+        dumped instead (every invocation makes one)."""
+        data = {f.name: None if f.name == "settings" else _plain(getattr(self, f.name)) for f in fields(self)}
         data["settings"] = self.settings.model_dump(mode="json")
         data["version"] = SPEC_VERSION
         return data
@@ -132,3 +133,16 @@ class JobSpec:
             output_format=self.output_format,
         )
         return WorkerConfig(identity, binding)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with its dataclasses as dicts and its containers copied, as ``asdict`` makes them."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {item.name: _plain(getattr(value, item.name)) for item in fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*[_plain(item) for item in value])
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value

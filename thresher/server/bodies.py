@@ -77,9 +77,9 @@ def check_paths(uploads: Path, value: Any, where: str = "") -> None:
 
 
 def server_path(uploads: Path, value: str) -> bool:
-    """Whether ``value`` is inside the server's uploads folder."""
+    """Whether ``value`` is inside the server's uploads folder (``uploads``, resolved: ``ServerState.uploads``)."""
     try:
-        Path(value).resolve().relative_to(uploads.resolve())
+        Path(value).resolve().relative_to(uploads)
     except ValueError:
         return False
     return True

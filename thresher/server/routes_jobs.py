@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
@@ -54,11 +54,11 @@ class InvokeBody(BaseModel):
 
 
 @router.post("/batch-endpoints/{name}/jobs", status_code=201, summary="Invoke a batch endpoint: queue a job.")
-def invoked(request: Request, name: str, body: InvokeBody, key: str | None = KEY, _t: Any = WRITE) -> JSONResponse:
+def invoked(request: Request, name: str, body: InvokeBody, key: str | None = KEY, _t: Any = WRITE) -> Response:
     return invoke(_state(request), name, body, key)
 
 
-def invoke(state: ServerState, name: str, body: InvokeBody, key: str | None) -> JSONResponse:
+def invoke(state: ServerState, name: str, body: InvokeBody, key: str | None) -> Response:
     """Queue the invocation ``body`` of batch endpoint ``name`` once per idempotency ``key``: the route's work
     (``express.py`` calls it too, for requests it answers without FastAPI's routing)."""
 

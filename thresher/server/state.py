@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi.responses import JSONResponse, Response
 
 from thresher.errors import ConflictError, DuplicateRequestError, ResourceError, ThresherError
 from thresher.sdk import online_serving
@@ -39,6 +40,15 @@ def state_of(request: Any) -> ServerState:
     return state
 
 
+def job_answer(document: Any) -> Response:
+    """A queued job's 201 answer, written by orjson (invocations are the server's hot path); the standard
+    library's JSONResponse for what orjson refuses (keys that are not strings, integers past 64 bits)."""
+    try:
+        return Response(orjson.dumps(document), status_code=201, media_type="application/json")
+    except orjson.JSONEncodeError:
+        return JSONResponse(document, status_code=201)
+
+
 class ServerState:
     """The server's workspace and background threads."""
 
@@ -60,7 +70,7 @@ class ServerState:
     def uploads(self) -> Path:
         """Where uploads are kept, one folder per content hash (resolved once: every request checks its paths
         against it)."""
-        return self.settings.workspace_dir / "uploads"
+        return (self.settings.workspace_dir / "uploads").resolve()
 
     @property
     def store(self) -> Any:
@@ -110,7 +120,7 @@ class ServerState:
         self.store.finish_request(key, status, body)
         return JSONResponse(body, status_code=status)
 
-    def queued_once(self, key: str | None, queue: Callable[[str | None], Any]) -> JSONResponse:
+    def queued_once(self, key: str | None, queue: Callable[[str | None], Any]) -> Response:
         """Queue a job at most once per idempotency ``key``, the key stored with the job in one transaction
         (``queue(key)`` passes it to the SDK, which hands it to ``create_job``): one write per invocation,
         where ``once`` takes three. A retried delivery gets the job the first one queued.
@@ -122,7 +132,7 @@ class ServerState:
         if key is not None and len(key) > 255:
             raise ResourceError("The Idempotency-Key is longer than 255 characters.", fix="Send a shorter key.")
         try:
-            return JSONResponse(encode(queue(key)), status_code=201)
+            return job_answer(encode(queue(key)))
         except DuplicateRequestError as duplicate:  # an earlier (or a concurrent) delivery of the same request
             return self._earlier_job(key or "", {"job": duplicate.job})
         except ThresherError:
@@ -131,13 +141,13 @@ class ServerState:
                 raise
             return self._earlier_job(key or "", earlier.body)
 
-    def _earlier_job(self, key: str, body: Any) -> JSONResponse:
+    def _earlier_job(self, key: str, body: Any) -> Response:
         job = body.get("job") if isinstance(body, dict) else None
         if job is None:
             raise ConflictError(
                 f"Idempotency-Key {key!r} was used for another kind of request.", fix="Send a new key for each request."
             )
-        return JSONResponse(encode(self.workspace.jobs.get(job)), status_code=201)
+        return job_answer(encode(self.workspace.jobs.get(job)))
 
     def readiness(self) -> str | None:
         """None when the database answers; else what is wrong."""
