@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from tests.online.conftest import PLAIN, SCHEMA, Online, close_to
@@ -25,6 +26,13 @@ def served(online: Online) -> Online:
     online.deploy(ENDPOINT, "mlflow", all_traffic=True, request_settings={"max_concurrent_requests_per_instance": 16})
     online.deploy(ENDPOINT, "plain", script=PLAIN)
     online.deploy(ENDPOINT, "schema", script=SCHEMA)
+    # waits up to 300 ms to fill a batch, so requests arrive while its worker is taken: they are read ahead
+    online.deploy(
+        ENDPOINT,
+        "waiting",
+        batching={"mode": "on", "max_wait_ms": 300},
+        request_settings={"max_concurrent_requests_per_instance": 16},
+    )
     return online
 
 
@@ -155,14 +163,13 @@ def test_concurrent_requests_to_the_no_code_model_are_batched_and_each_gets_its_
 
 
 def test_large_bodies_that_wait_for_the_busy_worker_are_read_ahead_and_answered_alike(served: Online) -> None:
-    uri, key = served.uri(ENDPOINT), served.keys[ENDPOINT]
-    invocations = served.uri(ENDPOINT, "invocations")
-    before = served.ws.online_deployments.status("mlflow", ENDPOINT).get("read_ahead", 0)
+    uri, invocations = served.uri(ENDPOINT), served.uri(ENDPOINT, "invocations")
+    headers = {"authorization": f"Bearer {served.keys[ENDPOINT]}", "azureml-model-deployment": "waiting"}
 
     def client_loop(offset: int) -> list[tuple[list[float], list[float]]]:
         seen = []
-        with httpx.Client(headers={"authorization": f"Bearer {key}"}, timeout=60) as client:
-            for round_ in range(4):
+        with httpx.Client(headers=headers, timeout=60) as client:
+            for round_ in range(3):
                 rows = served.frame.sample(frac=1.0, random_state=offset * 10 + round_)  # 442 rows, ~100 KB
                 split = {"columns": list(rows.columns), "data": rows.values.tolist()}
                 if round_ % 2:
@@ -178,5 +185,26 @@ def test_large_bodies_that_wait_for_the_busy_worker_are_read_ahead_and_answered_
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         results = [item for chunk in pool.map(client_loop, range(6)) for item in chunk]
     assert all(close_to(got, expected) for got, expected in results)
-    status = served.ws.online_deployments.status("mlflow", ENDPOINT)
-    assert status["read_ahead"] > before, status  # the front read some while the one worker predicted others
+    status = served.ws.online_deployments.status("waiting", ENDPOINT)
+    assert status["read_ahead"] > 0, status  # the front read those that came while the worker's batch filled
+
+
+def test_a_large_body_is_predicted_alone_beside_small_ones(served: Online) -> None:
+    uri, key = served.uri(ENDPOINT), served.keys[ENDPOINT]
+    large = pd.concat([served.frame] * 12, ignore_index=True)  # 5,304 rows: 1.2 MB of JSON, 424 KB as a matrix
+
+    def client_loop(offset: int) -> list[tuple[bool, list[float], list[float], int]]:
+        seen = []
+        with httpx.Client(headers={"authorization": f"Bearer {key}"}, timeout=60) as client:
+            for round_ in range(4):
+                rows = large if (offset + round_) % 2 else served.rows(2, start=offset * 10 + round_)
+                answer = client.post(uri, json=served.azure_body(rows))
+                assert answer.status_code == 200, answer.text
+                size = int(answer.headers.get("x-thresher-batch-size", 1))
+                seen.append((len(rows) > 100, answer.json(), served.expected(rows), size))
+        return seen
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = [item for chunk in pool.map(client_loop, range(8)) for item in chunk]
+    assert all(close_to(got, expected) for _, got, expected, _ in results)
+    assert all(size == 1 for is_large, _, _, size in results if is_large)

@@ -35,6 +35,11 @@ DEADLINE_GRACE = 0.05  # seconds a worker loop waits past the last deadline befo
 # Bodies the front reads ahead while they wait for a busy worker (``_read_ahead``): from 64 KiB (below, reading
 # costs less than sending a matrix saves) to 16 MiB (above, the front's loop would stall past 0.1 s).
 READ_AHEAD_BYTES = (64 << 10, 16 << 20)
+# A batch stops growing at this many bytes of bodies (as sent, or as read ahead): batching pays for small
+# requests (predict's cost per call spread over their rows, as the tuning's cost curve shows up to 64 rows);
+# large ones gain nothing from it, and a batch of eight 10,000-row bodies held their eight callers until the
+# last was predicted, so that the front had nothing to read ahead meanwhile (0.73x of bare predict's rows/s).
+BATCH_BYTES = 256 << 10
 
 
 class Rejected(Exception):
@@ -231,16 +236,18 @@ class LiveDeployment:
         assert limits is not None
         began = time.monotonic()
         batch = [self.queue.popleft()]
-        self._fill(batch, limits.max_batch)
-        reason = FULL if len(batch) >= limits.max_batch else ALONE
-        if len(batch) < limits.max_batch and limits.max_wait_s > 0:
+        full = self._fill(batch, limits.max_batch)
+        reason = FULL if full else ALONE
+        if not full and limits.max_wait_s > 0:
             until = began + limits.max_wait_s
-            while len(batch) < limits.max_batch and (left := until - time.monotonic()) > 0:
+            while not full and (left := until - time.monotonic()) > 0:
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), left)
-                self._fill(batch, limits.max_batch)
-            reason = FULL if len(batch) >= limits.max_batch else WAITED
+                full = self._fill(batch, limits.max_batch)
+            reason = FULL if full else WAITED
+        if batch[0].request.get("dialect") == DOCUMENT:
+            reason = ALONE  # never batched, never waited for
         now = time.monotonic()
         live = [p for p in batch if not p.future.done()]
         for pending in live:
@@ -252,11 +259,18 @@ class LiveDeployment:
                 self.on_batch(len(live), reason)
         return live
 
-    def _fill(self, batch: list[Pending], most: int) -> None:
+    def _fill(self, batch: list[Pending], most: int) -> bool:
+        """Add queued requests to ``batch`` up to ``most`` of them and ``BATCH_BYTES`` of bodies; whether it is
+        full (a document op is never batched)."""
         if batch[0].request.get("dialect") == DOCUMENT:
-            return
+            return True
+        size = sum(len(pending.body) for pending in batch)
         while self.queue and len(batch) < most and self.queue[0].request.get("dialect") != DOCUMENT:
+            if size + len(self.queue[0].body) > BATCH_BYTES:
+                return True
+            size += len(self.queue[0].body)
             batch.append(self.queue.popleft())
+        return len(batch) >= most or size >= BATCH_BYTES
 
     async def _run_batch(self, worker: OnlineWorker, batch: list[Pending], generation: int) -> OnlineWorker | None:
         """Send the batch to the worker and answer each caller; a worker that hangs past the batch's last
