@@ -36,9 +36,9 @@ typecheck: $(STAMP)
 unit: $(STAMP) postgres-packages azurite
 	$(BIN)/python -m pytest -q --durations=15
 
-# The checks run beside the tests (mypy alone takes half a minute on a clean clone); output comes by line.
+# The checks run beside the tests (mypy alone takes half a minute on a clean clone).
 test: $(STAMP)
-	$(MAKE) --no-print-directory -j3 -Oline lint typecheck unit
+	$(MAKE) --no-print-directory -j3 lint typecheck unit
 
 # thresher against the baselines a user would pick instead (Ray, multiprocessing, mlflow models
 # predict; bare processes for pipeline steps), side by side: writes docs/benchmarks.md and

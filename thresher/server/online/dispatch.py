@@ -77,6 +77,16 @@ class Pending:
     batch_s: float = 0.0  # waiting for its batch to fill
     batch_size: int = 1
     read_s: float = 0.0  # the front reading the body ahead (``_read_ahead``)
+    ahead: tuple[OnlineRequest, bytes] | None = None  # the request and body as read ahead, for workers that take it
+
+    def sent_to(self, worker: OnlineWorker) -> tuple[OnlineRequest, bytes]:
+        """What ``worker`` gets: the body read ahead where it takes matrices, else the body as sent (a request
+        read ahead for the workers of one revision may be served by the next one's, after an update)."""
+        return self.ahead if self.ahead is not None and worker.matrices else (self.request, self.body)
+
+    @property
+    def size(self) -> int:
+        return len(self.ahead[1] if self.ahead is not None else self.body)
 
 
 @dataclass
@@ -137,9 +147,9 @@ class LiveDeployment:
             )
         loop = asyncio.get_running_loop()
         read_began = time.monotonic()
-        request, body = self._read_ahead(request, body)
         pending = Pending(request, body, arrived, arrived + limits.timeout_s, loop.create_future())
-        pending.read_s = time.monotonic() - read_began if "matrix" in request else 0.0
+        pending.ahead = self._read_ahead(request, body)
+        pending.read_s = time.monotonic() - read_began if pending.ahead is not None else 0.0
         self.queue.append(pending)
         self._wake.set()
         try:
@@ -152,13 +162,13 @@ class LiveDeployment:
             raise Expired() from None
         return pending
 
-    def _read_ahead(self, request: OnlineRequest, body: bytes) -> tuple[OnlineRequest, bytes]:
+    def _read_ahead(self, request: OnlineRequest, body: bytes) -> tuple[OnlineRequest, bytes] | None:
         """A large JSON split body of floats for an MLflow model, read into a float64 matrix here when every
         worker is busy (it would wait anyway): the front's core reads it while a worker predicts, instead of
         the worker reading it between predictions, which left one worker at 0.68x of bare predict's rows/s
         on 10,000-row bodies (bench/NOTES.md, P6). With a worker idle, the body goes to it as sent. The
         worker gets the matrix only where ``read_matrix`` is sure it would read the body so itself; any
-        other body, a refused one included, goes as sent and the worker words its answer."""
+        other body, a refused one included, goes as sent and the worker words its answer. None: not read."""
         low, high = READ_AHEAD_BYTES
         dialect = request.get("dialect")
         if (
@@ -168,10 +178,10 @@ class LiveDeployment:
             or not self.workers
             or not all(worker.matrices for worker in self.workers)
         ):
-            return request, body
+            return None
         matrix = read_matrix(body, (request.get("headers") or {}).get("content-type", ""), score=dialect == SCORE)
         if matrix is None:
-            return request, body
+            return None
         self.counters.read_ahead += 1
         return {**request, "matrix": matrix.header()}, matrix.values.tobytes()
 
@@ -264,11 +274,11 @@ class LiveDeployment:
         full (a document op is never batched)."""
         if batch[0].request.get("dialect") == DOCUMENT:
             return True
-        size = sum(len(pending.body) for pending in batch)
+        size = sum(pending.size for pending in batch)
         while self.queue and len(batch) < most and self.queue[0].request.get("dialect") != DOCUMENT:
-            if size + len(self.queue[0].body) > BATCH_BYTES:
+            if size + self.queue[0].size > BATCH_BYTES:
                 return True
-            size += len(self.queue[0].body)
+            size += self.queue[0].size
             batch.append(self.queue.popleft())
         return len(batch) >= most or size >= BATCH_BYTES
 
@@ -283,7 +293,7 @@ class LiveDeployment:
                 if batch[0].request.get("dialect") == DOCUMENT:
                     call = self._document(worker, batch[0])
                 else:
-                    call = worker.score([(p.request, p.body) for p in batch])
+                    call = worker.score([p.sent_to(worker) for p in batch])
                 replies = await asyncio.wait_for(call, max(wait, 0.001))
             except asyncio.TimeoutError:
                 worker.kill()  # a hung run(): its callers had their 408; a fresh worker takes its place
