@@ -138,7 +138,7 @@ def split_frame(split: dict[str, Any], what: str) -> Any:
     """A split-orient dict ``{"columns"?, "index"?, "data"}`` as a DataFrame; its shape is checked first."""
     pd = importlib.import_module("pandas")
     data, columns, index = _split_parts(split, what)
-    if _all_floats(data, columns):
+    if _all_floats(data):
         # every value a float: one float64 matrix, as pandas would infer it column by column, 4 times faster
         np = importlib.import_module("numpy")
         return pd.DataFrame(np.array(data, dtype=np.float64), columns=columns, index=index, copy=False)
@@ -166,9 +166,9 @@ def _split_parts(split: dict[str, Any], what: str) -> tuple[list[list[Any]], Any
     return data, columns, index
 
 
-def _all_floats(data: list[list[Any]], columns: Any) -> bool:
-    width = len(columns) if isinstance(columns, list) else (len(data[0]) if data else 0)
-    return bool(data) and bool(width) and set(map(type, itertools.chain.from_iterable(data))) == {float}
+def _all_floats(data: list[list[Any]]) -> bool:
+    """Whether every value of the (shape-checked) rows is a float: none when there are no values."""
+    return set(map(type, itertools.chain.from_iterable(data))) == {float}
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def read_matrix(body: bytes, content_type: str, score: bool) -> Matrix | None:
         data, columns, index = _split_parts(document[key], key)
     except PayloadError:
         return None
-    if not _all_floats(data, columns):
+    if not _all_floats(data):
         return None
     np = importlib.import_module("numpy")
     return Matrix(np.array(data, dtype=np.float64), columns, index, document.get("params"))
@@ -306,8 +306,8 @@ def _parquet(body: bytes) -> Any:
 
 
 def _numeric_parquet(body: bytes) -> Any:
-    """A Parquet body whose columns are all numbers or booleans, as ``pandas.read_parquet`` reads it, 3 times
-    faster on small bodies (no dataset layer, no thread pool); None for any other schema. For these types
+    """A Parquet body whose columns are all numbers or booleans, as ``pandas.read_parquet`` reads it, twice as
+    fast on small bodies (no dataset layer, no thread pool); None for any other schema. For these types
     pandas' reader adds nothing to ``Table.to_pandas`` but the attrs it keeps in the file."""
     pa = importlib.import_module("pyarrow")
     pq = importlib.import_module("pyarrow.parquet")

@@ -99,8 +99,8 @@ class Workspace:
         self.jobs = JobOperations(self.instance)
         self.tokens = TokenOperations(self.instance)
 
-    # Pipelines, components, schedules and pipeline endpoints are made when first used: importing them is a
-    # seventh of a CLI command's start (0.1 s), and most commands never touch them.
+    # Pipelines, components, schedules and pipeline endpoints are made when first used: importing them took
+    # 80 ms of a CLI command's 0.75 s, and most commands never touch them.
     @functools.cached_property
     def pipelines(self) -> PipelineJobOperations:
         from thresher.sdk.pipelines import PipelineJobOperations

@@ -32,8 +32,9 @@ from thresher.server.online.workers import OnlineWorker, WorkerGone, WorkerLaunc
 FULL, WAITED, ALONE = "full", "waited", "alone"  # why a batch was released
 DOCUMENT = "document"  # a queued swagger or metadata op, not a scoring request
 DEADLINE_GRACE = 0.05  # seconds a worker loop waits past the last deadline before it kills the worker
-# Bodies the front reads ahead while they wait for a busy worker (``_read_ahead``): from 64 KiB (below, reading
-# costs less than sending a matrix saves) to 16 MiB (above, the front's loop would stall past 0.1 s).
+# Bodies the front reads ahead while they wait for a busy worker (``_read_ahead``): from 64 KiB (a 100-row
+# body is 20 KB: small bodies are read by their worker) to 16 MiB (reading a 2 MB body took 20 ms of the front's
+# event loop; larger ones would stall it for every other request).
 READ_AHEAD_BYTES = (64 << 10, 16 << 20)
 # A batch stops growing at this many bytes of bodies (as sent, or as read ahead): batching pays for small
 # requests (predict's cost per call spread over their rows, as the tuning's cost curve shows up to 64 rows);
